@@ -1,0 +1,286 @@
+//! `decide`: checks a command against the state and returns the events it causes.
+//!
+//! Pure: no I/O, no clock (time is `now_ms`), no randomness. A refusal is a `Rejection`.
+
+use super::command::Command;
+use super::config::ActivityConfig;
+use super::event::EventKind;
+use super::rejection::Rejection;
+use super::state::{ActivityState, ApprovalStatus, GroupStatus, Phase};
+use super::template::TemplateCode;
+
+/// What a command's answer is about, read from the state after its events are applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subject {
+    Activity,
+    Order(u64),
+    Group { group: u64, order: u64 },
+}
+
+/// An accepted command: its events (maybe none), and what the reply shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    pub events: Vec<EventKind>,
+    pub subject: Subject,
+    /// True when the command repeats one already done (same requestId, same trade number …).
+    pub replayed: bool,
+}
+
+impl Decision {
+    fn new(events: Vec<EventKind>, subject: Subject) -> Decision {
+        Decision { events, subject, replayed: false }
+    }
+
+    fn replay(subject: Subject) -> Decision {
+        Decision { events: Vec::new(), subject, replayed: true }
+    }
+}
+
+type Decided = Result<Decision, Rejection>;
+
+/// Checks a new activity's configuration and returns its ACTIVITY_CREATED event.
+pub fn decide_create(config: ActivityConfig, by: &str) -> Result<EventKind, Rejection> {
+    if let Some(error) = config.validate().into_iter().next() {
+        return Err(Rejection::Validation { field: error.field, reason: error.reason });
+    }
+    Ok(EventKind::ActivityCreated { config, by: by.to_string() })
+}
+
+impl ActivityState {
+    pub fn decide(&self, command: &Command, now_ms: i64) -> Decided {
+        match command {
+            Command::Update { config, by } => self.decide_update(config, by),
+            Command::Submit { by } => self.decide_submit(by),
+            Command::Approve { by, remark } => self.decide_review(by, remark, true),
+            Command::Reject { by, remark } => self.decide_review(by, remark, false),
+            Command::Withdraw { by } => self.decide_withdraw(by),
+            Command::Publish { by } => self.decide_publish(by, now_ms),
+            Command::Unpublish { by } => self.decide_unpublish(by),
+            Command::Open => Ok(Decision::new(self.lifecycle_events(now_ms), Subject::Activity)),
+            Command::Close => Ok(Decision::new(self.lifecycle_events(now_ms), Subject::Activity)),
+            Command::Grab { user, request, quantity } => self.decide_grab(user, request, *quantity, now_ms),
+            Command::StartGroup { user, request } => self.decide_start_group(user, request, now_ms),
+            Command::JoinGroup { group, user, request } => self.decide_join(*group, user, request, now_ms),
+            Command::Pay { order, payment } => self.decide_pay(*order, payment),
+            Command::Cancel { order, user } => self.decide_cancel(*order, user),
+            Command::ExpireOrder { order } => self.decide_expire_order(*order, now_ms),
+            Command::ExpireGroup { group } => self.decide_expire_group(*group, now_ms),
+            Command::CompleteRefund { order } => self.decide_complete_refund(*order),
+        }
+    }
+
+    fn decide_update(&self, config: &ActivityConfig, by: &str) -> Decided {
+        if self.approval.status == ApprovalStatus::Pending {
+            return Err(Rejection::InvalidState("withdraw the submission before editing"));
+        }
+        if let Some(error) = config.validate().into_iter().next() {
+            return Err(Rejection::Validation { field: error.field, reason: error.reason });
+        }
+        if config.stock_total < self.stock.reserved + self.stock.sold {
+            let reason = "below the units already reserved or sold".to_string();
+            return Err(Rejection::Validation { field: "stock", reason });
+        }
+        if config.template != self.config.template && !self.orders.is_empty() {
+            let reason = "cannot change once orders exist".to_string();
+            return Err(Rejection::Validation { field: "templateCode", reason });
+        }
+        let event = EventKind::ActivityUpdated { config: config.clone(), by: by.to_string() };
+        Ok(Decision::new(vec![event], Subject::Activity))
+    }
+
+    fn decide_submit(&self, by: &str) -> Decided {
+        match self.approval.status {
+            ApprovalStatus::Draft | ApprovalStatus::Rejected => {
+                let event = EventKind::ApprovalSubmitted { by: by.to_string() };
+                Ok(Decision::new(vec![event], Subject::Activity))
+            }
+            ApprovalStatus::Pending => Err(Rejection::InvalidState("already submitted")),
+            ApprovalStatus::Approved => Err(Rejection::InvalidState("already approved")),
+        }
+    }
+
+    fn decide_review(&self, by: &str, remark: &str, approve: bool) -> Decided {
+        if !approve && remark.trim().is_empty() {
+            return Err(Rejection::Validation { field: "remark", reason: "required to reject".to_string() });
+        }
+        if self.approval.status != ApprovalStatus::Pending {
+            return Err(Rejection::InvalidState("only a pending submission can be reviewed"));
+        }
+        if self.approval.submitted_by.as_deref() == Some(by) {
+            return Err(Rejection::Forbidden("nobody reviews their own submission"));
+        }
+        let (by, remark) = (by.to_string(), remark.to_string());
+        let event = if approve {
+            EventKind::ApprovalApproved { by, remark }
+        } else {
+            EventKind::ApprovalRejected { by, remark }
+        };
+        Ok(Decision::new(vec![event], Subject::Activity))
+    }
+
+    fn decide_withdraw(&self, by: &str) -> Decided {
+        if self.approval.status != ApprovalStatus::Pending {
+            return Err(Rejection::InvalidState("only a pending submission can be withdrawn"));
+        }
+        if self.approval.submitted_by.as_deref() != Some(by) {
+            return Err(Rejection::Forbidden("only the submitter may withdraw"));
+        }
+        let event = EventKind::ApprovalWithdrawn { by: by.to_string() };
+        Ok(Decision::new(vec![event], Subject::Activity))
+    }
+
+    fn decide_publish(&self, by: &str, now_ms: i64) -> Decided {
+        if self.approval.status != ApprovalStatus::Approved {
+            return Err(Rejection::InvalidState("publishing needs an approved activity"));
+        }
+        if self.is_published() {
+            return Ok(Decision::replay(Subject::Activity));
+        }
+        let mut events = vec![EventKind::ActivityPublished { by: by.to_string() }];
+        events.extend(self.window_events(Phase::Scheduled, now_ms));
+        Ok(Decision::new(events, Subject::Activity))
+    }
+
+    fn decide_unpublish(&self, by: &str) -> Decided {
+        if !self.is_published() {
+            return Ok(Decision::replay(Subject::Activity));
+        }
+        let event = EventKind::ActivityUnpublished { by: by.to_string() };
+        Ok(Decision::new(vec![event], Subject::Activity))
+    }
+
+    fn lifecycle_events(&self, now_ms: i64) -> Vec<EventKind> {
+        if !self.is_published() {
+            return Vec::new();
+        }
+        self.window_events(self.publication.phase, now_ms)
+    }
+
+    /// The phase changes due at `now_ms` for a published activity in `phase`.
+    fn window_events(&self, phase: Phase, now_ms: i64) -> Vec<EventKind> {
+        let config = &self.config;
+        if now_ms >= config.end_at_ms && phase != Phase::Ended {
+            vec![EventKind::ActivityEnded]
+        } else if now_ms >= config.start_at_ms && now_ms < config.end_at_ms && phase == Phase::Scheduled {
+            vec![EventKind::ActivityOnline]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Refuses trading outside the published window. Uses the clock, not only the phase,
+    /// so a late supervisor nudge never lets a grab through after `endAt`.
+    fn check_open(&self, now_ms: i64) -> Result<(), Rejection> {
+        if !self.is_published() {
+            return Err(Rejection::Offline);
+        }
+        if now_ms < self.config.start_at_ms {
+            return Err(Rejection::NotStarted);
+        }
+        if now_ms >= self.config.end_at_ms {
+            return Err(Rejection::Ended);
+        }
+        Ok(())
+    }
+
+    /// Stock and per-user limit for `quantity` more units of `user`.
+    fn check_units(&self, user: &str, quantity: u32) -> Result<(), Rejection> {
+        if self.stock.available < u64::from(quantity) {
+            return Err(Rejection::SoldOut);
+        }
+        let held = self.users.get(user).map_or(0, |state| state.units_held);
+        if held.saturating_add(quantity) > self.config.per_user_limit {
+            return Err(Rejection::LimitExceeded);
+        }
+        Ok(())
+    }
+
+    fn order_created(&self, user: &str, request: &str, quantity: u32, group: Option<u64>, now_ms: i64) -> EventKind {
+        EventKind::InstanceCreated {
+            order: self.orders.len() as u64 + 1,
+            user: user.to_string(),
+            request: request.to_string(),
+            quantity,
+            amount_cents: self.config.price_cents * u64::from(quantity),
+            expires_at_ms: now_ms.saturating_add(self.config.pay_timeout_ms()),
+            group,
+        }
+    }
+
+    fn sold_out_after(&self, quantity: u32) -> Option<EventKind> {
+        let last_units = self.stock.available == u64::from(quantity);
+        (last_units && self.config.template == TemplateCode::FlashSale).then_some(EventKind::FlashSaleSoldOut)
+    }
+
+    fn decide_grab(&self, user: &str, request: &str, quantity: u32, now_ms: i64) -> Decided {
+        if let Some(order) = self.replayed_order(user, request) {
+            return Ok(Decision::replay(Subject::Order(order)));
+        }
+        if self.config.template.is_group() {
+            return Err(Rejection::InvalidState("this activity sells through groups"));
+        }
+        if quantity == 0 {
+            return Err(Rejection::Validation { field: "quantity", reason: "at least 1".to_string() });
+        }
+        self.check_open(now_ms)?;
+        self.check_units(user, quantity)?;
+        let created = self.order_created(user, request, quantity, None, now_ms);
+        let order = self.orders.len() as u64 + 1;
+        let mut events = vec![created];
+        events.extend(self.sold_out_after(quantity));
+        Ok(Decision::new(events, Subject::Order(order)))
+    }
+
+    fn group_replay(&self, user: &str, request: &str) -> Option<Decision> {
+        let order = self.replayed_order(user, request)?;
+        let group = self.order(order)?.group?;
+        Some(Decision::replay(Subject::Group { group, order }))
+    }
+
+    fn decide_start_group(&self, user: &str, request: &str, now_ms: i64) -> Decided {
+        if let Some(decision) = self.group_replay(user, request) {
+            return Ok(decision);
+        }
+        if !self.config.template.is_group() {
+            return Err(Rejection::InvalidState("this activity is not a group play"));
+        }
+        self.check_open(now_ms)?;
+        self.check_units(user, 1)?;
+        let group = self.groups.len() as u64 + 1;
+        let order = self.orders.len() as u64 + 1;
+        let expires_at_ms = now_ms.saturating_add(self.config.group_ttl_ms());
+        let target = self.config.group_size();
+        let events = vec![
+            EventKind::GroupCreated { group, leader: user.to_string(), target, expires_at_ms },
+            self.order_created(user, request, 1, Some(group), now_ms),
+            EventKind::GroupMemberJoined { group, user: user.to_string(), order },
+        ];
+        Ok(Decision::new(events, Subject::Group { group, order }))
+    }
+
+    fn decide_join(&self, group: u64, user: &str, request: &str, now_ms: i64) -> Decided {
+        if let Some(decision) = self.group_replay(user, request) {
+            return Ok(decision);
+        }
+        let instance = self.group(group).ok_or(Rejection::NotFound("group"))?;
+        match instance.status {
+            GroupStatus::Active => {}
+            GroupStatus::Success => return Err(Rejection::GroupFull),
+            GroupStatus::Pending | GroupStatus::Failed => return Err(Rejection::GroupClosed),
+        }
+        if instance.members.iter().any(|member| member.user == user) {
+            return Err(Rejection::AlreadyInGroup);
+        }
+        if instance.members.len() >= instance.target as usize {
+            return Err(Rejection::GroupFull);
+        }
+        self.check_open(now_ms)?;
+        self.check_units(user, 1)?;
+        let order = self.orders.len() as u64 + 1;
+        let events = vec![
+            self.order_created(user, request, 1, Some(group), now_ms),
+            EventKind::GroupMemberJoined { group, user: user.to_string(), order },
+        ];
+        Ok(Decision::new(events, Subject::Group { group, order }))
+    }
+}

@@ -1,0 +1,94 @@
+//! Events: the facts an activity's state is made of, and the journal's records.
+//!
+//! Names follow what the platform already speaks (INSTANCE_CREATED, GROUP_FULL …).
+//! Every event is stamped with the time its command was decided at.
+
+use super::config::ActivityConfig;
+use serde::{Deserialize, Serialize};
+
+/// One fact about one activity.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub at_ms: i64,
+    pub kind: EventKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EventKind {
+    ActivityCreated { config: ActivityConfig, by: String },
+    ActivityUpdated { config: ActivityConfig, by: String },
+    ApprovalSubmitted { by: String },
+    ApprovalApproved { by: String, remark: String },
+    ApprovalRejected { by: String, remark: String },
+    ApprovalWithdrawn { by: String },
+    ActivityPublished { by: String },
+    ActivityUnpublished { by: String },
+    /// The published activity's window opened (or it was published inside its window).
+    ActivityOnline,
+    /// The published activity's window closed.
+    ActivityEnded,
+    /// An order reserved `quantity` units; for group plays `group` names its group.
+    InstanceCreated {
+        order: u64,
+        user: String,
+        request: String,
+        quantity: u32,
+        amount_cents: u64,
+        expires_at_ms: i64,
+        group: Option<u64>,
+    },
+    InstancePaid { order: u64, trade_number: Option<String> },
+    InstanceCancelled { order: u64 },
+    InstanceTimeout { order: u64 },
+    /// Money arrived for an order that can no longer take stock: it must go back.
+    InstanceRefundPending { order: u64, trade_number: Option<String> },
+    InstanceRefunded { order: u64 },
+    /// A paid member's group succeeded.
+    InstanceSuccess { order: u64 },
+    /// A member's group failed: unpaid orders are cancelled, paid ones go to refund.
+    InstanceFailed { order: u64 },
+    FlashSaleSoldOut,
+    GroupCreated { group: u64, leader: String, target: u32, expires_at_ms: i64 },
+    GroupMemberJoined { group: u64, user: String, order: u64 },
+    /// An unpaid member left (cancelled or timed out) and freed the seat.
+    GroupMemberLeft { group: u64, order: u64 },
+    /// The leader paid: the group is open for others.
+    GroupActivated { group: u64 },
+    GroupFull { group: u64 },
+    CourseOpen { group: u64 },
+    GroupFailed { group: u64 },
+}
+
+impl EventKind {
+    /// The platform's name for the event type.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            EventKind::ActivityCreated { .. } => "ACTIVITY_CREATED",
+            EventKind::ActivityUpdated { .. } => "ACTIVITY_UPDATED",
+            EventKind::ApprovalSubmitted { .. } => "APPROVAL_SUBMITTED",
+            EventKind::ApprovalApproved { .. } => "APPROVAL_APPROVED",
+            EventKind::ApprovalRejected { .. } => "APPROVAL_REJECTED",
+            EventKind::ApprovalWithdrawn { .. } => "APPROVAL_WITHDRAWN",
+            EventKind::ActivityPublished { .. } => "ACTIVITY_PUBLISHED",
+            EventKind::ActivityUnpublished { .. } => "ACTIVITY_UNPUBLISHED",
+            EventKind::ActivityOnline => "ACTIVITY_ONLINE",
+            EventKind::ActivityEnded => "ACTIVITY_ENDED",
+            EventKind::InstanceCreated { .. } => "INSTANCE_CREATED",
+            EventKind::InstancePaid { .. } => "INSTANCE_PAID",
+            EventKind::InstanceCancelled { .. } => "INSTANCE_CANCELLED",
+            EventKind::InstanceTimeout { .. } => "INSTANCE_TIMEOUT",
+            EventKind::InstanceRefundPending { .. } => "INSTANCE_REFUND_PENDING",
+            EventKind::InstanceRefunded { .. } => "INSTANCE_REFUNDED",
+            EventKind::InstanceSuccess { .. } => "INSTANCE_SUCCESS",
+            EventKind::InstanceFailed { .. } => "INSTANCE_FAILED",
+            EventKind::FlashSaleSoldOut => "FLASH_SALE_SOLD_OUT",
+            EventKind::GroupCreated { .. } => "GROUP_CREATED",
+            EventKind::GroupMemberJoined { .. } => "GROUP_MEMBER_JOINED",
+            EventKind::GroupMemberLeft { .. } => "GROUP_MEMBER_LEFT",
+            EventKind::GroupActivated { .. } => "GROUP_ACTIVATED",
+            EventKind::GroupFull { .. } => "GROUP_FULL",
+            EventKind::CourseOpen { .. } => "COURSE_OPEN",
+            EventKind::GroupFailed { .. } => "GROUP_FAILED",
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! The pure domain: state machines with `decide(&self, command, now)` and `apply(&mut self, &event)`.
+//!
+//! No actix, no I/O, no clock, no randomness: time and ids are arguments. That makes
+//! recovery a deterministic replay and the invariants checkable by property tests.
+
+pub mod command;
+pub mod config;
+pub mod decide;
+pub mod event;
+pub mod ids;
+pub mod rejection;
+pub mod settle;
+pub mod state;
+pub mod template;
+
+pub use command::{Command, Payment};
+pub use config::{ActivityConfig, FieldError};
+pub use decide::{decide_create, Decision, Subject};
+pub use event::{Event, EventKind};
+pub use ids::{ActivityId, GroupId, OrderId};
+pub use rejection::Rejection;
+pub use state::{ActivityState, ApprovalStatus, GroupStatus, OrderStatus, Phase, Stock};
+pub use template::{Rules, TemplateCode};

@@ -1,0 +1,453 @@
+//! The state of one activity and `apply`: how each event changes it.
+//!
+//! `apply` never fails and never looks at a clock: the same events give the same state,
+//! which is what makes recovery a deterministic replay.
+
+use super::config::ActivityConfig;
+use super::event::{Event, EventKind};
+use super::ids::ActivityId;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ApprovalStatus {
+    Draft,
+    Pending,
+    Approved,
+    Rejected,
+}
+
+/// One step of the approval history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalRecord {
+    pub action: String,
+    pub by: String,
+    pub remark: String,
+    pub at_ms: i64,
+    pub revision: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    pub status: ApprovalStatus,
+    /// Incremented at each submission.
+    pub revision: u32,
+    pub submitted_by: Option<String>,
+    pub history: Vec<ApprovalRecord>,
+}
+
+/// Where a published activity is in its time window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Phase {
+    Unpublished,
+    Scheduled,
+    Online,
+    Ended,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Publication {
+    pub phase: Phase,
+    /// Tells OFFLINE (taken down) from a never-published draft.
+    pub ever_published: bool,
+}
+
+/// Units of the activity. Invariant: total = available + reserved + sold.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stock {
+    pub total: u64,
+    pub available: u64,
+    pub reserved: u64,
+    pub sold: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum OrderStatus {
+    PendingPay,
+    Paid,
+    Cancelled,
+    Timeout,
+    RefundPending,
+    Refunded,
+}
+
+impl OrderStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            OrderStatus::PendingPay => "PENDING_PAY",
+            OrderStatus::Paid => "PAID",
+            OrderStatus::Cancelled => "CANCELLED",
+            OrderStatus::Timeout => "TIMEOUT",
+            OrderStatus::RefundPending => "REFUND_PENDING",
+            OrderStatus::Refunded => "REFUNDED",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<OrderStatus> {
+        use OrderStatus::*;
+        [PendingPay, Paid, Cancelled, Timeout, RefundPending, Refunded].into_iter().find(|status| status.name() == name)
+    }
+
+    /// Whether the order still holds units of the user's limit.
+    pub fn holds_units(self) -> bool {
+        matches!(self, OrderStatus::PendingPay | OrderStatus::Paid)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    pub user: String,
+    pub request: String,
+    pub quantity: u32,
+    pub amount_cents: u64,
+    pub status: OrderStatus,
+    pub created_at_ms: i64,
+    pub expires_at_ms: i64,
+    pub updated_at_ms: i64,
+    pub paid_at_ms: Option<i64>,
+    pub trade_number: Option<String>,
+    pub group: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GroupStatus {
+    /// The leader has not paid yet.
+    Pending,
+    Active,
+    Success,
+    Failed,
+}
+
+impl GroupStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            GroupStatus::Pending => "PENDING",
+            GroupStatus::Active => "ACTIVE",
+            GroupStatus::Success => "SUCCESS",
+            GroupStatus::Failed => "FAILED",
+        }
+    }
+
+    pub fn is_open(self) -> bool {
+        matches!(self, GroupStatus::Pending | GroupStatus::Active)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub user: String,
+    pub order: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    pub leader: String,
+    pub target: u32,
+    /// Members holding a seat (paid or not); never more than `target`.
+    pub members: Vec<Member>,
+    pub paid: u32,
+    pub status: GroupStatus,
+    pub created_at_ms: i64,
+    pub expires_at_ms: i64,
+}
+
+/// What one user holds in this activity.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserState {
+    /// Units in PENDING_PAY or PAID orders, counted against the per-user limit.
+    pub units_held: u32,
+    /// (requestId, order number): the idempotency record of the user's order-creating requests.
+    pub requests: Vec<(String, u64)>,
+}
+
+/// Orders by status and money taken, kept as events are applied.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderCounts {
+    pub pending_pay: u64,
+    pub paid: u64,
+    pub cancelled: u64,
+    pub timeout: u64,
+    pub refund_pending: u64,
+    pub refunded: u64,
+    /// Paid amounts minus refunds of paid orders, in cents.
+    pub gmv_cents: u64,
+}
+
+impl OrderCounts {
+    fn slot(&mut self, status: OrderStatus) -> &mut u64 {
+        match status {
+            OrderStatus::PendingPay => &mut self.pending_pay,
+            OrderStatus::Paid => &mut self.paid,
+            OrderStatus::Cancelled => &mut self.cancelled,
+            OrderStatus::Timeout => &mut self.timeout,
+            OrderStatus::RefundPending => &mut self.refund_pending,
+            OrderStatus::Refunded => &mut self.refunded,
+        }
+    }
+
+    pub fn count(&self, status: OrderStatus) -> u64 {
+        let mut copy = *self;
+        *copy.slot(status)
+    }
+}
+
+/// Everything one activity actor holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityState {
+    pub id: ActivityId,
+    pub config: Arc<ActivityConfig>,
+    pub approval: Approval,
+    pub publication: Publication,
+    pub stock: Stock,
+    /// Order number n is at index n - 1: numbers are dense, so no hashing on the hot path.
+    pub orders: Vec<Order>,
+    /// Group number n is at index n - 1.
+    pub groups: Vec<Group>,
+    pub users: HashMap<String, UserState>,
+    /// Trade number -> order number: payment notifications are idempotent by trade number.
+    pub trades: HashMap<String, u64>,
+    pub counts: OrderCounts,
+    pub created_by: String,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+    /// Events applied so far; a reader can tell newer state from older.
+    pub version: u64,
+}
+
+impl ActivityState {
+    /// The state right after ACTIVITY_CREATED.
+    pub fn created(id: ActivityId, config: ActivityConfig, by: &str, at_ms: i64) -> ActivityState {
+        let stock = Stock { total: config.stock_total, available: config.stock_total, ..Stock::default() };
+        ActivityState {
+            id,
+            config: Arc::new(config),
+            approval: Approval { status: ApprovalStatus::Draft, revision: 0, submitted_by: None, history: Vec::new() },
+            publication: Publication { phase: Phase::Unpublished, ever_published: false },
+            stock,
+            orders: Vec::new(),
+            groups: Vec::new(),
+            users: HashMap::new(),
+            trades: HashMap::new(),
+            counts: OrderCounts::default(),
+            created_by: by.to_string(),
+            created_at_ms: at_ms,
+            updated_at_ms: at_ms,
+            version: 1,
+        }
+    }
+
+    pub fn order(&self, number: u64) -> Option<&Order> {
+        let index = usize::try_from(number.checked_sub(1)?).ok()?;
+        self.orders.get(index)
+    }
+
+    pub fn group(&self, number: u64) -> Option<&Group> {
+        let index = usize::try_from(number.checked_sub(1)?).ok()?;
+        self.groups.get(index)
+    }
+
+    fn order_mut(&mut self, number: u64) -> &mut Order {
+        let index = usize::try_from(number - 1).unwrap_or(usize::MAX);
+        &mut self.orders[index]
+    }
+
+    fn group_mut(&mut self, number: u64) -> &mut Group {
+        let index = usize::try_from(number - 1).unwrap_or(usize::MAX);
+        &mut self.groups[index]
+    }
+
+    /// The order a user's earlier request created, if any.
+    pub fn replayed_order(&self, user: &str, request: &str) -> Option<u64> {
+        let requests = &self.users.get(user)?.requests;
+        requests.iter().find(|(seen, _)| seen == request).map(|(_, order)| *order)
+    }
+
+    pub fn is_published(&self) -> bool {
+        self.publication.phase != Phase::Unpublished
+    }
+
+    /// Applies one event. Events come from `decide` (or the journal), so they fit the state;
+    /// an event that does not is a programmer error and panics.
+    pub fn apply(&mut self, event: &Event) {
+        self.version += 1;
+        self.updated_at_ms = event.at_ms;
+        match &event.kind {
+            EventKind::ActivityCreated { .. } => {}
+            EventKind::ActivityUpdated { config, .. } => self.apply_update(config),
+            EventKind::ApprovalSubmitted { by } => {
+                self.approval.status = ApprovalStatus::Pending;
+                self.approval.revision += 1;
+                self.approval.submitted_by = Some(by.clone());
+                self.record_approval("SUBMIT", by, "", event.at_ms);
+            }
+            EventKind::ApprovalApproved { by, remark } => {
+                self.approval.status = ApprovalStatus::Approved;
+                self.record_approval("APPROVE", by, remark, event.at_ms);
+            }
+            EventKind::ApprovalRejected { by, remark } => {
+                self.approval.status = ApprovalStatus::Rejected;
+                self.record_approval("REJECT", by, remark, event.at_ms);
+            }
+            EventKind::ApprovalWithdrawn { by } => {
+                self.approval.status = ApprovalStatus::Draft;
+                self.record_approval("WITHDRAW", by, "", event.at_ms);
+            }
+            EventKind::ActivityPublished { .. } => {
+                self.publication = Publication { phase: Phase::Scheduled, ever_published: true };
+            }
+            EventKind::ActivityUnpublished { .. } => self.publication.phase = Phase::Unpublished,
+            EventKind::ActivityOnline => self.publication.phase = Phase::Online,
+            EventKind::ActivityEnded => self.publication.phase = Phase::Ended,
+            EventKind::FlashSaleSoldOut | EventKind::CourseOpen { .. } => {}
+            kind => self.apply_trade(kind, event.at_ms),
+        }
+    }
+
+    fn apply_update(&mut self, config: &ActivityConfig) {
+        let held = self.stock.reserved + self.stock.sold;
+        self.stock.total = config.stock_total;
+        self.stock.available = config.stock_total - held;
+        self.config = Arc::new(config.clone());
+        if self.approval.status == ApprovalStatus::Approved {
+            self.approval.status = ApprovalStatus::Draft;
+        }
+        self.publication.phase = Phase::Unpublished;
+    }
+
+    fn record_approval(&mut self, action: &'static str, by: &str, remark: &str, at_ms: i64) {
+        let revision = self.approval.revision;
+        let record = ApprovalRecord { action: action.to_string(), by: by.to_string(), remark: remark.to_string(), at_ms, revision };
+        self.approval.history.push(record);
+    }
+
+    fn apply_trade(&mut self, kind: &EventKind, at_ms: i64) {
+        match kind {
+            EventKind::InstanceCreated { order, user, request, quantity, amount_cents, expires_at_ms, group } => {
+                assert_eq!(*order, self.orders.len() as u64 + 1, "order numbers are dense");
+                let new_order = Order {
+                    user: user.clone(),
+                    request: request.clone(),
+                    quantity: *quantity,
+                    amount_cents: *amount_cents,
+                    status: OrderStatus::PendingPay,
+                    created_at_ms: at_ms,
+                    expires_at_ms: *expires_at_ms,
+                    updated_at_ms: at_ms,
+                    paid_at_ms: None,
+                    trade_number: None,
+                    group: *group,
+                };
+                self.orders.push(new_order);
+                self.counts.pending_pay += 1;
+                self.stock.available -= u64::from(*quantity);
+                self.stock.reserved += u64::from(*quantity);
+                let user_state = self.users.entry(user.clone()).or_default();
+                user_state.units_held += quantity;
+                user_state.requests.push((request.clone(), *order));
+            }
+            EventKind::InstancePaid { order, trade_number } => self.apply_paid(*order, trade_number, at_ms),
+            EventKind::InstanceCancelled { order } => self.release_order(*order, OrderStatus::Cancelled, at_ms),
+            EventKind::InstanceTimeout { order } => self.release_order(*order, OrderStatus::Timeout, at_ms),
+            EventKind::InstanceRefundPending { order, trade_number } => {
+                if let Some(trade) = trade_number {
+                    self.trades.insert(trade.clone(), *order);
+                    self.order_mut(*order).trade_number = Some(trade.clone());
+                }
+                self.set_status(*order, OrderStatus::RefundPending, at_ms);
+            }
+            EventKind::InstanceRefunded { order } => self.set_status(*order, OrderStatus::Refunded, at_ms),
+            EventKind::InstanceSuccess { .. } => {}
+            EventKind::InstanceFailed { order } => self.apply_failed(*order, at_ms),
+            kind => self.apply_group(kind, at_ms),
+        }
+    }
+
+    fn apply_paid(&mut self, order: u64, trade_number: &Option<String>, at_ms: i64) {
+        if let Some(trade) = trade_number {
+            self.trades.insert(trade.clone(), order);
+        }
+        let quantity = u64::from(self.order_mut(order).quantity);
+        let entry = self.order_mut(order);
+        entry.paid_at_ms = Some(at_ms);
+        entry.trade_number = trade_number.clone();
+        let amount_cents = entry.amount_cents;
+        let group = entry.group;
+        self.set_status(order, OrderStatus::Paid, at_ms);
+        self.stock.reserved -= quantity;
+        self.stock.sold += quantity;
+        self.counts.gmv_cents += amount_cents;
+        if let Some(number) = group {
+            self.group_mut(number).paid += 1;
+        }
+    }
+
+    /// An unpaid order gives its units back (cancel, timeout, or its group failed).
+    fn release_order(&mut self, order: u64, status: OrderStatus, at_ms: i64) {
+        let entry = self.order_mut(order);
+        let quantity = entry.quantity;
+        let user = entry.user.clone();
+        self.set_status(order, status, at_ms);
+        self.stock.reserved -= u64::from(quantity);
+        self.stock.available += u64::from(quantity);
+        self.release_user_units(&user, quantity);
+    }
+
+    fn apply_failed(&mut self, order: u64, at_ms: i64) {
+        let entry = self.order_mut(order);
+        if entry.status == OrderStatus::PendingPay {
+            self.release_order(order, OrderStatus::Cancelled, at_ms);
+            return;
+        }
+        let quantity = entry.quantity;
+        let amount_cents = entry.amount_cents;
+        let user = entry.user.clone();
+        self.set_status(order, OrderStatus::RefundPending, at_ms);
+        self.stock.sold -= u64::from(quantity);
+        self.stock.available += u64::from(quantity);
+        self.counts.gmv_cents -= amount_cents;
+        self.release_user_units(&user, quantity);
+    }
+
+    fn release_user_units(&mut self, user: &str, quantity: u32) {
+        if let Some(user_state) = self.users.get_mut(user) {
+            user_state.units_held -= quantity;
+        }
+    }
+
+    fn set_status(&mut self, order: u64, status: OrderStatus, at_ms: i64) {
+        let entry = self.order_mut(order);
+        let previous = entry.status;
+        entry.status = status;
+        entry.updated_at_ms = at_ms;
+        *self.counts.slot(previous) -= 1;
+        *self.counts.slot(status) += 1;
+    }
+
+    fn apply_group(&mut self, kind: &EventKind, at_ms: i64) {
+        match kind {
+            EventKind::GroupCreated { group, leader, target, expires_at_ms } => {
+                assert_eq!(*group, self.groups.len() as u64 + 1, "group numbers are dense");
+                self.groups.push(Group {
+                    leader: leader.clone(),
+                    target: *target,
+                    members: Vec::new(),
+                    paid: 0,
+                    status: GroupStatus::Pending,
+                    created_at_ms: at_ms,
+                    expires_at_ms: *expires_at_ms,
+                });
+            }
+            EventKind::GroupMemberJoined { group, user, order } => {
+                self.group_mut(*group).members.push(Member { user: user.clone(), order: *order });
+            }
+            EventKind::GroupMemberLeft { group, order } => {
+                self.group_mut(*group).members.retain(|member| member.order != *order);
+            }
+            EventKind::GroupActivated { group } => self.group_mut(*group).status = GroupStatus::Active,
+            EventKind::GroupFull { group } => self.group_mut(*group).status = GroupStatus::Success,
+            EventKind::GroupFailed { group } => self.group_mut(*group).status = GroupStatus::Failed,
+            other => unreachable!("event {} is handled elsewhere", other.type_name()),
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! The built-in play templates and the rule schema each one accepts.
+
+use serde::{Deserialize, Serialize};
+
+/// A play: how a marketing product is sold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TemplateCode {
+    /// 秒杀: first come, first served, stock reserved at grab.
+    FlashSale,
+    /// 拼团: a leader starts a group, others join; it succeeds when `groupSize` members paid.
+    GroupBuy,
+    /// 拼班: a class that opens when `groupSize` students paid.
+    CourseGroup,
+}
+
+/// One rule a template accepts, described for an admin form.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleField {
+    pub name: &'static str,
+    pub kind: &'static str,
+    pub required: bool,
+    pub description: &'static str,
+}
+
+/// Default time a group stays open for joining.
+pub const GROUP_TTL_SECONDS_DEFAULT: u64 = 24 * 3600;
+/// Smallest and largest group a template allows.
+pub const GROUP_SIZE_MIN: u32 = 2;
+pub const GROUP_SIZE_MAX: u32 = 100;
+
+const COMMON_RULES: [RuleField; 2] = [
+    RuleField { name: "newUserOnly", kind: "boolean", required: false, description: "only users without a paid order" },
+    RuleField { name: "cities", kind: "array<string>", required: false, description: "cities where the activity is visible; empty means everywhere" },
+];
+const GROUP_RULES: [RuleField; 2] = [
+    RuleField { name: "groupSize", kind: "integer 2..=100", required: true, description: "paid members needed for success" },
+    RuleField { name: "groupTtlSeconds", kind: "integer 60..=2592000", required: false, description: "how long a group stays open (default 86400)" },
+];
+
+impl TemplateCode {
+    pub const ALL: [TemplateCode; 3] = [TemplateCode::FlashSale, TemplateCode::GroupBuy, TemplateCode::CourseGroup];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            TemplateCode::FlashSale => "FLASH_SALE",
+            TemplateCode::GroupBuy => "GROUP_BUY",
+            TemplateCode::CourseGroup => "COURSE_GROUP",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<TemplateCode> {
+        TemplateCode::ALL.into_iter().find(|template| template.code() == code)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TemplateCode::FlashSale => "限时秒杀",
+            TemplateCode::GroupBuy => "拼团",
+            TemplateCode::CourseGroup => "拼班",
+        }
+    }
+
+    /// The default unit a product of this play is sold in.
+    pub fn unit_name(self) -> &'static str {
+        match self {
+            TemplateCode::FlashSale => "件",
+            TemplateCode::GroupBuy => "份",
+            TemplateCode::CourseGroup => "课时",
+        }
+    }
+
+    /// Whether orders of this play are placed through group instances.
+    pub fn is_group(self) -> bool {
+        !matches!(self, TemplateCode::FlashSale)
+    }
+
+    /// The rules this template accepts.
+    pub fn rule_schema(self) -> Vec<RuleField> {
+        let mut fields = COMMON_RULES.to_vec();
+        if self.is_group() {
+            fields.extend(GROUP_RULES);
+        }
+        fields
+    }
+}
+
+/// The rules of an activity; which ones apply depends on its template.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rules {
+    pub group_size: Option<u32>,
+    pub group_ttl_seconds: Option<u64>,
+    pub new_user_only: bool,
+    pub cities: Vec<String>,
+}
