@@ -1,1 +1,37 @@
-//! placeholder
+//! playcore — the trading core of a marketing platform: flash sales and group buys sold
+//! as marketing products, run as in-memory actors made durable by a write-ahead log and
+//! snapshots (crates `playcore-actors` and `playcore-snapshots`). This crate is the
+//! server around them: configuration, HTTP and websocket routes, auth, telemetry.
+//!
+//! # Layout
+//!
+//! - [`cli`]: the command line (`playcore serve …`); parsing only.
+//! - [`config`]: [`config::Settings`], layered from the embedded defaults, per-environment
+//!   files, `--config`, `PLAYCORE__*` variables and flags; validated; secrets redacted.
+//! - [`startup`]: [`startup::Application`]: recover the core, bind, serve, shut down in order.
+//! - [`core`]: the running core (actor runtime, journal, recovery) the routes talk to.
+//! - [`routes`]: HTTP routes — `ops` (health, readiness, metrics), `public` (H5), `admin`.
+//! - [`dto`]: wire types (camelCase JSON) and their parsing into domain types.
+//! - [`outcome`]: maps the actors' answers and rejections onto replies and error codes.
+//! - [`envelope`]: the success and error envelopes every JSON reply is wrapped in.
+//! - [`error`]: [`error::ApiError`] and the contract's error codes with their statuses.
+//! - [`extract`]: JSON, path and query extraction with the contract's errors; range checks.
+//! - [`request_id`]: the `X-Request-Id` middleware and the current request's id.
+//! - [`auth`]: bearer tokens, roles and the [`auth::Caller`] extractor.
+//! - [`signature`]: HMAC-SHA256 signatures of payment notifications.
+//! - [`telemetry`]: logging setup and the Prometheus metrics registry.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod core;
+pub mod dto;
+pub mod envelope;
+pub mod error;
+pub mod extract;
+pub mod outcome;
+pub mod request_id;
+pub mod routes;
+pub mod signature;
+pub mod startup;
+pub mod telemetry;

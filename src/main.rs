@@ -1,1 +1,19 @@
-fn main() {}
+//! The `playcore` binary: parse the command line, run it, report failure on stderr.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use playcore::cli::{self, Cli};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    playcore::telemetry::init();
+    match cli::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "playcore stopped");
+            eprintln!("playcore: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -3,5 +3,25 @@
 //! # Layout
 //! - `domain`: pure state machines (`decide` / `apply`), events, commands, rejections.
 //!   No actix, I/O or clock inside.
+//! - `views`: immutable public views built from the state (what replies and pushes show).
+//! - `activity_actor`: the actor shell of one activity: decide, journal, apply, reply.
+//! - `durability`: waiters for the journal's durable watermark, woken exactly once.
+//! - `floors`: how far back recovery needs the journal, so it can be truncated.
+//! - `publisher`: reveals views once the journal made them durable (watch channels).
+//! - `registry`: activity id -> actor and views; `execute` is the one path to an actor.
+//! - `timers`: the timeout supervisor's deadline queue.
+//! - `runtime`: recovery, the arbiter pool, the timer loop and ordered shutdown.
 
+pub mod activity_actor;
 pub mod domain;
+pub mod durability;
+pub mod floors;
+pub mod publisher;
+pub mod registry;
+pub mod runtime;
+pub mod timers;
+pub mod views;
+
+pub use activity_actor::{ActorSettings, Answer, SubjectView};
+pub use registry::{ExecuteError, Registry};
+pub use runtime::{RecoveryReport, Runtime, RuntimeError, RuntimeOptions};

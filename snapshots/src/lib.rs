@@ -1,1 +1,40 @@
-//! placeholder
+//! playcore-snapshots: the durable memory of playcore. Actors keep their state in
+//! memory; this crate makes the events that changed it durable (a write-ahead
+//! journal with group commit in sled), stores snapshots of actor state, and gives
+//! both back at start-up, verified.
+//!
+//! # Layout
+//!
+//! - [`codec`]: the one place that knows bytes: bincode for serde values, event
+//!   framing, journal record and snapshot headers with format version and crc32.
+//! - [`store`]: [`Store`] opens sled with our settings, owns the trees "journal",
+//!   "snapshots" and "meta", and does the `fdatasync` sled's flush leaves out.
+//! - [`journal`]: [`Journal`] handle and its writer thread: bounded appends, group
+//!   commit, the durable watermark, snapshots in order with events, truncation.
+//! - [`recovery`]: [`recover`] reads snapshots and the journal back, verifies every
+//!   record and cuts a corrupt tail; [`read_events`] pages through the event log.
+//!
+//! # Durability contract
+//!
+//! In [`Durability::Fsync`] mode an event is covered by [`Journal::durable_seq`]
+//! only after its record was written, sled-flushed and fdatasync'ed; nothing below
+//! the watermark is lost by a crash. [`Durability::Relaxed`] trades the last flush
+//! interval for throughput. A snapshot is written after every event appended before
+//! it, so it is never durable before the events it reflects.
+//!
+//! Journal sled keys are first sequence numbers (u64 big-endian), so key order is
+//! seq order; each value is one record holding a batch of events (one sled insert
+//! per batch, never per event: a sled insert costs microseconds).
+
+pub mod codec;
+pub mod journal;
+pub mod recovery;
+pub mod store;
+
+pub use codec::{decode, encode, encode_into, CodecError};
+pub use journal::{AppendError, Durability, Journal, JournalConfig, JournalStats};
+pub use recovery::{
+    corrupt_last_record, read_events, recover, Corruption, Recovered, RecoveredEvent,
+    RecoveredSnapshot, TailCut,
+};
+pub use store::{Store, StoreError};

@@ -268,6 +268,10 @@ impl ActivityState {
             GroupStatus::Success => return Err(Rejection::GroupFull),
             GroupStatus::Pending | GroupStatus::Failed => return Err(Rejection::GroupClosed),
         }
+        // Like `check_open`: the clock, not a late expiry nudge, closes the group.
+        if now_ms >= instance.expires_at_ms {
+            return Err(Rejection::GroupClosed);
+        }
         if instance.members.iter().any(|member| member.user == user) {
             return Err(Rejection::AlreadyInGroup);
         }

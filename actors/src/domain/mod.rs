@@ -21,3 +21,6 @@ pub use ids::{ActivityId, GroupId, OrderId};
 pub use rejection::Rejection;
 pub use state::{ActivityState, ApprovalStatus, GroupStatus, OrderStatus, Phase, Stock};
 pub use template::{Rules, TemplateCode};
+
+#[cfg(test)]
+mod tests;

@@ -25,7 +25,7 @@ impl ActivityState {
 
     /// The order as seen by its own user; another user's order does not exist for them.
     fn users_order(&self, order: u64, user: &str) -> Result<&Order, Rejection> {
-        self.existing_order(order).and_then(|found| if found.user == user { Ok(found) } else { Err(Rejection::NotFound("order")) })
+        self.existing_order(order).and_then(|found| if &*found.user == user { Ok(found) } else { Err(Rejection::NotFound("order")) })
     }
 
     pub(super) fn decide_pay(&self, order: u64, payment: &Payment) -> Decided {

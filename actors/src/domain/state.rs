@@ -7,7 +7,9 @@ use super::config::ActivityConfig;
 use super::event::{Event, EventKind};
 use super::ids::ActivityId;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+/// The maps keyed by caller-chosen strings: ahash is fast and randomly seeded, so crafted
+/// user ids cannot force collisions the way they could with a fixed hash.
+pub type FastMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
 use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,7 +99,8 @@ impl OrderStatus {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Order {
-    pub user: String,
+    /// Shared with the key of `users`: one allocation per user, not one per order.
+    pub user: Arc<str>,
     pub request: String,
     pub quantity: u32,
     pub amount_cents: u64,
@@ -157,8 +160,9 @@ pub struct Group {
 pub struct UserState {
     /// Units in PENDING_PAY or PAID orders, counted against the per-user limit.
     pub units_held: u32,
-    /// (requestId, order number): the idempotency record of the user's order-creating requests.
-    pub requests: Vec<(String, u64)>,
+    /// The user's orders; with each order's request id this is the idempotency record.
+    /// Inline for the usual one or two orders, so a new user costs no extra allocation.
+    pub orders: smallvec::SmallVec<[u64; 2]>,
 }
 
 /// Orders by status and money taken, kept as events are applied.
@@ -204,9 +208,9 @@ pub struct ActivityState {
     pub orders: Vec<Order>,
     /// Group number n is at index n - 1.
     pub groups: Vec<Group>,
-    pub users: HashMap<String, UserState>,
+    pub users: FastMap<Arc<str>, UserState>,
     /// Trade number -> order number: payment notifications are idempotent by trade number.
-    pub trades: HashMap<String, u64>,
+    pub trades: FastMap<String, u64>,
     pub counts: OrderCounts,
     pub created_by: String,
     pub created_at_ms: i64,
@@ -227,8 +231,8 @@ impl ActivityState {
             stock,
             orders: Vec::new(),
             groups: Vec::new(),
-            users: HashMap::new(),
-            trades: HashMap::new(),
+            users: FastMap::default(),
+            trades: FastMap::default(),
             counts: OrderCounts::default(),
             created_by: by.to_string(),
             created_at_ms: at_ms,
@@ -259,8 +263,16 @@ impl ActivityState {
 
     /// The order a user's earlier request created, if any.
     pub fn replayed_order(&self, user: &str, request: &str) -> Option<u64> {
-        let requests = &self.users.get(user)?.requests;
-        requests.iter().find(|(seen, _)| seen == request).map(|(_, order)| *order)
+        let orders = &self.users.get(user)?.orders;
+        orders.iter().copied().find(|number| self.order(*number).is_some_and(|order| order.request == request))
+    }
+
+    /// The shared key of a user, allocated on the user's first order only.
+    fn user_key(&self, user: &str) -> Arc<str> {
+        match self.users.get_key_value(user) {
+            Some((key, _)) => Arc::clone(key),
+            None => Arc::from(user),
+        }
     }
 
     pub fn is_published(&self) -> bool {
@@ -325,8 +337,9 @@ impl ActivityState {
         match kind {
             EventKind::InstanceCreated { order, user, request, quantity, amount_cents, expires_at_ms, group } => {
                 assert_eq!(*order, self.orders.len() as u64 + 1, "order numbers are dense");
+                let user_key = self.user_key(user);
                 let new_order = Order {
-                    user: user.clone(),
+                    user: Arc::clone(&user_key),
                     request: request.clone(),
                     quantity: *quantity,
                     amount_cents: *amount_cents,
@@ -342,9 +355,9 @@ impl ActivityState {
                 self.counts.pending_pay += 1;
                 self.stock.available -= u64::from(*quantity);
                 self.stock.reserved += u64::from(*quantity);
-                let user_state = self.users.entry(user.clone()).or_default();
+                let user_state = self.users.entry(user_key).or_default();
                 user_state.units_held += quantity;
-                user_state.requests.push((request.clone(), *order));
+                user_state.orders.push(*order);
             }
             EventKind::InstancePaid { order, trade_number } => self.apply_paid(*order, trade_number, at_ms),
             EventKind::InstanceCancelled { order } => self.release_order(*order, OrderStatus::Cancelled, at_ms),

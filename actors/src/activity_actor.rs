@@ -1,0 +1,337 @@
+//! The actor shell around one activity's state machine.
+//!
+//! For a command it calls `decide`; an accepted decision is appended to the journal as one
+//! entry (so a multi-event decision is atomic), applied in memory at once, and answered with
+//! the journal position the answer depends on. The actor never waits for the disk: callers
+//! wait for the durable watermark (see `Registry::execute`), and public views are published
+//! only once the journal covers them.
+
+use crate::domain::{ActivityState, Command, Event, EventKind, Rejection};
+use crate::floors::SnapshotFloors;
+use crate::publisher::Publisher;
+use crate::timers::{Deadline, DeadlineKind, Timers};
+use crate::views::{self, ActivityView, GroupView, OrderView};
+use crate::domain::decide::Subject;
+use actix::prelude::*;
+use playcore_snapshots::{encode, encode_into, AppendError, Journal};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// How long after a refund becomes due the (mock) provider confirms it.
+pub const REFUND_DELAY_MS: i64 = 0;
+
+/// What an accepted command's answer shows.
+#[derive(Clone, Debug)]
+pub enum SubjectView {
+    Activity(Arc<ActivityView>),
+    Order(OrderView),
+    Group { group: GroupView, order: Option<OrderView> },
+}
+
+/// An accepted command's answer.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    pub subject: SubjectView,
+    pub replayed: bool,
+}
+
+/// The actor's reply: the outcome, and the journal position it depends on. The caller
+/// must not reveal it before the durable watermark reaches `durable_after_seq`.
+#[derive(Debug)]
+pub struct Reply {
+    pub outcome: Result<Answer, Rejection>,
+    pub durable_after_seq: u64,
+}
+
+/// Run a command on the activity. The reply travels on the oneshot (so the sender can use
+/// `try_send` and learn at once that the mailbox is full).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Execute {
+    pub command: Command,
+    pub reply: Option<oneshot::Sender<Reply>>,
+}
+
+/// Read the state (admin queries). The closure gets the state and the journal position it
+/// reflects, and sends its own result.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Read {
+    pub read: Box<dyn FnOnce(&ActivityState, u64) + Send>,
+}
+
+/// Write a snapshot now (periodic, or at shutdown); replies once it is queued.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct TakeSnapshot {
+    pub done: Option<oneshot::Sender<()>>,
+}
+
+/// Settings an actor needs, shared by all.
+#[derive(Clone, Debug)]
+pub struct ActorSettings {
+    pub mailbox_capacity: usize,
+    pub orders_max: usize,
+    pub snapshot_every_events: u64,
+    pub snapshot_interval: Duration,
+}
+
+pub struct ActivityActor {
+    state: ActivityState,
+    journal: Journal,
+    timers: Arc<Timers>,
+    publisher: Publisher,
+    floors: Arc<SnapshotFloors>,
+    settings: ActorSettings,
+    /// Journal position of the last entry this actor appended (or recovered).
+    last_seq: u64,
+    /// Entries appended since the last snapshot.
+    entries_since_snapshot: u64,
+    clock: fn() -> i64,
+}
+
+impl ActivityActor {
+    pub fn new(
+        state: ActivityState,
+        journal: Journal,
+        timers: Arc<Timers>,
+        publisher: Publisher,
+        floors: Arc<SnapshotFloors>,
+        settings: ActorSettings,
+        last_seq: u64,
+    ) -> ActivityActor {
+        ActivityActor { state, journal, timers, publisher, floors, settings, last_seq, entries_since_snapshot: 0, clock: now_ms }
+    }
+
+    /// Starts the actor on `arbiter` with the configured bounded mailbox.
+    pub fn start_on(self, arbiter: &actix::ArbiterHandle) -> Addr<ActivityActor> {
+        let capacity = self.settings.mailbox_capacity;
+        ActivityActor::start_in_arbiter(arbiter, move |context: &mut Context<ActivityActor>| {
+            context.set_mailbox_capacity(capacity);
+            self
+        })
+    }
+
+    fn execute(&mut self, command: &Command, context: &mut Context<Self>) -> Result<Answer, Rejection> {
+        if command.creates_order() && !self.has_room() {
+            return Err(Rejection::Overloaded("the activity has reached its order bound"));
+        }
+        let now_ms = (self.clock)();
+        let decision = self.state.decide(command, now_ms)?;
+        if !decision.events.is_empty() {
+            let events: Vec<Event> = decision.events.into_iter().map(|kind| Event { at_ms: now_ms, kind }).collect();
+            self.commit(events, context)?;
+        }
+        Ok(Answer { subject: self.subject_view(decision.subject), replayed: decision.replayed })
+    }
+
+    fn has_room(&self) -> bool {
+        self.state.orders.len() < self.settings.orders_max && self.timers.has_room(2)
+    }
+
+    /// Appends the events as one journal entry, then applies them. Nothing is applied when
+    /// the journal refuses the entry.
+    fn commit(&mut self, events: Vec<Event>, context: &mut Context<Self>) -> Result<(), Rejection> {
+        let stream = self.state.id.0;
+        let appended = self.journal.append(stream, |buffer| encode_into(&events, buffer));
+        self.last_seq = appended.map_err(|error| match error {
+            AppendError::Full => Rejection::Overloaded("the journal queue is full"),
+            _ => Rejection::Overloaded("the journal is unavailable"),
+        })?;
+        let mut touched_groups = Vec::new();
+        for event in &events {
+            self.state.apply(event);
+            self.schedule_for(event);
+            touched_groups.extend(self.group_touched(&event.kind));
+        }
+        self.entries_since_snapshot += 1;
+        self.stage_views(touched_groups, context);
+        if self.entries_since_snapshot >= self.settings.snapshot_every_events {
+            self.snapshot();
+        }
+        Ok(())
+    }
+
+    fn group_touched(&self, kind: &EventKind) -> Option<u64> {
+        match kind {
+            EventKind::GroupCreated { group, .. }
+            | EventKind::GroupMemberJoined { group, .. }
+            | EventKind::GroupMemberLeft { group, .. }
+            | EventKind::GroupActivated { group }
+            | EventKind::GroupFull { group }
+            | EventKind::GroupFailed { group } => Some(*group),
+            EventKind::InstancePaid { order, .. }
+            | EventKind::InstanceCancelled { order }
+            | EventKind::InstanceTimeout { order }
+            | EventKind::InstanceRefundPending { order, .. }
+            | EventKind::InstanceRefunded { order }
+            | EventKind::InstanceFailed { order } => self.state.order(*order).and_then(|found| found.group),
+            _ => None,
+        }
+    }
+
+    fn deadline(&self, due_at_ms: i64, kind: DeadlineKind) -> Deadline {
+        Deadline { due_at_ms, activity: self.state.id, kind }
+    }
+
+    /// Queues the timers an applied event creates.
+    fn schedule_for(&self, event: &Event) {
+        let deadline = match &event.kind {
+            EventKind::InstanceCreated { order, expires_at_ms, .. } => self.deadline(*expires_at_ms, DeadlineKind::ExpireOrder(*order)),
+            EventKind::GroupCreated { group, expires_at_ms, .. } => self.deadline(*expires_at_ms, DeadlineKind::ExpireGroup(*group)),
+            EventKind::InstanceRefundPending { order, .. } => self.deadline(event.at_ms + REFUND_DELAY_MS, DeadlineKind::CompleteRefund(*order)),
+            EventKind::InstanceFailed { order } => self.deadline(event.at_ms + REFUND_DELAY_MS, DeadlineKind::CompleteRefund(*order)),
+            EventKind::ActivityPublished { .. } => {
+                self.timers.schedule(self.deadline(self.state.config.start_at_ms, DeadlineKind::Open));
+                self.deadline(self.state.config.end_at_ms, DeadlineKind::Close)
+            }
+            _ => return,
+        };
+        self.timers.schedule(deadline);
+    }
+
+    /// Rebuilds this activity's deadlines from its state (after recovery).
+    fn schedule_recovered(&self) {
+        use crate::domain::{GroupStatus, OrderStatus};
+        if self.state.is_published() {
+            self.timers.schedule(self.deadline(self.state.config.start_at_ms, DeadlineKind::Open));
+            self.timers.schedule(self.deadline(self.state.config.end_at_ms, DeadlineKind::Close));
+        }
+        for (index, order) in self.state.orders.iter().enumerate() {
+            let number = index as u64 + 1;
+            match order.status {
+                OrderStatus::PendingPay => self.timers.schedule(self.deadline(order.expires_at_ms, DeadlineKind::ExpireOrder(number))),
+                OrderStatus::RefundPending => self.timers.schedule(self.deadline(order.updated_at_ms, DeadlineKind::CompleteRefund(number))),
+                _ => {}
+            }
+        }
+        for (index, group) in self.state.groups.iter().enumerate() {
+            if matches!(group.status, GroupStatus::Pending | GroupStatus::Active) {
+                self.timers.schedule(self.deadline(group.expires_at_ms, DeadlineKind::ExpireGroup(index as u64 + 1)));
+            }
+        }
+    }
+
+    fn subject_view(&self, subject: Subject) -> SubjectView {
+        let activity = self.state.id;
+        let order_view = |number: u64| self.state.order(number).map(|order| views::order_view(activity, number, order));
+        match subject {
+            Subject::Activity => SubjectView::Activity(Arc::new(views::activity_view(&self.state))),
+            Subject::Order(number) => match order_view(number) {
+                Some(view) => SubjectView::Order(view),
+                None => SubjectView::Activity(Arc::new(views::activity_view(&self.state))),
+            },
+            Subject::Group { group, order } => match self.state.group(group) {
+                Some(found) => SubjectView::Group { group: views::group_view(&self.state, group, found), order: order_view(order) },
+                None => SubjectView::Activity(Arc::new(views::activity_view(&self.state))),
+            },
+        }
+    }
+
+    /// Builds the views this entry changed and hands them to the publisher, which reveals
+    /// them once the journal has made `last_seq` durable.
+    fn stage_views(&mut self, mut groups: Vec<u64>, context: &mut Context<Self>) {
+        groups.sort_unstable();
+        groups.dedup();
+        let activity = Arc::new(views::activity_view(&self.state));
+        let group_views = groups
+            .into_iter()
+            .filter_map(|number| self.state.group(number).map(|group| (number, Arc::new(views::group_view(&self.state, number, group)))))
+            .collect();
+        self.publisher.stage(self.last_seq, activity, group_views);
+        if self.publisher.needs_waiter() {
+            self.wait_and_publish(context);
+        }
+    }
+
+    fn wait_and_publish(&mut self, context: &mut Context<Self>) {
+        let Some(target_seq) = self.publisher.oldest_staged_seq() else {
+            return;
+        };
+        self.publisher.set_waiting(true);
+        let journal = self.journal.clone();
+        let wait = async move { journal.wait_durable(target_seq).await };
+        context.spawn(wait.into_actor(self).map(|result, actor, context| {
+            actor.publisher.set_waiting(false);
+            if result.is_err() {
+                return; // the journal failed: nothing more becomes durable, nothing is revealed
+            }
+            actor.publisher.publish_durable(actor.journal.durable_seq());
+            if actor.publisher.needs_waiter() {
+                actor.wait_and_publish(context);
+            }
+        }));
+    }
+
+    /// Queues a snapshot of the whole state at `last_seq`.
+    fn snapshot(&mut self) {
+        if self.entries_since_snapshot == 0 {
+            return;
+        }
+        match encode(&self.state) {
+            Ok(bytes) => match self.journal.append_snapshot(self.state.id.0, self.last_seq, bytes) {
+                Ok(_) => {
+                    self.entries_since_snapshot = 0;
+                    let safe_after_seq = self.journal.appended_seq() + 1;
+                    self.floors.snapshot_queued(self.state.id, self.last_seq + 1, safe_after_seq);
+                }
+                Err(error) => tracing::warn!(activity = %self.state.id, ?error, "snapshot not queued"),
+            },
+            Err(error) => tracing::error!(activity = %self.state.id, %error, "snapshot encoding failed"),
+        }
+    }
+}
+
+/// Wall-clock milliseconds since the Unix epoch: the one place the actor reads time.
+pub fn now_ms() -> i64 {
+    let elapsed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Actor for ActivityActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, context: &mut Context<Self>) {
+        self.schedule_recovered();
+        self.publisher.publish_now(Arc::new(views::activity_view(&self.state)), self.all_group_views());
+        context.run_interval(self.settings.snapshot_interval, |actor, _| actor.snapshot());
+    }
+}
+
+impl ActivityActor {
+    fn all_group_views(&self) -> Vec<(u64, Arc<GroupView>)> {
+        let groups = self.state.groups.iter().enumerate();
+        groups.map(|(index, group)| (index as u64 + 1, Arc::new(views::group_view(&self.state, index as u64 + 1, group)))).collect()
+    }
+}
+
+impl Handler<Execute> for ActivityActor {
+    type Result = ();
+
+    fn handle(&mut self, message: Execute, context: &mut Context<Self>) {
+        let outcome = self.execute(&message.command, context);
+        if let Some(reply) = message.reply {
+            let _ = reply.send(Reply { outcome, durable_after_seq: self.last_seq });
+        }
+    }
+}
+
+impl Handler<Read> for ActivityActor {
+    type Result = ();
+
+    fn handle(&mut self, message: Read, _: &mut Context<Self>) {
+        (message.read)(&self.state, self.last_seq);
+    }
+}
+
+impl Handler<TakeSnapshot> for ActivityActor {
+    type Result = ();
+
+    fn handle(&mut self, message: TakeSnapshot, _: &mut Context<Self>) {
+        self.snapshot();
+        if let Some(done) = message.done {
+            let _ = done.send(());
+        }
+    }
+}

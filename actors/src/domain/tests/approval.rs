@@ -1,0 +1,392 @@
+//! Approval state machine, edits, publication and the activity's time window.
+
+use super::*;
+use crate::domain::state::ApprovalRecord;
+
+fn flash_config() -> ActivityConfig {
+    config(TemplateCode::FlashSale, 10, 2, 0)
+}
+
+#[test]
+fn submit_moves_a_draft_to_pending_with_revision_one() {
+    let mut state = draft(flash_config());
+    assert_eq!(state.approval.status, ApprovalStatus::Draft);
+    let decision = ok(&mut state, submit(OPERATOR), 2_000);
+    assert_eq!(types(&decision), ["APPROVAL_SUBMITTED"]);
+    assert_eq!(state.approval.status, ApprovalStatus::Pending);
+    assert_eq!(state.approval.revision, 1);
+    assert_eq!(state.approval.submitted_by.as_deref(), Some(OPERATOR));
+}
+
+#[test]
+fn submitting_twice_or_after_approval_is_invalid_state() {
+    let mut state = draft(flash_config());
+    ok(&mut state, submit(OPERATOR), 2_000);
+    assert!(matches!(
+        run(&mut state, submit(OPERATOR), 2_001),
+        Err(Rejection::InvalidState(_))
+    ));
+    ok(&mut state, approve(APPROVER, "fine"), 2_002);
+    assert!(matches!(
+        run(&mut state, submit(OPERATOR), 2_003),
+        Err(Rejection::InvalidState(_))
+    ));
+    assert_eq!(state.approval.revision, 1);
+}
+
+#[test]
+fn approval_by_another_user_approves() {
+    let mut state = draft(flash_config());
+    ok(&mut state, submit(OPERATOR), 2_000);
+    let decision = ok(&mut state, approve(APPROVER, ""), 3_000);
+    assert_eq!(types(&decision), ["APPROVAL_APPROVED"]);
+    assert_eq!(state.approval.status, ApprovalStatus::Approved);
+}
+
+#[test]
+fn self_approval_and_self_rejection_are_forbidden() {
+    let mut state = draft(flash_config());
+    ok(&mut state, submit(OPERATOR), 2_000);
+    assert!(matches!(
+        run(&mut state, approve(OPERATOR, "mine"), 2_001),
+        Err(Rejection::Forbidden(_))
+    ));
+    assert!(matches!(
+        run(&mut state, reject(OPERATOR, "mine"), 2_001),
+        Err(Rejection::Forbidden(_))
+    ));
+    assert_eq!(state.approval.status, ApprovalStatus::Pending);
+}
+
+#[test]
+fn reviewing_without_a_pending_submission_is_invalid_state() {
+    let mut state = draft(flash_config());
+    assert!(matches!(
+        run(&mut state, approve(APPROVER, ""), 2_000),
+        Err(Rejection::InvalidState(_))
+    ));
+    assert!(matches!(
+        run(&mut state, reject(APPROVER, "no"), 2_000),
+        Err(Rejection::InvalidState(_))
+    ));
+    assert_eq!(state.approval.status, ApprovalStatus::Draft);
+}
+
+#[test]
+fn rejecting_requires_a_remark() {
+    let mut state = draft(flash_config());
+    ok(&mut state, submit(OPERATOR), 2_000);
+    for remark in ["", "   "] {
+        let refused = run(&mut state, reject(APPROVER, remark), 2_001);
+        assert!(
+            matches!(
+                refused,
+                Err(Rejection::Validation {
+                    field: "remark",
+                    ..
+                })
+            ),
+            "{remark:?}: {refused:?}"
+        );
+    }
+    assert_eq!(state.approval.status, ApprovalStatus::Pending);
+    ok(&mut state, reject(APPROVER, "price too low"), 2_002);
+    assert_eq!(state.approval.status, ApprovalStatus::Rejected);
+}
+
+#[test]
+fn resubmitting_after_rejection_increments_the_revision() {
+    let mut state = draft(flash_config());
+    ok(&mut state, submit(OPERATOR), 2_000);
+    ok(&mut state, reject(APPROVER, "fix the title"), 2_001);
+    ok(&mut state, submit(OPERATOR), 2_002);
+    assert_eq!(state.approval.status, ApprovalStatus::Pending);
+    assert_eq!(state.approval.revision, 2);
+    ok(&mut state, withdraw(OPERATOR), 2_003);
+    ok(&mut state, submit(OPERATOR), 2_004);
+    assert_eq!(state.approval.revision, 3);
+}
+
+#[test]
+fn only_the_submitter_may_withdraw() {
+    let mut state = draft(flash_config());
+    ok(&mut state, submit(OPERATOR), 2_000);
+    assert!(matches!(
+        run(&mut state, withdraw(APPROVER), 2_001),
+        Err(Rejection::Forbidden(_))
+    ));
+    assert_eq!(state.approval.status, ApprovalStatus::Pending);
+    let decision = ok(&mut state, withdraw(OPERATOR), 2_002);
+    assert_eq!(types(&decision), ["APPROVAL_WITHDRAWN"]);
+    assert_eq!(state.approval.status, ApprovalStatus::Draft);
+}
+
+#[test]
+fn withdrawing_without_a_pending_submission_is_invalid_state() {
+    let mut state = draft(flash_config());
+    assert!(matches!(
+        run(&mut state, withdraw(OPERATOR), 2_000),
+        Err(Rejection::InvalidState(_))
+    ));
+    let mut state = approved(flash_config());
+    assert!(matches!(
+        run(&mut state, withdraw(OPERATOR), 2_000),
+        Err(Rejection::InvalidState(_))
+    ));
+}
+
+#[test]
+fn publishing_needs_an_approved_activity() {
+    let mut state = draft(flash_config());
+    assert!(matches!(
+        run(&mut state, publish(OPERATOR), START),
+        Err(Rejection::InvalidState(_))
+    ));
+    ok(&mut state, submit(OPERATOR), 2_000);
+    assert!(matches!(
+        run(&mut state, publish(OPERATOR), START),
+        Err(Rejection::InvalidState(_))
+    ));
+    ok(&mut state, reject(APPROVER, "no"), 2_001);
+    assert!(matches!(
+        run(&mut state, publish(OPERATOR), START),
+        Err(Rejection::InvalidState(_))
+    ));
+    assert_eq!(state.publication.phase, Phase::Unpublished);
+    assert!(!state.publication.ever_published);
+}
+
+#[test]
+fn editing_an_approved_published_activity_sends_it_back_to_draft_and_unpublishes_it() {
+    let mut state = flash_sale(10, 2);
+    let mut edited = flash_config();
+    edited.title = "new title".to_string();
+    let decision = ok(&mut state, update(edited.clone()), START + 1);
+    assert_eq!(types(&decision), ["ACTIVITY_UPDATED"]);
+    assert_eq!(state.approval.status, ApprovalStatus::Draft);
+    assert_eq!(state.publication.phase, Phase::Unpublished);
+    assert!(
+        state.publication.ever_published,
+        "an unpublished activity is OFFLINE, not a fresh draft"
+    );
+    assert_eq!(*state.config, edited);
+    assert_eq!(
+        run(&mut state, grab("u1", "r1", 1), START + 2),
+        Err(Rejection::Offline)
+    );
+    assert!(matches!(
+        run(&mut state, publish(OPERATOR), START + 2),
+        Err(Rejection::InvalidState(_))
+    ));
+}
+
+#[test]
+fn editing_an_approved_unpublished_activity_sends_it_back_to_draft() {
+    let mut state = approved(flash_config());
+    ok(&mut state, update(flash_config()), 3_000);
+    assert_eq!(state.approval.status, ApprovalStatus::Draft);
+}
+
+#[test]
+fn editing_while_pending_is_refused() {
+    let mut state = draft(flash_config());
+    ok(&mut state, submit(OPERATOR), 2_000);
+    let mut edited = flash_config();
+    edited.title = "sneaky".to_string();
+    assert!(matches!(
+        run(&mut state, update(edited), 2_001),
+        Err(Rejection::InvalidState(_))
+    ));
+    assert_eq!(state.config.title, "test activity");
+    assert_eq!(state.approval.status, ApprovalStatus::Pending);
+}
+
+#[test]
+fn an_invalid_edit_is_refused_with_the_field() {
+    let mut state = draft(flash_config());
+    let mut edited = flash_config();
+    edited.end_at_ms = edited.start_at_ms;
+    assert!(matches!(
+        run(&mut state, update(edited), 2_000),
+        Err(Rejection::Validation { field: "endAt", .. })
+    ));
+    let mut edited = flash_config();
+    edited.rules.group_size = Some(3);
+    assert!(matches!(
+        run(&mut state, update(edited), 2_000),
+        Err(Rejection::Validation {
+            field: "rules.groupSize",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn a_stock_edit_below_reserved_plus_sold_is_refused() {
+    let mut state = flash_sale(10, 3);
+    let first = order_of(&ok(&mut state, grab("u1", "r1", 3), START));
+    ok(&mut state, mock_pay(first, "u1"), START);
+    ok(&mut state, grab("u2", "r1", 2), START);
+    assert_eq!(units(&state), (5, 2, 3));
+
+    let mut edited = config(TemplateCode::FlashSale, 4, 3, 0);
+    let refused = run(&mut state, update(edited.clone()), START + 1);
+    assert!(
+        matches!(refused, Err(Rejection::Validation { field: "stock", .. })),
+        "{refused:?}"
+    );
+    assert_eq!(state.stock.total, 10);
+
+    edited.stock_total = 5;
+    ok(&mut state, update(edited), START + 1);
+    assert_eq!(state.stock.total, 5);
+    assert_eq!(units(&state), (0, 2, 3));
+
+    let raised = config(TemplateCode::FlashSale, 12, 3, 0);
+    ok(&mut state, update(raised), START + 2);
+    assert_eq!(units(&state), (7, 2, 3));
+}
+
+#[test]
+fn the_template_cannot_change_once_orders_exist() {
+    let mut state = flash_sale(10, 1);
+    let group_config = config(TemplateCode::GroupBuy, 10, 1, 2);
+    let mut before = draft(flash_config());
+    ok(&mut before, update(group_config.clone()), 2_000);
+    assert_eq!(before.config.template, TemplateCode::GroupBuy);
+
+    ok(&mut state, grab("u1", "r1", 1), START);
+    let refused = run(&mut state, update(group_config), START);
+    assert!(
+        matches!(
+            refused,
+            Err(Rejection::Validation {
+                field: "templateCode",
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn the_approval_history_records_every_step() {
+    let mut state = draft(flash_config());
+    ok(&mut state, submit(OPERATOR), 2_000);
+    ok(&mut state, reject(APPROVER, "too cheap"), 2_100);
+    ok(&mut state, submit(OPERATOR), 2_200);
+    ok(&mut state, withdraw(OPERATOR), 2_300);
+    ok(&mut state, submit(OPERATOR), 2_400);
+    ok(&mut state, approve(APPROVER, "ok now"), 2_500);
+    assert!(run(&mut state, approve(OPERATOR, "again"), 2_600).is_err());
+
+    let record = |action: &str, by: &str, remark: &str, at_ms, revision| ApprovalRecord {
+        action: action.to_string(),
+        by: by.to_string(),
+        remark: remark.to_string(),
+        at_ms,
+        revision,
+    };
+    assert_eq!(
+        state.approval.history,
+        vec![
+            record("SUBMIT", OPERATOR, "", 2_000, 1),
+            record("REJECT", APPROVER, "too cheap", 2_100, 1),
+            record("SUBMIT", OPERATOR, "", 2_200, 2),
+            record("WITHDRAW", OPERATOR, "", 2_300, 2),
+            record("SUBMIT", OPERATOR, "", 2_400, 3),
+            record("APPROVE", APPROVER, "ok now", 2_500, 3),
+        ]
+    );
+}
+
+// The time window.
+
+#[test]
+fn publishing_before_start_schedules_then_open_and_close_follow_the_window() {
+    let mut state = approved(flash_config());
+    let decision = ok(&mut state, publish(OPERATOR), START - 10);
+    assert_eq!(types(&decision), ["ACTIVITY_PUBLISHED"]);
+    assert_eq!(state.publication.phase, Phase::Scheduled);
+    assert_eq!(
+        run(&mut state, grab("u1", "r1", 1), START - 1),
+        Err(Rejection::NotStarted)
+    );
+
+    let early = ok(&mut state, Command::Open, START - 1);
+    assert!(early.events.is_empty(), "an early nudge does nothing");
+    assert_eq!(state.publication.phase, Phase::Scheduled);
+
+    assert_eq!(
+        types(&ok(&mut state, Command::Open, START)),
+        ["ACTIVITY_ONLINE"]
+    );
+    assert_eq!(state.publication.phase, Phase::Online);
+    assert!(
+        ok(&mut state, Command::Open, START + 1).events.is_empty(),
+        "open twice does nothing"
+    );
+
+    assert!(
+        ok(&mut state, Command::Close, END - 1).events.is_empty(),
+        "an early close does nothing"
+    );
+    assert_eq!(
+        types(&ok(&mut state, Command::Close, END)),
+        ["ACTIVITY_ENDED"]
+    );
+    assert_eq!(state.publication.phase, Phase::Ended);
+    assert!(ok(&mut state, Command::Close, END + 1).events.is_empty());
+}
+
+#[test]
+fn publishing_inside_the_window_goes_online_at_once() {
+    let mut state = approved(flash_config());
+    let decision = ok(&mut state, publish(OPERATOR), START + 5);
+    assert_eq!(types(&decision), ["ACTIVITY_PUBLISHED", "ACTIVITY_ONLINE"]);
+    assert_eq!(state.publication.phase, Phase::Online);
+    assert!(state.publication.ever_published);
+}
+
+#[test]
+fn publishing_after_the_end_ends_at_once() {
+    let mut state = approved(flash_config());
+    let decision = ok(&mut state, publish(OPERATOR), END);
+    assert_eq!(types(&decision), ["ACTIVITY_PUBLISHED", "ACTIVITY_ENDED"]);
+    assert_eq!(state.publication.phase, Phase::Ended);
+}
+
+#[test]
+fn publishing_twice_is_a_replay_and_unpublish_takes_it_offline() {
+    let mut state = flash_sale(10, 1);
+    let again = ok(&mut state, publish(OPERATOR), START + 1);
+    assert!(again.replayed && again.events.is_empty());
+    assert_eq!(
+        types(&ok(&mut state, unpublish(OPERATOR), START + 2)),
+        ["ACTIVITY_UNPUBLISHED"]
+    );
+    assert_eq!(state.publication.phase, Phase::Unpublished);
+    assert_eq!(
+        run(&mut state, grab("u1", "r1", 1), START + 3),
+        Err(Rejection::Offline)
+    );
+    assert!(ok(&mut state, unpublish(OPERATOR), START + 4).replayed);
+    assert!(
+        ok(&mut state, Command::Open, START + 5).events.is_empty(),
+        "an unpublished activity does not go online"
+    );
+    assert_eq!(state.publication.phase, Phase::Unpublished);
+    ok(&mut state, publish(OPERATOR), START + 6);
+    assert_eq!(state.publication.phase, Phase::Online);
+}
+
+#[test]
+fn grab_after_end_is_refused_with_ended_even_before_the_close_nudge() {
+    let mut state = flash_sale(10, 1);
+    assert_eq!(state.publication.phase, Phase::Online);
+    assert_eq!(
+        run(&mut state, grab("u1", "r1", 1), END),
+        Err(Rejection::Ended)
+    );
+    assert_eq!(units(&state), (10, 0, 0));
+}

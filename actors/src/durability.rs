@@ -1,0 +1,96 @@
+//! Durability waiters: callers waiting for the journal's durable watermark.
+//!
+//! A watch channel alone wakes every waiter at every flush; with tens of thousands of
+//! requests in flight and a flush every millisecond that is most of the CPU. Here waiters sit
+//! in a heap ordered by the sequence number they need, and one releaser wakes exactly those
+//! a new watermark covers. The heap holds at most one entry per request in flight, which
+//! mailbox and journal bounds already limit.
+
+use playcore_snapshots::Journal;
+use std::cmp::Ordering as CmpOrdering;
+use std::collections::BinaryHeap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
+
+struct Waiter {
+    seq: u64,
+    sender: oneshot::Sender<()>,
+}
+
+impl PartialEq for Waiter {
+    fn eq(&self, other: &Self) -> bool {
+        self.seq == other.seq
+    }
+}
+
+impl Eq for Waiter {}
+
+impl PartialOrd for Waiter {
+    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Waiter {
+    /// Reversed: the heap's top is the smallest sequence number.
+    fn cmp(&self, other: &Self) -> CmpOrdering {
+        other.seq.cmp(&self.seq)
+    }
+}
+
+/// The journal went away before the awaited position became durable.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Closed;
+
+pub struct DurabilityWaiters {
+    journal: Journal,
+    heap: Mutex<BinaryHeap<Waiter>>,
+}
+
+impl DurabilityWaiters {
+    /// Creates the waiter set and spawns its releaser on the current actix system.
+    pub fn start(journal: Journal) -> Arc<DurabilityWaiters> {
+        let waiters = Arc::new(DurabilityWaiters { journal, heap: Mutex::new(BinaryHeap::new()) });
+        let releaser = Arc::clone(&waiters);
+        actix::spawn(async move {
+            let mut watermark = releaser.journal.watermark();
+            while watermark.changed().await.is_ok() {
+                let durable_seq = *watermark.borrow_and_update();
+                releaser.release(durable_seq);
+            }
+            releaser.drop_all();
+        });
+        waiters
+    }
+
+    fn heap(&self) -> std::sync::MutexGuard<'_, BinaryHeap<Waiter>> {
+        self.heap.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Resolves once every journal entry up to `seq` is durable.
+    pub async fn wait(&self, seq: u64) -> Result<(), Closed> {
+        if self.journal.durable_seq() >= seq {
+            return Ok(());
+        }
+        let (sender, receiver) = oneshot::channel();
+        self.heap().push(Waiter { seq, sender });
+        // The watermark may have moved between the check and the push.
+        self.release(self.journal.durable_seq());
+        receiver.await.map_err(|_| Closed)
+    }
+
+    fn release(&self, durable_seq: u64) {
+        let mut heap = self.heap();
+        while heap.peek().is_some_and(|waiter| waiter.seq <= durable_seq) {
+            if let Some(waiter) = heap.pop() {
+                let _ = waiter.sender.send(());
+            }
+        }
+    }
+
+    /// The journal stopped: waiters still waiting will never be served; dropping their
+    /// senders tells them so.
+    fn drop_all(&self) {
+        self.heap().clear();
+    }
+}

@@ -1,0 +1,157 @@
+//! The registry: activity id -> actor address and published views (a dashmap, so HTTP
+//! workers find an actor without a lock or a hop). `execute` is the one path from a caller
+//! to an actor: one mailbox hop, then a wait for the durable watermark.
+
+use crate::activity_actor::{Answer, Execute, Read};
+use crate::domain::{ActivityId, ActivityState, Command, GroupId, Rejection};
+use crate::publisher::Published;
+use crate::views::{ActivityView, GroupView};
+use crate::activity_actor::ActivityActor;
+use actix::Addr;
+use dashmap::DashMap;
+use crate::durability::DurabilityWaiters;
+use playcore_snapshots::Journal;
+use std::sync::Arc;
+use tokio::sync::{oneshot, watch};
+
+/// Why a command got no answer from its actor.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ExecuteError {
+    #[error("activity not found")]
+    NotFound,
+    /// The actor's mailbox is full: the client may retry.
+    #[error("overloaded")]
+    Overloaded,
+    /// The journal failed or is shut down: nothing can become durable.
+    #[error("unavailable")]
+    Unavailable,
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+}
+
+/// One activity as seen from outside.
+#[derive(Clone)]
+pub struct ActivityHandle {
+    pub addr: Addr<ActivityActor>,
+    pub published: Published,
+}
+
+pub struct Registry {
+    activities: DashMap<ActivityId, ActivityHandle>,
+    journal: Journal,
+    durability: Arc<DurabilityWaiters>,
+    capacity: usize,
+}
+
+impl Registry {
+    /// Must run inside an actix system (it starts the durability releaser).
+    pub fn new(journal: Journal, capacity: usize) -> Registry {
+        let durability = DurabilityWaiters::start(journal.clone());
+        Registry { activities: DashMap::new(), journal, durability, capacity }
+    }
+
+    /// Resolves once the journal made every entry up to `seq` durable.
+    pub async fn wait_durable(&self, seq: u64) -> Result<(), ExecuteError> {
+        self.durability.wait(seq).await.map_err(|_| ExecuteError::Unavailable)
+    }
+
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    pub fn has_room(&self) -> bool {
+        self.activities.len() < self.capacity
+    }
+
+    pub fn insert(&self, id: ActivityId, handle: ActivityHandle) {
+        self.activities.insert(id, handle);
+    }
+
+    pub fn handle(&self, id: ActivityId) -> Option<ActivityHandle> {
+        self.activities.get(&id).map(|entry| entry.value().clone())
+    }
+
+    pub fn ids(&self) -> Vec<ActivityId> {
+        let mut ids: Vec<ActivityId> = self.activities.iter().map(|entry| *entry.key()).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    pub fn len(&self) -> usize {
+        self.activities.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.activities.is_empty()
+    }
+
+    /// The durable public view of an activity (no mailbox hop).
+    pub fn view(&self, id: ActivityId) -> Option<Arc<ActivityView>> {
+        self.activities.get(&id).map(|entry| entry.published.activity())
+    }
+
+    /// Every activity's durable view, by id.
+    pub fn views(&self) -> Vec<Arc<ActivityView>> {
+        self.ids().into_iter().filter_map(|id| self.view(id)).collect()
+    }
+
+    pub fn group_view(&self, id: GroupId) -> Option<Arc<GroupView>> {
+        self.activities.get(&id.activity)?.published.group(id.number)
+    }
+
+    pub fn subscribe_activity(&self, id: ActivityId) -> Option<watch::Receiver<Arc<ActivityView>>> {
+        self.activities.get(&id).map(|entry| entry.published.activity.subscribe())
+    }
+
+    pub fn subscribe_group(&self, id: GroupId) -> Option<watch::Receiver<Arc<GroupView>>> {
+        let entry = self.activities.get(&id.activity)?;
+        let sender = entry.published.groups.get(&id.number)?;
+        Some(sender.subscribe())
+    }
+
+    /// Runs a command on its activity and returns the answer once it is durable.
+    pub async fn execute(&self, id: ActivityId, command: Command) -> Result<Answer, ExecuteError> {
+        let addr = self.handle(id).ok_or(ExecuteError::NotFound)?.addr;
+        let (sender, receiver) = oneshot::channel();
+        let message = Execute { command, reply: Some(sender) };
+        addr.try_send(message).map_err(|error| match error {
+            actix::prelude::SendError::Full(_) => ExecuteError::Overloaded,
+            actix::prelude::SendError::Closed(_) => ExecuteError::Unavailable,
+        })?;
+        let reply = receiver.await.map_err(|_| ExecuteError::Unavailable)?;
+        self.wait_durable(reply.durable_after_seq).await?;
+        Ok(reply.outcome?)
+    }
+
+    /// Sends a command without waiting for its answer (supervisor nudges). Returns false
+    /// when the mailbox is full, so the caller can retry later.
+    pub fn nudge(&self, id: ActivityId, command: Command) -> bool {
+        let Some(handle) = self.handle(id) else { return true };
+        match handle.addr.try_send(Execute { command, reply: None }) {
+            Ok(()) => true,
+            Err(actix::prelude::SendError::Full(_)) => false,
+            Err(actix::prelude::SendError::Closed(_)) => true,
+        }
+    }
+
+    /// Reads an activity's state in its actor; the result is returned once the state it
+    /// reflects is durable.
+    pub async fn read<R, F>(&self, id: ActivityId, read: F) -> Result<R, ExecuteError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&ActivityState) -> R + Send + 'static,
+    {
+        let addr = self.handle(id).ok_or(ExecuteError::NotFound)?.addr;
+        let (sender, receiver) = oneshot::channel();
+        let read = Box::new(move |state: &ActivityState, seq: u64| {
+            let _ = sender.send((read(state), seq));
+        });
+        addr.try_send(Read { read }).map_err(|error| match error {
+            actix::prelude::SendError::Full(_) => ExecuteError::Overloaded,
+            actix::prelude::SendError::Closed(_) => ExecuteError::Unavailable,
+        })?;
+        let (result, seq) = receiver.await.map_err(|_| ExecuteError::Unavailable)?;
+        self.wait_durable(seq).await?;
+        Ok(result)
+    }
+}

@@ -1,0 +1,251 @@
+//! The runtime: recovers every activity from the journal and snapshots, starts the actors
+//! on an arbiter pool, runs the timeout supervisor, and shuts down in order.
+//!
+//! Start-up order: load snapshots, replay the journal after them, start the actors (which
+//! rebuild their timers), and only then report ready. Shutdown: snapshot every actor, then
+//! flush and sync the journal.
+
+use crate::activity_actor::{now_ms, ActivityActor, ActorSettings, TakeSnapshot};
+use crate::domain::{decide_create, ActivityConfig, ActivityId, ActivityState, Command, Event, EventKind};
+use crate::floors::SnapshotFloors;
+use crate::publisher::{Published, Publisher};
+use crate::registry::{ActivityHandle, ExecuteError, Registry};
+use crate::timers::{Deadline, DeadlineKind, Timers};
+use crate::views::{activity_view, ActivityView};
+use actix::Arbiter;
+use playcore_snapshots::{decode, encode_into, recover, Journal, JournalConfig, Store, TailCut};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// Most deadlines handled per timer tick, so one tick never starves the thread.
+pub const DEADLINES_PER_TICK_MAX: usize = 50_000;
+
+#[derive(Clone, Debug)]
+pub struct RuntimeOptions {
+    /// Arbiters (threads) the actors are spread over; 0 = one per core.
+    pub arbiters: usize,
+    pub actor: ActorSettings,
+    pub journal: JournalConfig,
+    pub activities_max: usize,
+    pub timers_capacity: usize,
+    pub timer_tick: Duration,
+}
+
+/// What recovery found, for the log and `/readyz`.
+#[derive(Clone, Debug, Default)]
+pub struct RecoveryReport {
+    pub activities: usize,
+    pub snapshots_loaded: usize,
+    pub entries_replayed: usize,
+    pub events_replayed: usize,
+    pub tail_cut: Option<TailCut>,
+    pub duration: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("storage: {0}")]
+    Storage(String),
+    #[error("journal entry {seq} of activity {stream} cannot be replayed: {reason}")]
+    Replay { seq: u64, stream: u64, reason: String },
+}
+
+pub struct Runtime {
+    pub registry: Arc<Registry>,
+    pub store: Store,
+    pub recovery: RecoveryReport,
+    journal: Journal,
+    timers: Arc<Timers>,
+    floors: Arc<SnapshotFloors>,
+    arbiters: Vec<Arbiter>,
+    next_activity: AtomicU64,
+    options: RuntimeOptions,
+}
+
+/// Per activity: its state, the last entry applied, and the first entry recovery needed.
+type Recovered = HashMap<u64, (ActivityState, u64, u64)>;
+
+impl Runtime {
+    /// Recovers and starts everything. Must run inside an actix `System`.
+    pub fn start(store: Store, options: RuntimeOptions) -> Result<Arc<Runtime>, RuntimeError> {
+        let started = Instant::now();
+        let (states, mut report, next_seq) = replay(&store)?;
+        let journal = Journal::start(store.clone(), options.journal.clone(), next_seq);
+        let next_activity = states.keys().max().map_or(1, |max| max + 1);
+        let arbiter_count = if options.arbiters == 0 { cores() } else { options.arbiters };
+        let runtime = Runtime {
+            registry: Arc::new(Registry::new(journal.clone(), options.activities_max)),
+            store,
+            recovery: RecoveryReport::default(),
+            journal,
+            timers: Arc::new(Timers::new(options.timers_capacity)),
+            floors: Arc::new(SnapshotFloors::default()),
+            arbiters: (0..arbiter_count).map(|_| Arbiter::new()).collect(),
+            next_activity: AtomicU64::new(next_activity),
+            options,
+        };
+        report.activities = states.len();
+        for (_, (state, last_seq, floor_seq)) in states {
+            runtime.floors.register(state.id, floor_seq);
+            let handle = runtime.spawn_actor(state, last_seq);
+            runtime.registry.insert(handle.0, handle.1);
+        }
+        report.duration = started.elapsed();
+        let runtime = Arc::new(Runtime { recovery: report, ..runtime });
+        runtime.spawn_timer_loop();
+        Ok(runtime)
+    }
+
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    pub fn timers(&self) -> &Timers {
+        &self.timers
+    }
+
+    fn spawn_actor(&self, state: ActivityState, last_seq: u64) -> (ActivityId, ActivityHandle) {
+        let id = state.id;
+        let published = Published::new(Arc::new(activity_view(&state)));
+        let publisher = Publisher::new(published.clone());
+        let timers = Arc::clone(&self.timers);
+        let floors = Arc::clone(&self.floors);
+        let actor = ActivityActor::new(state, self.journal.clone(), timers, publisher, floors, self.options.actor.clone(), last_seq);
+        let index = (id.0 as usize) % self.arbiters.len();
+        let addr = actor.start_on(&self.arbiters[index].handle());
+        (id, ActivityHandle { addr, published })
+    }
+
+    /// Creates an activity in DRAFT; returns its view once ACTIVITY_CREATED is durable.
+    pub async fn create_activity(&self, config: ActivityConfig, by: &str) -> Result<Arc<ActivityView>, ExecuteError> {
+        if !self.registry.has_room() {
+            return Err(ExecuteError::Overloaded);
+        }
+        let kind = decide_create(config.clone(), by)?;
+        let id = ActivityId(self.next_activity.fetch_add(1, Ordering::Relaxed));
+        // Registered before the append, so truncation never passes the creation entry.
+        self.floors.register(id, self.journal.appended_seq() + 1);
+        let now = now_ms();
+        let events = vec![Event { at_ms: now, kind }];
+        let seq = self.journal.append(id.0, |buffer| encode_into(&events, buffer)).map_err(|_| ExecuteError::Overloaded)?;
+        let state = ActivityState::created(id, config, by, now);
+        let view = Arc::new(activity_view(&state));
+        let (id, handle) = self.spawn_actor(state, seq);
+        self.registry.wait_durable(seq).await?;
+        self.registry.insert(id, handle);
+        Ok(view)
+    }
+
+    /// The timeout supervisor's loop: pops what is due and nudges the owning actors.
+    fn spawn_timer_loop(self: &Arc<Self>) {
+        let timers = Arc::clone(&self.timers);
+        let registry = Arc::clone(&self.registry);
+        let tick = self.options.timer_tick;
+        let (journal, floors) = (self.journal.clone(), Arc::clone(&self.floors));
+        let truncate_every = self.options.actor.snapshot_interval;
+        actix::spawn(async move {
+            let mut interval = tokio::time::interval(truncate_every);
+            loop {
+                interval.tick().await;
+                let floor_seq = floors.truncation_floor(journal.durable_seq());
+                if floor_seq > 0 {
+                    journal.truncate_below(floor_seq);
+                }
+            }
+        });
+        actix::spawn(async move {
+            let mut interval = tokio::time::interval(tick);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                interval.tick().await;
+                fire_due(&timers, &registry, now_ms(), tick);
+            }
+        });
+    }
+
+    /// Snapshots every actor, then makes the journal durable and stops its writer.
+    pub async fn shutdown(&self) {
+        for id in self.registry.ids() {
+            let Some(handle) = self.registry.handle(id) else { continue };
+            let (done, finished) = oneshot::channel();
+            if handle.addr.send(TakeSnapshot { done: Some(done) }).await.is_ok() {
+                let _ = finished.await;
+            }
+        }
+        self.close();
+    }
+
+    /// Makes the journal durable, stops its writer and the actors, without new snapshots.
+    pub fn close(&self) {
+        if let Err(error) = self.journal.shutdown() {
+            tracing::error!(%error, "journal shutdown failed");
+        }
+        for arbiter in &self.arbiters {
+            arbiter.stop();
+        }
+    }
+}
+
+fn fire_due(timers: &Timers, registry: &Registry, now: i64, tick: Duration) {
+    for deadline in timers.pop_due(now, DEADLINES_PER_TICK_MAX) {
+        let command = match deadline.kind {
+            DeadlineKind::Open => Command::Open,
+            DeadlineKind::Close => Command::Close,
+            DeadlineKind::ExpireOrder(order) => Command::ExpireOrder { order },
+            DeadlineKind::ExpireGroup(group) => Command::ExpireGroup { group },
+            DeadlineKind::CompleteRefund(order) => Command::CompleteRefund { order },
+        };
+        if !registry.nudge(deadline.activity, command) {
+            let retry_at_ms = now + i64::try_from(tick.as_millis()).unwrap_or(50);
+            timers.schedule(Deadline { due_at_ms: retry_at_ms, ..deadline });
+        }
+    }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |count| count.get())
+}
+
+/// Loads snapshots and replays the journal after them.
+fn replay(store: &Store) -> Result<(Recovered, RecoveryReport, u64), RuntimeError> {
+    let recovered = recover(store).map_err(|error| RuntimeError::Storage(error.to_string()))?;
+    let mut report = RecoveryReport { tail_cut: recovered.tail_cut.clone(), ..RecoveryReport::default() };
+    let mut states: Recovered = HashMap::new();
+    for snapshot in &recovered.snapshots {
+        let state: ActivityState = decode(&snapshot.payload)
+            .map_err(|error| RuntimeError::Replay { seq: snapshot.seq, stream: snapshot.stream, reason: format!("snapshot: {error}") })?;
+        states.insert(snapshot.stream, (state, snapshot.seq, snapshot.seq + 1));
+        report.snapshots_loaded += 1;
+    }
+    for entry in &recovered.events {
+        if states.get(&entry.stream).is_some_and(|(_, seq, _)| entry.seq <= *seq) {
+            continue;
+        }
+        let events: Vec<Event> = decode(&entry.payload)
+            .map_err(|error| RuntimeError::Replay { seq: entry.seq, stream: entry.stream, reason: error.to_string() })?;
+        apply_entry(&mut states, entry.stream, entry.seq, &events)?;
+        report.entries_replayed += 1;
+        report.events_replayed += events.len();
+    }
+    Ok((states, report, recovered.next_seq))
+}
+
+fn apply_entry(states: &mut Recovered, stream: u64, seq: u64, events: &[Event]) -> Result<(), RuntimeError> {
+    if let Some((state, last_seq, _)) = states.get_mut(&stream) {
+        events.iter().for_each(|event| state.apply(event));
+        *last_seq = seq;
+        return Ok(());
+    }
+    match events.first() {
+        Some(Event { at_ms, kind: EventKind::ActivityCreated { config, by } }) => {
+            let mut state = ActivityState::created(ActivityId(stream), config.clone(), by, *at_ms);
+            events[1..].iter().for_each(|event| state.apply(event));
+            states.insert(stream, (state, seq, seq));
+            Ok(())
+        }
+        _ => Err(RuntimeError::Replay { seq, stream, reason: "first entry of an activity is not ACTIVITY_CREATED".to_string() }),
+    }
+}

@@ -1,0 +1,121 @@
+//! Immutable public views of an activity's state: what replies show and what hot reads and
+//! pushes read without a mailbox hop. Times are milliseconds since the Unix epoch (UTC).
+
+use crate::domain::state::{ActivityState, Group, Order, Phase};
+use crate::domain::{ActivityConfig, ActivityId, ApprovalStatus, GroupId, GroupStatus, OrderId, OrderStatus, Stock};
+use std::sync::Arc;
+
+/// The public state of an activity at one version.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActivityView {
+    pub id: ActivityId,
+    pub config: Arc<ActivityConfig>,
+    pub status: &'static str,
+    pub approval_status: ApprovalStatus,
+    pub stock: Stock,
+    pub version: u64,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct OrderView {
+    pub id: OrderId,
+    pub user: String,
+    pub quantity: u32,
+    pub amount_cents: u64,
+    pub status: OrderStatus,
+    pub created_at_ms: i64,
+    pub expires_at_ms: i64,
+    pub paid_at_ms: Option<i64>,
+    pub group: Option<GroupId>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MemberView {
+    pub user: String,
+    pub order: OrderId,
+    pub order_status: OrderStatus,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupView {
+    pub id: GroupId,
+    pub leader: String,
+    pub status: GroupStatus,
+    pub current: u32,
+    pub target: u32,
+    pub members: Vec<MemberView>,
+    pub created_at_ms: i64,
+    pub expires_at_ms: i64,
+    /// The activity version this view was taken at.
+    pub version: u64,
+}
+
+/// The status a client sees: approval state before publication, then the window's phase.
+pub fn public_status(state: &ActivityState) -> &'static str {
+    match state.publication.phase {
+        Phase::Scheduled => "NOT_STARTED",
+        Phase::Online if state.stock.available == 0 => "SOLD_OUT",
+        Phase::Online => "ONLINE",
+        Phase::Ended => "ENDED",
+        Phase::Unpublished if state.publication.ever_published && state.approval.status == ApprovalStatus::Approved => "OFFLINE",
+        Phase::Unpublished => match state.approval.status {
+            ApprovalStatus::Draft => "DRAFT",
+            ApprovalStatus::Pending => "PENDING",
+            ApprovalStatus::Approved => "APPROVED",
+            ApprovalStatus::Rejected => "REJECTED",
+        },
+    }
+}
+
+pub fn activity_view(state: &ActivityState) -> ActivityView {
+    ActivityView {
+        id: state.id,
+        config: Arc::clone(&state.config),
+        status: public_status(state),
+        approval_status: state.approval.status,
+        stock: state.stock,
+        version: state.version,
+        created_at_ms: state.created_at_ms,
+        updated_at_ms: state.updated_at_ms,
+    }
+}
+
+pub fn order_view(activity: ActivityId, number: u64, order: &Order) -> OrderView {
+    OrderView {
+        id: OrderId { activity, number },
+        user: order.user.to_string(),
+        quantity: order.quantity,
+        amount_cents: order.amount_cents,
+        status: order.status,
+        created_at_ms: order.created_at_ms,
+        expires_at_ms: order.expires_at_ms,
+        paid_at_ms: order.paid_at_ms,
+        group: order.group.map(|group| GroupId { activity, number: group }),
+    }
+}
+
+pub fn group_view(state: &ActivityState, number: u64, group: &Group) -> GroupView {
+    let activity = state.id;
+    let members = group
+        .members
+        .iter()
+        .map(|member| MemberView {
+            user: member.user.clone(),
+            order: OrderId { activity, number: member.order },
+            order_status: state.order(member.order).map_or(OrderStatus::Cancelled, |order| order.status),
+        })
+        .collect();
+    GroupView {
+        id: GroupId { activity, number },
+        leader: group.leader.clone(),
+        status: group.status,
+        current: group.paid,
+        target: group.target,
+        members,
+        created_at_ms: group.created_at_ms,
+        expires_at_ms: group.expires_at_ms,
+        version: state.version,
+    }
+}

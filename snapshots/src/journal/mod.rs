@@ -1,0 +1,563 @@
+//! The journal handle: actors append events (encoded on their own thread straight
+//! into the shared batch buffer) and learn through the durable watermark when the
+//! writer thread (module `writer`) has made them durable.
+//!
+//! Protocol between appenders and the writer:
+//! - `append` holds the `Pending` mutex only to encode one event onto the batch
+//!   buffer and take its sequence number; it wakes the writer only if the writer
+//!   sleeps, so a busy writer costs appenders no syscalls.
+//! - The writer swaps the whole buffer out (it keeps the previous one to reuse, so
+//!   appends do not allocate), writes it as one group commit and publishes the
+//!   watermark. Whatever arrives during that flush is the next batch.
+//! - Shutdown: `shutdown` sets `Closing`; the writer drains what is pending, makes it
+//!   durable (even in relaxed mode) and exits. If the writer fails, state becomes
+//!   `Failed`: appends get `Closed` and waiters get `Closed` once the watch sender
+//!   (owned by the writer) is dropped.
+
+mod writer;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+
+use tokio::sync::watch;
+
+use crate::codec::{self, CodecError};
+use crate::store::{Store, StoreError};
+
+/// When an event counts as durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// Every batch is sled-flushed and fdatasync'ed before the watermark covers it:
+    /// nothing acknowledged is lost by a crash or power loss.
+    Fsync,
+    /// The watermark covers an event as soon as it is handed to sled; sled is flushed
+    /// every `flush_interval_ms` (sled's own flusher also syncs every 500 ms). A crash
+    /// of the process or the machine can lose the last interval of acknowledged events.
+    Relaxed { flush_interval_ms: u64 },
+}
+
+/// Settings of the journal writer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JournalConfig {
+    pub durability: Durability,
+    /// Bound on events appended but not yet handed to the writer; append fails with Full beyond it.
+    pub capacity_events: usize,
+    /// Largest sled value the writer produces; a batch larger than this is split into several records.
+    pub record_bytes_max: usize,
+}
+
+impl Default for JournalConfig {
+    fn default() -> Self {
+        JournalConfig {
+            durability: Durability::Fsync,
+            capacity_events: 1_000_000,
+            record_bytes_max: 48 * 1024,
+        }
+    }
+}
+
+/// Why an append was refused. In every case nothing was appended.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    /// `capacity_events` are waiting for the writer: the caller must not apply the event.
+    #[error("journal is full")]
+    Full,
+    /// The journal was shut down or its writer failed.
+    #[error("journal is closed")]
+    Closed,
+    #[error("event could not be encoded: {0}")]
+    Encode(#[from] CodecError),
+    /// A snapshot must not claim events that were not appended yet.
+    #[error("snapshot at seq {seq} is ahead of the journal (last appended {appended_seq})")]
+    SnapshotAhead { seq: u64, appended_seq: u64 },
+    /// An event payload is limited to `codec::EVENT_PAYLOAD_BYTES_MAX`, a snapshot to 4 GiB.
+    #[error("event of {bytes} bytes is too large")]
+    TooLarge { bytes: usize },
+}
+
+/// Counters of the writer, for metrics and benchmarks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JournalStats {
+    pub batches_written: u64,
+    pub events_written: u64,
+    pub records_written: u64,
+    pub snapshots_written: u64,
+    pub records_truncated: u64,
+    pub last_batch_events: u64,
+    /// Time spent making batches durable (sled flush + fdatasync in fsync mode).
+    pub sync_time_us_total: u64,
+    /// Of `sync_time_us_total`, the part spent in fdatasync.
+    pub fdatasync_time_us_total: u64,
+    pub sync_count: u64,
+    pub pending_events: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Open,
+    /// `shutdown` was called: the writer drains what is pending, then stops.
+    Closing,
+    /// The writer drained everything and stopped cleanly.
+    Closed,
+    /// The writer stopped on an error; pending events were dropped, never acknowledged.
+    Failed,
+}
+
+/// A snapshot waiting for the writer.
+struct QueuedSnapshot {
+    stream: u64,
+    seq: u64,
+    payload: Vec<u8>,
+}
+
+/// Everything appended but not yet taken by the writer. Guarded by `Shared::pending`.
+struct Pending {
+    /// Events framed as `[stream u64 LE][len u32 LE][bytes]`, in seq order.
+    events: Vec<u8>,
+    first_seq: u64,
+    event_count: usize,
+    next_seq: u64,
+    /// Written after the events of the same batch, so never durable before them.
+    snapshots: Vec<QueuedSnapshot>,
+    state: State,
+    /// Set by the writer before it sleeps; appenders notify the condvar only then.
+    writer_waiting: bool,
+}
+
+impl Pending {
+    fn queued(&self) -> usize {
+        self.event_count + self.snapshots.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.event_count == 0 && self.snapshots.is_empty()
+    }
+
+    /// Returns whether the caller must notify the writer (it was asleep).
+    fn take_writer_wakeup(&mut self) -> bool {
+        std::mem::take(&mut self.writer_waiting)
+    }
+}
+
+/// State shared by the handles and the writer thread.
+struct Shared {
+    store: Store,
+    config: JournalConfig,
+    /// A std mutex: the critical sections are a few hundred nanoseconds and never
+    /// cross an `.await`, and the writer thread is not async.
+    pending: Mutex<Pending>,
+    writer_wakeup: Condvar,
+    durable_seq: AtomicU64,
+    appended_seq: AtomicU64,
+    floor_seq: AtomicU64,
+    /// A receiver kept only to hand out clones; the sender lives in the writer so
+    /// that its exit (clean or not) closes the channel for every waiter.
+    watermark: watch::Receiver<u64>,
+    counters: Counters,
+}
+
+#[derive(Default)]
+struct Counters {
+    batches_written: AtomicU64,
+    events_written: AtomicU64,
+    records_written: AtomicU64,
+    snapshots_written: AtomicU64,
+    records_truncated: AtomicU64,
+    last_batch_events: AtomicU64,
+    sync_time_us_total: AtomicU64,
+    fdatasync_time_us_total: AtomicU64,
+    sync_count: AtomicU64,
+}
+
+impl Shared {
+    /// A panic inside an append's `write` closure is rolled back before the lock is
+    /// released (see `FrameGuard`), so a poisoned lock still guards consistent data.
+    fn lock_pending(&self) -> MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Handle on the journal. Cheap to clone, `Send + Sync`.
+#[derive(Clone)]
+pub struct Journal {
+    inner: Arc<Inner>,
+}
+
+/// Owned by the handles only (not the writer), so dropping the last handle shuts the
+/// writer down instead of leaking it.
+struct Inner {
+    shared: Arc<Shared>,
+    writer: Mutex<Option<JoinHandle<Result<(), StoreError>>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Err(error) = shutdown_writer(&self.shared, &self.writer) {
+            tracing::error!(%error, "journal shutdown on drop failed");
+        }
+    }
+}
+
+/// Rolls a half-written event frame back unless disarmed, also when `write` panics.
+struct FrameGuard<'a> {
+    pending: &'a mut Pending,
+    rollback_len: usize,
+    armed: bool,
+}
+
+impl Drop for FrameGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.pending.events.truncate(self.rollback_len);
+        }
+    }
+}
+
+impl Journal {
+    /// Starts the writer thread ("journal-writer"). `next_seq` = first sequence
+    /// number to assign (from recovery; 1 for an empty store).
+    ///
+    /// Panics if the thread cannot be spawned (the process is out of resources).
+    pub fn start(store: Store, config: JournalConfig, next_seq: u64) -> Journal {
+        let (journal, watermark_sender) = Journal::without_writer(store, config, next_seq);
+        journal.spawn_writer(watermark_sender);
+        journal
+    }
+
+    /// The journal before its writer runs: appends only queue up. Lets tests fill
+    /// the queue deterministically.
+    fn without_writer(
+        store: Store,
+        config: JournalConfig,
+        next_seq: u64,
+    ) -> (Journal, watch::Sender<u64>) {
+        let next_seq = next_seq.max(1);
+        let (watermark_sender, watermark) = watch::channel(next_seq - 1);
+        let shared = Arc::new(Shared {
+            store,
+            config,
+            pending: Mutex::new(Pending {
+                events: Vec::new(),
+                first_seq: next_seq,
+                event_count: 0,
+                next_seq,
+                snapshots: Vec::new(),
+                state: State::Open,
+                writer_waiting: false,
+            }),
+            writer_wakeup: Condvar::new(),
+            durable_seq: AtomicU64::new(next_seq - 1),
+            appended_seq: AtomicU64::new(next_seq - 1),
+            floor_seq: AtomicU64::new(0),
+            watermark,
+            counters: Counters::default(),
+        });
+        let inner = Inner {
+            shared,
+            writer: Mutex::new(None),
+        };
+        let journal = Journal {
+            inner: Arc::new(inner),
+        };
+        (journal, watermark_sender)
+    }
+
+    fn spawn_writer(&self, watermark_sender: watch::Sender<u64>) {
+        let writer_shared = Arc::clone(&self.inner.shared);
+        let handle = std::thread::Builder::new()
+            .name("journal-writer".into())
+            .spawn(move || writer::run(writer_shared, watermark_sender))
+            .expect("spawning the journal writer thread");
+        *self
+            .inner
+            .writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(handle);
+    }
+
+    /// Appends one event of stream `stream` (an actor id); `write` appends the
+    /// event's bytes to the given buffer (encoding happens on the caller's thread
+    /// straight into the batch buffer). Returns the event's sequence number;
+    /// sequence numbers are dense and increasing in append order.
+    ///
+    /// `write` runs under the journal's lock: it must only encode (no I/O, no call
+    /// back into the journal). If it fails or panics, its bytes are rolled back and
+    /// no sequence number is used.
+    pub fn append(
+        &self,
+        stream: u64,
+        write: impl FnOnce(&mut Vec<u8>) -> Result<(), CodecError>,
+    ) -> Result<u64, AppendError> {
+        let shared = &self.inner.shared;
+        let mut pending = shared.lock_pending();
+        if pending.state != State::Open {
+            return Err(AppendError::Closed);
+        }
+        if pending.queued() >= shared.config.capacity_events {
+            return Err(AppendError::Full);
+        }
+        let rollback_len = pending.events.len();
+        let mut guard = FrameGuard {
+            pending: &mut pending,
+            rollback_len,
+            armed: true,
+        };
+        let events = &mut guard.pending.events;
+        let payload_start = codec::begin_event_frame(events, stream);
+        write(events)?;
+        if codec::finish_event_frame(events, payload_start).is_none() {
+            let bytes = events.len() - payload_start;
+            return Err(AppendError::TooLarge { bytes });
+        }
+        guard.armed = false;
+        drop(guard);
+        let seq = pending.next_seq;
+        if pending.event_count == 0 {
+            pending.first_seq = seq;
+        }
+        pending.event_count += 1;
+        pending.next_seq = seq + 1;
+        shared.appended_seq.store(seq, Ordering::Release);
+        let wake = pending.take_writer_wakeup();
+        drop(pending);
+        if wake {
+            shared.writer_wakeup.notify_one();
+        }
+        Ok(seq)
+    }
+
+    /// Queues a snapshot of `stream`'s state that reflects every event of that
+    /// stream with seq <= `seq`. The writer writes it after every event appended
+    /// before this call, in the same or a later flush, so it is never durable before
+    /// the events it reflects. Counts against `capacity_events`.
+    pub fn append_snapshot(
+        &self,
+        stream: u64,
+        seq: u64,
+        payload: Vec<u8>,
+    ) -> Result<(), AppendError> {
+        if u32::try_from(payload.len()).is_err() {
+            return Err(AppendError::TooLarge {
+                bytes: payload.len(),
+            });
+        }
+        let shared = &self.inner.shared;
+        let mut pending = shared.lock_pending();
+        if pending.state != State::Open {
+            return Err(AppendError::Closed);
+        }
+        if pending.queued() >= shared.config.capacity_events {
+            return Err(AppendError::Full);
+        }
+        if seq >= pending.next_seq {
+            let appended_seq = pending.next_seq - 1;
+            return Err(AppendError::SnapshotAhead { seq, appended_seq });
+        }
+        pending.snapshots.push(QueuedSnapshot {
+            stream,
+            seq,
+            payload,
+        });
+        let wake = pending.take_writer_wakeup();
+        drop(pending);
+        if wake {
+            shared.writer_wakeup.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Highest seq such that every event <= it is durable (fsync mode: written,
+    /// sled-flushed and fdatasync'ed; relaxed mode: handed to sled).
+    pub fn durable_seq(&self) -> u64 {
+        self.inner.shared.durable_seq.load(Ordering::Acquire)
+    }
+
+    /// Highest seq assigned so far (0 if none).
+    pub fn appended_seq(&self) -> u64 {
+        self.inner.shared.appended_seq.load(Ordering::Acquire)
+    }
+
+    /// A watch receiver of the durable watermark: `rx.wait_for(|w| *w >= seq).await`.
+    /// The channel closes when the writer stops, so waits beyond the final watermark
+    /// end with an error instead of hanging.
+    pub fn watermark(&self) -> watch::Receiver<u64> {
+        self.inner.shared.watermark.clone()
+    }
+
+    /// Resolves once `durable_seq() >= seq` (at once if already). `Err(Closed)` if
+    /// the writer stopped before that. Waiting for a seq not yet appended waits for
+    /// that append too.
+    pub async fn wait_durable(&self, seq: u64) -> Result<(), AppendError> {
+        if self.durable_seq() >= seq {
+            return Ok(());
+        }
+        let mut receiver = self.watermark();
+        let reached = receiver.wait_for(|watermark| *watermark >= seq).await;
+        // The `Ref` borrows the receiver: turn it into a plain outcome before both drop.
+        reached.map(drop).map_err(|_| AppendError::Closed)
+    }
+
+    /// Allows the writer to delete journal records all of whose events have seq <
+    /// `floor_seq`. It does so in the background between batches, a bounded number
+    /// per step, never deleting anything >= `floor_seq`. A lower floor than a previous
+    /// one is ignored.
+    pub fn truncate_below(&self, floor_seq: u64) {
+        let shared = &self.inner.shared;
+        let previous = shared.floor_seq.fetch_max(floor_seq, Ordering::AcqRel);
+        if floor_seq > previous {
+            let wake = shared.lock_pending().take_writer_wakeup();
+            if wake {
+                shared.writer_wakeup.notify_one();
+            }
+        }
+    }
+
+    /// A copy of the writer's counters.
+    pub fn stats(&self) -> JournalStats {
+        let shared = &self.inner.shared;
+        let counters = &shared.counters;
+        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let pending_events = shared.lock_pending().event_count as u64;
+        JournalStats {
+            batches_written: load(&counters.batches_written),
+            events_written: load(&counters.events_written),
+            records_written: load(&counters.records_written),
+            snapshots_written: load(&counters.snapshots_written),
+            records_truncated: load(&counters.records_truncated),
+            last_batch_events: load(&counters.last_batch_events),
+            sync_time_us_total: load(&counters.sync_time_us_total),
+            fdatasync_time_us_total: load(&counters.fdatasync_time_us_total),
+            sync_count: load(&counters.sync_count),
+            pending_events,
+        }
+    }
+
+    /// Flushes everything pending, makes it durable (sled flush + fdatasync even in
+    /// relaxed mode), stops the writer thread and joins it. Later calls return Ok.
+    /// Returns the writer's error if it had failed.
+    pub fn shutdown(&self) -> Result<(), StoreError> {
+        shutdown_writer(&self.inner.shared, &self.inner.writer)
+    }
+}
+
+fn shutdown_writer(
+    shared: &Shared,
+    writer: &Mutex<Option<JoinHandle<Result<(), StoreError>>>>,
+) -> Result<(), StoreError> {
+    {
+        let mut pending = shared.lock_pending();
+        if pending.state == State::Open {
+            pending.state = State::Closing;
+        }
+    }
+    shared.writer_wakeup.notify_one();
+    let handle = writer.lock().unwrap_or_else(PoisonError::into_inner).take();
+    match handle {
+        Some(handle) => handle.join().map_err(|_| StoreError::WriterPanicked)?,
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recovery::recover;
+
+    fn raw(bytes: &'static [u8]) -> impl FnOnce(&mut Vec<u8>) -> Result<(), CodecError> {
+        move |buffer| {
+            buffer.extend_from_slice(bytes);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn journal_handle_can_be_shared_across_threads() {
+        fn assert_send_sync<T: Send + Sync + Clone>() {}
+        assert_send_sync::<Journal>();
+        assert_send_sync::<Store>();
+    }
+
+    #[test]
+    fn append_returns_full_at_capacity_and_appends_nothing(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let directory = tempfile::tempdir()?;
+        let store = Store::open(directory.path())?;
+        let config = JournalConfig {
+            capacity_events: 3,
+            ..JournalConfig::default()
+        };
+        let (journal, watermark_sender) = Journal::without_writer(store.clone(), config, 1);
+        for expected_seq in 1..=2 {
+            assert_eq!(journal.append(7, raw(b"event"))?, expected_seq);
+        }
+        journal.append_snapshot(7, 2, b"state".to_vec())?;
+        assert!(matches!(
+            journal.append(7, raw(b"refused")),
+            Err(AppendError::Full)
+        ));
+        assert!(matches!(
+            journal.append_snapshot(7, 2, Vec::new()),
+            Err(AppendError::Full)
+        ));
+        assert!(matches!(
+            Journal::without_writer(store.clone(), JournalConfig::default(), 1)
+                .0
+                .append_snapshot(7, 1, Vec::new()),
+            Err(AppendError::SnapshotAhead {
+                seq: 1,
+                appended_seq: 0
+            })
+        ));
+        assert_eq!(journal.appended_seq(), 2);
+        assert_eq!(journal.stats().pending_events, 2);
+
+        journal.spawn_writer(watermark_sender);
+        journal.shutdown()?;
+        assert!(matches!(
+            journal.append(7, raw(b"late")),
+            Err(AppendError::Closed)
+        ));
+        let recovered = recover(&store)?;
+        let payloads: Vec<_> = recovered
+            .events
+            .iter()
+            .map(|event| event.payload.as_slice())
+            .collect();
+        assert_eq!(payloads, vec![&b"event"[..], &b"event"[..]]);
+        assert_eq!(recovered.next_seq, 3);
+        assert_eq!(recovered.snapshots.len(), 1);
+        Ok(())
+    }
+
+    #[test]
+    fn failed_or_panicking_encode_is_rolled_back() -> Result<(), Box<dyn std::error::Error>> {
+        let directory = tempfile::tempdir()?;
+        let store = Store::open(directory.path())?;
+        let journal = Journal::start(store.clone(), JournalConfig::default(), 1);
+        assert_eq!(journal.append(1, raw(b"first"))?, 1);
+        let failed = journal.append(1, |buffer| {
+            buffer.extend_from_slice(b"half");
+            crate::codec::decode::<u64>(&[]).map(drop)
+        });
+        assert!(matches!(failed, Err(AppendError::Encode(_))));
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            journal.append(1, |buffer| {
+                buffer.extend_from_slice(b"partial");
+                panic!("encoder bug")
+            })
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(journal.append(2, raw(b"second"))?, 2);
+        journal.shutdown()?;
+        let recovered = recover(&store)?;
+        let events: Vec<_> = recovered
+            .events
+            .iter()
+            .map(|event| (event.seq, event.stream, event.payload.as_slice()))
+            .collect();
+        assert_eq!(events, vec![(1, 1, &b"first"[..]), (2, 2, &b"second"[..])]);
+        Ok(())
+    }
+}

@@ -1,0 +1,368 @@
+//! The "journal-writer" thread: group commit, the durable watermark, relaxed-mode
+//! flushing and background truncation.
+//!
+//! One loop iteration: take everything pending (one swap under the lock), insert it
+//! into sled as records of at most `record_bytes_max`, insert the queued snapshots,
+//! make it durable (fsync mode), publish the watermark, then do bounded housekeeping.
+//! Batches form from what arrived during the previous flush; there is no sleep.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use super::{Durability, Pending, QueuedSnapshot, Shared, State};
+use crate::codec::{self, RecordFault, JOURNAL_HEADER_BYTES};
+use crate::store::StoreError;
+
+/// Records deleted per housekeeping step, so truncating a long journal never
+/// delays the next group commit by more than a few milliseconds.
+const TRUNCATE_RECORDS_PER_STEP_MAX: usize = 1024;
+/// A batch buffer that grew beyond this during a burst is shrunk back after use, so
+/// a burst does not pin its memory forever.
+const BUFFER_RETAIN_BYTES_MAX: usize = 16 * 1024 * 1024;
+/// Upper bound of a record body, whatever `record_bytes_max` says, so a body (plus
+/// one oversized event) always fits the u32 length of the header.
+const RECORD_BODY_BYTES_LIMIT: usize = 1 << 30;
+
+/// Thread entry point. The watch sender is owned here: when this returns (or
+/// unwinds), every watermark waiter learns that no further progress will come.
+pub(super) fn run(shared: Arc<Shared>, watermark: watch::Sender<u64>) -> Result<(), StoreError> {
+    let mut writer = Writer {
+        shared,
+        watermark,
+        batch: Batch::default(),
+        record: Vec::new(),
+        last_flush: Instant::now(),
+        unflushed: false,
+        floor_done_seq: 0,
+    };
+    let outcome = writer.run();
+    if let Err(error) = &outcome {
+        tracing::error!(%error, "journal writer failed; the journal is closed");
+    }
+    outcome
+}
+
+/// What the writer took from `Pending`; its buffers are reused batch after batch.
+#[derive(Default)]
+struct Batch {
+    events: Vec<u8>,
+    first_seq: u64,
+    event_count: usize,
+    snapshots: Vec<QueuedSnapshot>,
+}
+
+enum Step {
+    Batch,
+    Housekeeping,
+    Close,
+}
+
+struct Writer {
+    shared: Arc<Shared>,
+    watermark: watch::Sender<u64>,
+    batch: Batch,
+    /// Scratch buffer for one sled value (header + body).
+    record: Vec<u8>,
+    last_flush: Instant,
+    /// Relaxed mode: data was handed to sled since the last flush.
+    unflushed: bool,
+    /// Truncation below this floor is complete; nothing to do until it rises.
+    floor_done_seq: u64,
+}
+
+impl Drop for Writer {
+    /// Runs on error return and on panic alike: stop accepting appends, drop what
+    /// can no longer be written (nobody was told it is durable).
+    fn drop(&mut self) {
+        let mut pending = self.shared.lock_pending();
+        if pending.state != State::Closed {
+            pending.state = State::Failed;
+            pending.events = Vec::new();
+            pending.snapshots = Vec::new();
+            pending.event_count = 0;
+        }
+    }
+}
+
+impl Writer {
+    fn run(&mut self) -> Result<(), StoreError> {
+        loop {
+            match self.next_step() {
+                Step::Batch => {
+                    self.write_batch()?;
+                    self.housekeeping()?;
+                }
+                Step::Housekeeping => self.housekeeping()?,
+                Step::Close => return self.close(),
+            }
+        }
+    }
+
+    /// Sleeps until there is something to do. Pending work comes first, so closing
+    /// drains everything that was appended before it.
+    fn next_step(&mut self) -> Step {
+        let shared = Arc::clone(&self.shared);
+        let mut pending = shared.lock_pending();
+        loop {
+            if !pending.is_empty() {
+                self.take(&mut pending);
+                return Step::Batch;
+            }
+            if self.truncation_wanted() || self.flush_due() {
+                return Step::Housekeeping;
+            }
+            if pending.state != State::Open {
+                return Step::Close;
+            }
+            pending.writer_waiting = true;
+            pending = match self.flush_wait() {
+                Some(timeout) => {
+                    let waited = shared.writer_wakeup.wait_timeout(pending, timeout);
+                    waited.unwrap_or_else(PoisonError::into_inner).0
+                }
+                None => shared
+                    .writer_wakeup
+                    .wait(pending)
+                    .unwrap_or_else(PoisonError::into_inner),
+            };
+            pending.writer_waiting = false;
+        }
+    }
+
+    fn take(&mut self, pending: &mut MutexGuard<'_, Pending>) {
+        std::mem::swap(&mut pending.events, &mut self.batch.events);
+        std::mem::swap(&mut pending.snapshots, &mut self.batch.snapshots);
+        self.batch.first_seq = pending.first_seq;
+        self.batch.event_count = std::mem::take(&mut pending.event_count);
+        pending.first_seq = pending.next_seq;
+    }
+
+    fn write_batch(&mut self) -> Result<(), StoreError> {
+        let store = &self.shared.store;
+        let records = write_records(
+            store.journal_tree(),
+            &self.batch,
+            self.shared.config.record_bytes_max,
+            &mut self.record,
+        )?;
+        for snapshot in &self.batch.snapshots {
+            self.record.clear();
+            codec::write_snapshot_value(&mut self.record, snapshot.seq, &snapshot.payload);
+            let key = snapshot.stream.to_be_bytes();
+            store.snapshots_tree().insert(key, self.record.as_slice())?;
+        }
+        match self.shared.config.durability {
+            Durability::Fsync => self.sync_fully()?,
+            Durability::Relaxed { .. } => self.unflushed = true,
+        }
+        // Counted first so that whoever sees the watermark also sees the counters.
+        self.count_batch(records);
+        if self.batch.event_count > 0 {
+            self.publish(self.batch.first_seq + self.batch.event_count as u64 - 1);
+        }
+        self.recycle_batch();
+        Ok(())
+    }
+
+    fn count_batch(&self, records: u64) {
+        let counters = &self.shared.counters;
+        let events = self.batch.event_count as u64;
+        let snapshots = self.batch.snapshots.len() as u64;
+        counters.batches_written.fetch_add(1, Ordering::Relaxed);
+        counters.events_written.fetch_add(events, Ordering::Relaxed);
+        counters
+            .records_written
+            .fetch_add(records, Ordering::Relaxed);
+        counters
+            .snapshots_written
+            .fetch_add(snapshots, Ordering::Relaxed);
+        counters.last_batch_events.store(events, Ordering::Relaxed);
+    }
+
+    fn recycle_batch(&mut self) {
+        self.batch.events.clear();
+        self.batch.events.shrink_to(BUFFER_RETAIN_BYTES_MAX);
+        self.batch.snapshots.clear();
+        self.record.clear();
+        self.record.shrink_to(BUFFER_RETAIN_BYTES_MAX);
+    }
+
+    fn publish(&self, seq: u64) {
+        self.shared.durable_seq.store(seq, Ordering::Release);
+        self.watermark.send_replace(seq);
+    }
+
+    /// sled flush + fdatasync, timed for the stats.
+    fn sync_fully(&mut self) -> Result<(), StoreError> {
+        let store = &self.shared.store;
+        let started = Instant::now();
+        store.flush()?;
+        let files_started = Instant::now();
+        store.sync_files()?;
+        let counters = &self.shared.counters;
+        let fdatasync_us = files_started.elapsed().as_micros() as u64;
+        counters
+            .fdatasync_time_us_total
+            .fetch_add(fdatasync_us, Ordering::Relaxed);
+        self.count_sync(started);
+        Ok(())
+    }
+
+    fn count_sync(&mut self, started: Instant) {
+        let counters = &self.shared.counters;
+        let sync_us = started.elapsed().as_micros() as u64;
+        counters
+            .sync_time_us_total
+            .fetch_add(sync_us, Ordering::Relaxed);
+        counters.sync_count.fetch_add(1, Ordering::Relaxed);
+        self.unflushed = false;
+        self.last_flush = Instant::now();
+    }
+
+    fn housekeeping(&mut self) -> Result<(), StoreError> {
+        if self.truncation_wanted() {
+            self.truncate_step()?;
+        }
+        if self.flush_due() {
+            let started = Instant::now();
+            self.shared.store.flush()?;
+            self.count_sync(started);
+        }
+        Ok(())
+    }
+
+    fn flush_interval(&self) -> Option<Duration> {
+        match self.shared.config.durability {
+            Durability::Fsync => None,
+            Durability::Relaxed { flush_interval_ms } => {
+                Some(Duration::from_millis(flush_interval_ms))
+            }
+        }
+    }
+
+    fn flush_due(&self) -> bool {
+        match self.flush_interval() {
+            Some(interval) => self.unflushed && self.last_flush.elapsed() >= interval,
+            None => false,
+        }
+    }
+
+    /// How long an idle writer may sleep before a relaxed-mode flush is due.
+    fn flush_wait(&self) -> Option<Duration> {
+        let interval = self.flush_interval()?;
+        if !self.unflushed {
+            return None;
+        }
+        Some(interval.saturating_sub(self.last_flush.elapsed()))
+    }
+
+    fn truncation_wanted(&self) -> bool {
+        self.shared.floor_seq.load(Ordering::Acquire) > self.floor_done_seq
+    }
+
+    /// Deletes up to `TRUNCATE_RECORDS_PER_STEP_MAX` records entirely below the
+    /// floor. Records are contiguous, so every record with first_seq <= floor except
+    /// the last such one ends below the floor.
+    fn truncate_step(&mut self) -> Result<(), StoreError> {
+        let floor_seq = self.shared.floor_seq.load(Ordering::Acquire);
+        let tree = self.shared.store.journal_tree();
+        let keys = tree
+            .range(..=floor_seq.to_be_bytes())
+            .keys()
+            .take(TRUNCATE_RECORDS_PER_STEP_MAX + 1)
+            .collect::<Result<Vec<_>, _>>()?;
+        let removable = keys.len().saturating_sub(1);
+        for key in &keys[..removable] {
+            tree.remove(key)?;
+        }
+        if keys.len() <= TRUNCATE_RECORDS_PER_STEP_MAX {
+            self.floor_done_seq = floor_seq;
+        }
+        let counters = &self.shared.counters;
+        counters
+            .records_truncated
+            .fetch_add(removable as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Everything pending was written: make it durable even in relaxed mode.
+    fn close(&mut self) -> Result<(), StoreError> {
+        self.sync_fully()?;
+        self.shared.lock_pending().state = State::Closed;
+        Ok(())
+    }
+}
+
+/// Splits the batch into records of at most `record_bytes_max` (an event larger
+/// than that gets a record of its own; events are never split) and inserts them.
+/// Returns the number of records written.
+fn write_records(
+    tree: &sled::Tree,
+    batch: &Batch,
+    record_bytes_max: usize,
+    record: &mut Vec<u8>,
+) -> Result<u64, StoreError> {
+    let body_bytes_max = record_bytes_max
+        .saturating_sub(JOURNAL_HEADER_BYTES)
+        .clamp(1, RECORD_BODY_BYTES_LIMIT);
+    let events = batch.events.as_slice();
+    let mut record_first_seq = batch.first_seq;
+    let (mut record_start, mut offset, mut record_events) = (0_usize, 0_usize, 0_u32);
+    let mut records = 0_u64;
+    while offset < events.len() {
+        let frame_bytes = codec::event_frame_bytes(&events[offset..]).ok_or(
+            // Only `append` writes this buffer; a bad frame is a bug, not bad input.
+            StoreError::Corrupt {
+                seq: record_first_seq + u64::from(record_events),
+                fault: RecordFault::MalformedBody,
+            },
+        )?;
+        let full =
+            offset + frame_bytes - record_start > body_bytes_max || record_events == u32::MAX;
+        if record_events > 0 && full {
+            insert_record(
+                tree,
+                record,
+                record_first_seq,
+                record_events,
+                &events[record_start..offset],
+            )?;
+            records += 1;
+            record_first_seq += u64::from(record_events);
+            (record_start, record_events) = (offset, 0);
+        }
+        offset += frame_bytes;
+        record_events += 1;
+    }
+    if record_events > 0 {
+        insert_record(
+            tree,
+            record,
+            record_first_seq,
+            record_events,
+            &events[record_start..],
+        )?;
+        records += 1;
+    }
+    debug_assert_eq!(
+        record_first_seq + u64::from(record_events),
+        batch.first_seq + batch.event_count as u64
+    );
+    Ok(records)
+}
+
+fn insert_record(
+    tree: &sled::Tree,
+    record: &mut Vec<u8>,
+    first_seq: u64,
+    count: u32,
+    body: &[u8],
+) -> Result<(), StoreError> {
+    record.clear();
+    codec::write_journal_record(record, first_seq, count, body);
+    tree.insert(first_seq.to_be_bytes(), record.as_slice())?;
+    Ok(())
+}

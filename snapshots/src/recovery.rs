@@ -1,0 +1,312 @@
+//! Reading back: snapshots and journal events at start-up (verifying every record
+//! and cutting a torn or corrupt tail), paged event reads for the event-log API,
+//! and a corruption helper for crash tests.
+
+use sled::IVec;
+
+use crate::codec::{self, EventFrames, JournalHeader, RecordFault, JOURNAL_HEADER_BYTES};
+use crate::journal::Durability;
+use crate::store::{Store, StoreError};
+
+/// Everything recovery found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovered {
+    /// The newest intact snapshot of each stream. A snapshot whose checksum fails is
+    /// logged and skipped (treated as absent).
+    pub snapshots: Vec<RecoveredSnapshot>,
+    /// Every journal event in seq order; the caller skips those covered by a snapshot.
+    pub events: Vec<RecoveredEvent>,
+    /// The sequence number the journal continues with: 1 + last good seq, or 1 + the
+    /// newest snapshot seq if larger, or 1 for an empty store.
+    pub next_seq: u64,
+    pub tail_cut: Option<TailCut>,
+}
+
+/// A stream's state as of `seq` (it reflects every event of the stream <= `seq`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveredSnapshot {
+    pub stream: u64,
+    pub seq: u64,
+    pub payload: Vec<u8>,
+}
+
+/// One journal event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveredEvent {
+    pub seq: u64,
+    pub stream: u64,
+    pub payload: Vec<u8>,
+}
+
+/// Report of a corrupt journal tail that recovery removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TailCut {
+    /// Key (first seq) of the first bad record.
+    pub at_key_seq: u64,
+    /// Records removed: the bad one and every later one.
+    pub records_removed: usize,
+    pub reason: String,
+}
+
+/// How [`corrupt_last_record`] damages the last journal record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Corruption {
+    /// Flip the bytes of the body, keeping the key and the length.
+    Garble,
+    /// Keep only the first half of the value, like a torn write.
+    Truncate,
+}
+
+/// The first record that failed verification.
+struct BadRecord {
+    key: IVec,
+    seq: u64,
+    fault: RecordFault,
+}
+
+/// Loads snapshots and the journal, cutting a corrupt journal tail (logged with one
+/// error line and reported in `tail_cut`). Never panics on garbage.
+pub fn recover(store: &Store) -> Result<Recovered, StoreError> {
+    let snapshots = load_snapshots(store)?;
+    let mut events = Vec::new();
+    let (end_seq, bad_record) = scan_journal(store.journal_tree(), &mut events)?;
+    let tail_cut = match bad_record {
+        Some(bad_record) => Some(cut_tail(store, bad_record)?),
+        None => None,
+    };
+    let snapshot_seq_max = snapshots.iter().map(|snapshot| snapshot.seq).max();
+    let mut next_seq = end_seq.unwrap_or(1);
+    if let Some(snapshot_seq) = snapshot_seq_max.filter(|seq| *seq >= next_seq) {
+        // Only after a cut tail can a snapshot outrun the journal. New records must
+        // stay contiguous with the old ones, so the skipped seqs get a gap record.
+        if let Some(end_seq) = end_seq {
+            tracing::warn!(
+                end_seq,
+                snapshot_seq,
+                "snapshot is newer than the journal; bridging the gap"
+            );
+            write_gap_records(store, end_seq, snapshot_seq + 1)?;
+        }
+        next_seq = snapshot_seq + 1;
+    }
+    Ok(Recovered {
+        snapshots,
+        events,
+        next_seq,
+        tail_cut,
+    })
+}
+
+/// Returns up to `limit` events with seq > `after_seq`, in order, verifying each
+/// record read. Events appended but not yet durable may be included: callers that
+/// must not reveal them cap the result at [`crate::Journal::durable_seq`].
+pub fn read_events(
+    store: &Store,
+    after_seq: u64,
+    limit: usize,
+) -> Result<Vec<RecoveredEvent>, StoreError> {
+    let mut events = Vec::new();
+    if limit == 0 {
+        return Ok(events);
+    }
+    let tree = store.journal_tree();
+    let start_seq = after_seq.saturating_add(1);
+    // The record holding start_seq is the last one whose first seq is <= it.
+    let start_key = tree
+        .range(..=start_seq.to_be_bytes())
+        .next_back()
+        .transpose()?;
+    let records = match start_key {
+        Some((key, _)) => tree.range(key..),
+        None => tree.iter(),
+    };
+    let mut expected_seq = None;
+    for entry in records {
+        let (key, value) = entry?;
+        let wanted = Wanted { after_seq, limit };
+        let end_seq =
+            decode_record(&key, &value, expected_seq, wanted, &mut events).map_err(|fault| {
+                StoreError::Corrupt {
+                    seq: codec::key_seq(&key).unwrap_or(start_seq),
+                    fault,
+                }
+            })?;
+        expected_seq = Some(end_seq);
+        if events.len() >= limit {
+            break;
+        }
+    }
+    Ok(events)
+}
+
+/// Damages the last journal record and syncs, for crash tests of a stopped store.
+/// Does nothing on an empty journal.
+pub fn corrupt_last_record(store: &Store, how: Corruption) -> Result<(), StoreError> {
+    let tree = store.journal_tree();
+    let Some((key, value)) = tree.last()? else {
+        return Ok(());
+    };
+    let mut bytes = value.to_vec();
+    match how {
+        Corruption::Garble => {
+            // A gap record has no body: garble its header instead.
+            let start = if bytes.len() > JOURNAL_HEADER_BYTES {
+                JOURNAL_HEADER_BYTES
+            } else {
+                0
+            };
+            bytes[start..].iter_mut().for_each(|byte| *byte ^= 0x5A);
+        }
+        Corruption::Truncate => bytes.truncate(bytes.len() / 2),
+    }
+    tree.insert(key, bytes)?;
+    store.sync(Durability::Fsync)
+}
+
+/// Which decoded events to keep.
+#[derive(Clone, Copy)]
+struct Wanted {
+    after_seq: u64,
+    limit: usize,
+}
+
+const EVERY_EVENT: Wanted = Wanted {
+    after_seq: 0,
+    limit: usize::MAX,
+};
+
+fn load_snapshots(store: &Store) -> Result<Vec<RecoveredSnapshot>, StoreError> {
+    let mut snapshots = Vec::new();
+    for entry in store.snapshots_tree().iter() {
+        let (key, value) = entry?;
+        let Some(stream) = codec::key_seq(&key) else {
+            tracing::error!(key = ?key, "snapshot with a malformed key skipped");
+            continue;
+        };
+        match codec::read_snapshot_value(&value) {
+            Ok((seq, payload)) => snapshots.push(RecoveredSnapshot {
+                stream,
+                seq,
+                payload: payload.to_vec(),
+            }),
+            Err(fault) => tracing::error!(
+                stream,
+                %fault,
+                "snapshot corrupt: skipped, the stream is rebuilt from the journal alone"
+            ),
+        }
+    }
+    Ok(snapshots)
+}
+
+/// Decodes every record up to the first bad one. Returns one past the last good
+/// seq (None for an empty journal) and the bad record, if any.
+fn scan_journal(
+    tree: &sled::Tree,
+    events: &mut Vec<RecoveredEvent>,
+) -> Result<(Option<u64>, Option<BadRecord>), StoreError> {
+    let mut end_seq = None;
+    for entry in tree.iter() {
+        let (key, value) = entry?;
+        match decode_record(&key, &value, end_seq, EVERY_EVENT, events) {
+            Ok(record_end_seq) => end_seq = Some(record_end_seq),
+            Err(fault) => {
+                let seq = codec::key_seq(&key).or(end_seq).unwrap_or(0);
+                return Ok((end_seq, Some(BadRecord { key, seq, fault })));
+            }
+        }
+    }
+    Ok((end_seq, None))
+}
+
+/// Verifies one record (checksum, key, contiguity with `expected_seq`, body) and
+/// appends its wanted events to `out`; on a fault nothing is appended.
+fn decode_record(
+    key: &[u8],
+    value: &[u8],
+    expected_seq: Option<u64>,
+    wanted: Wanted,
+    out: &mut Vec<RecoveredEvent>,
+) -> Result<u64, RecordFault> {
+    let (header, body) = codec::read_journal_record(value)?;
+    if codec::key_seq(key) != Some(header.first_seq) {
+        return Err(RecordFault::KeyMismatch);
+    }
+    if let Some(expected) = expected_seq.filter(|expected| *expected != header.first_seq) {
+        return Err(RecordFault::NotContiguous {
+            expected,
+            found: header.first_seq,
+        });
+    }
+    let kept_len = out.len();
+    decode_events(header, body, wanted, out).inspect_err(|_| out.truncate(kept_len))?;
+    Ok(header.end_seq())
+}
+
+fn decode_events(
+    header: JournalHeader,
+    body: &[u8],
+    wanted: Wanted,
+    out: &mut Vec<RecoveredEvent>,
+) -> Result<(), RecordFault> {
+    if body.is_empty() {
+        return Ok(()); // a gap record: its seqs carry no event
+    }
+    let mut seq = header.first_seq;
+    for frame in EventFrames::new(body) {
+        let (stream, payload) = frame?;
+        if seq > wanted.after_seq && out.len() < wanted.limit {
+            out.push(RecoveredEvent {
+                seq,
+                stream,
+                payload: payload.to_vec(),
+            });
+        }
+        seq += 1;
+    }
+    if seq != header.end_seq() {
+        return Err(RecordFault::MalformedBody);
+    }
+    Ok(())
+}
+
+/// Removes the bad record and every later key, then makes the removal durable so
+/// new appends never sit behind garbage.
+fn cut_tail(store: &Store, bad_record: BadRecord) -> Result<TailCut, StoreError> {
+    let tree = store.journal_tree();
+    let keys = tree
+        .range(bad_record.key.clone()..)
+        .keys()
+        .collect::<Result<Vec<_>, _>>()?;
+    tracing::error!(
+        "journal tail corrupt at seq {} ({}): cutting {} record(s)",
+        bad_record.seq,
+        bad_record.fault,
+        keys.len()
+    );
+    for key in &keys {
+        tree.remove(key)?;
+    }
+    store.sync(Durability::Fsync)?;
+    Ok(TailCut {
+        at_key_seq: bad_record.seq,
+        records_removed: keys.len(),
+        reason: bad_record.fault.to_string(),
+    })
+}
+
+/// Writes records consuming seqs `from_seq..until_seq` without events.
+fn write_gap_records(store: &Store, from_seq: u64, until_seq: u64) -> Result<(), StoreError> {
+    let mut record = Vec::with_capacity(JOURNAL_HEADER_BYTES);
+    let mut first_seq = from_seq;
+    while first_seq < until_seq {
+        let count = u32::try_from(until_seq - first_seq).unwrap_or(u32::MAX);
+        record.clear();
+        codec::write_journal_record(&mut record, first_seq, count, &[]);
+        store
+            .journal_tree()
+            .insert(first_seq.to_be_bytes(), record.as_slice())?;
+        first_seq += u64::from(count);
+    }
+    store.sync(Durability::Fsync)
+}

@@ -1,0 +1,10 @@
+//! Black-box tests of the journal, snapshots and recovery on a real sled directory.
+//! One test binary (modules below) so the crate links its tests once.
+
+mod corruption;
+mod helpers;
+mod paging;
+mod property;
+mod round_trip;
+mod snapshots;
+mod truncation;

@@ -1,0 +1,175 @@
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use playcore_snapshots::codec::{read_journal_record, EventFrames, JOURNAL_HEADER_BYTES};
+use playcore_snapshots::{recover, AppendError, Durability, Journal, Store};
+
+use crate::helpers::*;
+
+fn round_trip_in(durability: Durability) -> TestResult {
+    let directory = tempfile::tempdir()?;
+    let expected = with_journal(directory.path(), config(durability, 256), 1, |journal| {
+        let mut expected = Vec::new();
+        for _wave in 0..3 {
+            expected.extend(append_many(journal, 100)?);
+            wait_all_durable(journal)?;
+        }
+        Ok(expected)
+    })?;
+
+    let store = Store::open(directory.path())?;
+    let recovered = recover(&store)?;
+    assert_eq!(as_tuples(&recovered.events), expected);
+    assert_eq!(recovered.next_seq, 301);
+    assert_eq!(recovered.tail_cut, None);
+    assert!(
+        journal_keys(&store)?.len() > 3,
+        "batches were split into several records"
+    );
+    Ok(())
+}
+
+#[test]
+fn events_round_trip_across_reopen_in_fsync_mode() -> TestResult {
+    round_trip_in(Durability::Fsync)
+}
+
+#[test]
+fn events_round_trip_across_reopen_in_relaxed_mode() -> TestResult {
+    round_trip_in(Durability::Relaxed {
+        flush_interval_ms: 5,
+    })
+}
+
+#[test]
+fn records_respect_record_bytes_max_without_splitting_events() -> TestResult {
+    let directory = tempfile::tempdir()?;
+    let record_bytes_max = 1024;
+    let big_event = vec![0xAB; 5000];
+    let expected = with_journal(
+        directory.path(),
+        config(Durability::Fsync, record_bytes_max),
+        1,
+        |journal| {
+            let mut expected = append_many(journal, 150)?;
+            expected.push(append_raw(journal, 3, &big_event)?);
+            expected.extend(append_many(journal, 50)?);
+            Ok(expected)
+        },
+    )?;
+
+    let store = Store::open(directory.path())?;
+    let tree = store.db().open_tree("journal")?;
+    for entry in tree.iter() {
+        let (_, value) = entry?;
+        let (header, body) = read_journal_record(&value)?;
+        let events = EventFrames::new(body).count();
+        assert_eq!(events, header.count as usize);
+        assert!(
+            value.len() <= record_bytes_max || events == 1,
+            "{} bytes",
+            value.len()
+        );
+    }
+    assert!(
+        tree.iter()
+            .any(|entry| entry
+                .is_ok_and(|(_, value)| value.len() == JOURNAL_HEADER_BYTES + 12 + 5000))
+    );
+    assert_eq!(as_tuples(&recover(&store)?.events), expected);
+    Ok(())
+}
+
+#[test]
+fn durable_watermark_never_exceeds_what_recovery_finds() -> TestResult {
+    let directory = tempfile::tempdir()?;
+    let store = Store::open(directory.path())?;
+    let journal = Journal::start(store.clone(), config(Durability::Fsync, 4096), 1);
+    let appending = AtomicBool::new(true);
+    let observed_max = std::thread::scope(|scope| {
+        let observer = scope.spawn(|| {
+            let mut observed_max = 0;
+            while appending.load(Ordering::Acquire) {
+                let durable = journal.durable_seq();
+                assert!(durable >= observed_max, "watermark went backwards");
+                assert!(durable <= journal.appended_seq());
+                observed_max = durable;
+            }
+            observed_max
+        });
+        let appenders: Vec<_> = (0..2)
+            .map(|_| scope.spawn(|| append_many(&journal, 3000)))
+            .collect();
+        for appender in appenders {
+            appender.join().expect("appender thread").expect("appends");
+        }
+        appending.store(false, Ordering::Release);
+        observer.join().expect("observer thread")
+    });
+    let last_seq = journal.appended_seq();
+    block_on(journal.wait_durable(last_seq))?;
+    assert_eq!(journal.durable_seq(), 6000);
+    journal.shutdown()?;
+    assert!(matches!(
+        block_on(journal.wait_durable(last_seq + 1)),
+        Err(AppendError::Closed)
+    ));
+    drop((journal, store));
+
+    let recovered = recover(&Store::open(directory.path())?)?;
+    let recovered_last = recovered.events.last().map_or(0, |event| event.seq);
+    assert!(observed_max <= recovered_last);
+    assert_eq!(recovered_last, last_seq);
+    let seqs: Vec<u64> = recovered.events.iter().map(|event| event.seq).collect();
+    assert_eq!(seqs, (1..=6000).collect::<Vec<_>>());
+    Ok(())
+}
+
+#[test]
+fn fsync_mode_publishes_the_watermark_only_after_syncing() -> TestResult {
+    let directory = tempfile::tempdir()?;
+    let store = Store::open(directory.path())?;
+    let journal = Journal::start(store, config(Durability::Fsync, 4096), 1);
+    let (seq, _, _) = append_raw(&journal, 1, b"paid")?;
+    let mut watermark = journal.watermark();
+    block_on(watermark.wait_for(|durable| *durable >= seq))?;
+    assert!(journal.stats().sync_count >= 1);
+    journal.shutdown()?;
+    Ok(())
+}
+
+#[test]
+fn relaxed_mode_publishes_the_watermark_without_waiting_for_a_flush() -> TestResult {
+    let directory = tempfile::tempdir()?;
+    let relaxed = Durability::Relaxed {
+        flush_interval_ms: 3_600_000,
+    };
+    let store = Store::open(directory.path())?;
+    let journal = Journal::start(store.clone(), config(relaxed, 4096), 1);
+    let event = append_raw(&journal, 1, b"paid")?;
+    wait_all_durable(&journal)?;
+    assert_eq!(
+        journal.stats().sync_count,
+        0,
+        "no flush before the watermark"
+    );
+    journal.shutdown()?;
+    assert_eq!(journal.stats().sync_count, 1, "shutdown flushes");
+    drop((journal, store));
+
+    let recovered = recover(&Store::open(directory.path())?)?;
+    assert_eq!(as_tuples(&recovered.events), vec![event]);
+    Ok(())
+}
+
+#[test]
+fn relaxed_mode_flushes_an_idle_journal_after_the_interval() -> TestResult {
+    let directory = tempfile::tempdir()?;
+    let relaxed = Durability::Relaxed {
+        flush_interval_ms: 20,
+    };
+    let journal = Journal::start(Store::open(directory.path())?, config(relaxed, 4096), 1);
+    append_raw(&journal, 1, b"paid")?;
+    assert!(eventually(|| journal.stats().sync_count >= 1));
+    journal.shutdown()?;
+    Ok(())
+}

@@ -1,0 +1,54 @@
+use playcore_snapshots::{recover, Durability, Journal, Store};
+
+use crate::helpers::*;
+
+/// Header (28) + three events of 8 bytes (3 × 20): three events per record.
+const THREE_EVENTS_PER_RECORD_BYTES: usize = 28 + 3 * 20;
+const FLOOR_SEQ: u64 = 31;
+
+#[test]
+fn truncation_removes_only_records_entirely_below_the_floor() -> TestResult {
+    let directory = tempfile::tempdir()?;
+    let store = Store::open(directory.path())?;
+    let journal = Journal::start(
+        store.clone(),
+        config(Durability::Fsync, THREE_EVENTS_PER_RECORD_BYTES),
+        1,
+    );
+    for index in 0..60_u64 {
+        append_raw(&journal, index % 3, &index.to_le_bytes())?;
+    }
+    wait_all_durable(&journal)?;
+    let keys_before = journal_keys(&store)?;
+    // Record i may go only if the next record starts at or below the floor.
+    let expected_keys: Vec<u64> = keys_before
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| {
+            keys_before
+                .get(index + 1)
+                .is_none_or(|next| *next > FLOOR_SEQ)
+        })
+        .map(|(_, key)| *key)
+        .collect();
+    assert!(expected_keys.len() < keys_before.len());
+
+    journal.truncate_below(FLOOR_SEQ);
+    let removed = (keys_before.len() - expected_keys.len()) as u64;
+    assert!(
+        eventually(|| journal.stats().records_truncated == removed),
+        "runs while idle"
+    );
+    assert_eq!(journal_keys(&store)?, expected_keys);
+    journal.truncate_below(5); // a lower floor is ignored
+    journal.shutdown()?;
+    drop((journal, store));
+
+    let recovered = recover(&Store::open(directory.path())?)?;
+    let seqs: Vec<u64> = recovered.events.iter().map(|event| event.seq).collect();
+    let first_seq = *expected_keys.first().ok_or("no records left")?;
+    assert!(first_seq <= FLOOR_SEQ);
+    assert_eq!(seqs, (first_seq..=60).collect::<Vec<_>>());
+    assert_eq!(recovered.next_seq, 61);
+    Ok(())
+}

@@ -1,0 +1,84 @@
+//! The command line: `playcore serve [--config FILE] [--bind HOST:PORT] [--data-dir DIR]
+//! [--demo]`. Parsing only; the flags become the last layer of the settings.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Overrides, Settings};
+use crate::startup::{self, StartupError};
+
+/// playcore: flash sales and group buys as durable in-memory actors.
+#[derive(Debug, Parser)]
+#[command(name = "playcore", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Recover state from the data directory, then serve HTTP and websockets.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// An extra config file, read after config/default.toml and config/$PLAYCORE_ENV.toml.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (overrides server.bind).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub bind: Option<String>,
+    /// Where the journal and snapshots live (overrides storage.data_dir).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Seed demo activities at start.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+impl ServeArgs {
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            config_file: self.config.clone(),
+            bind: self.bind.clone(),
+            data_dir: self.data_dir.clone(),
+            demo: self.demo,
+        }
+    }
+}
+
+/// Runs the parsed command to completion.
+pub fn run(cli: Cli) -> Result<(), StartupError> {
+    match cli.command {
+        Command::Serve(args) => startup::serve(Settings::load(&args.overrides())?),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serve_takes_every_flag() {
+        let cli = Cli::try_parse_from([
+            "playcore",
+            "serve",
+            "--config",
+            "x.toml",
+            "--bind",
+            "0.0.0.0:9",
+            "--data-dir",
+            "d",
+            "--demo",
+        ])
+        .expect("parses");
+        let Command::Serve(args) = cli.command;
+        let overrides = args.overrides();
+        assert_eq!(overrides.config_file, Some(PathBuf::from("x.toml")));
+        assert_eq!(overrides.bind.as_deref(), Some("0.0.0.0:9"));
+        assert_eq!(overrides.data_dir, Some(PathBuf::from("d")));
+        assert!(overrides.demo);
+    }
+}

@@ -1,0 +1,143 @@
+//! The core: opens the store, recovers the actors (before the port opens), seeds the demo,
+//! and shuts down in order (snapshot, then flush and sync the journal).
+
+use crate::config::{Durability, Settings};
+use crate::telemetry::Metrics;
+use playcore_actors::activity_actor::now_ms;
+use playcore_actors::domain::{ActivityConfig, ActivityId, Command, Rules, TemplateCode};
+use playcore_actors::{ActorSettings, Runtime, RuntimeOptions};
+use playcore_snapshots::{JournalConfig, Store};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Deadlines the timeout supervisor holds at most (unpaid orders, groups, refunds, windows).
+pub const TIMERS_CAPACITY: usize = 20_000_000;
+/// Largest journal record the writer produces; kept far below sled's blob threshold so every
+/// record lives in sled's log, which our fdatasync covers.
+pub const JOURNAL_RECORD_BYTES_MAX: usize = 48 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("cannot open the data directory {path}: {reason}")]
+    Store { path: String, reason: String },
+    #[error("recovery failed: {0}")]
+    Recovery(String),
+}
+
+pub struct Core {
+    pub runtime: Arc<Runtime>,
+    ready: AtomicBool,
+}
+
+pub fn runtime_options(settings: &Settings) -> RuntimeOptions {
+    let storage = &settings.storage;
+    let durability = match storage.durability {
+        Durability::Fsync => playcore_snapshots::Durability::Fsync,
+        Durability::Relaxed => playcore_snapshots::Durability::Relaxed { flush_interval_ms: storage.flush_interval_ms },
+    };
+    RuntimeOptions {
+        arbiters: settings.actors.arbiters,
+        actor: ActorSettings {
+            mailbox_capacity: settings.actors.mailbox_capacity,
+            orders_max: settings.actors.max_orders_per_activity,
+            snapshot_every_events: storage.snapshot_every_events,
+            snapshot_interval: Duration::from_secs(storage.snapshot_interval_seconds.max(1)),
+        },
+        journal: JournalConfig {
+            durability,
+            capacity_events: usize::try_from(storage.journal_capacity_events).unwrap_or(usize::MAX),
+            record_bytes_max: JOURNAL_RECORD_BYTES_MAX,
+        },
+        activities_max: settings.actors.max_activities,
+        timers_capacity: TIMERS_CAPACITY,
+        timer_tick: Duration::from_millis(settings.actors.timer_tick_ms.max(1)),
+    }
+}
+
+impl Core {
+    /// Opens the store and recovers every activity. Runs inside the actix system.
+    pub async fn start(settings: &Settings, _metrics: Arc<Metrics>) -> Result<Arc<Core>, CoreError> {
+        let path = settings.storage.data_dir.clone();
+        let store = Store::open(&path).map_err(|error| CoreError::Store { path: path.display().to_string(), reason: error.to_string() })?;
+        let runtime = Runtime::start(store, runtime_options(settings)).map_err(|error| CoreError::Recovery(error.to_string()))?;
+        let report = &runtime.recovery;
+        tracing::info!(
+            activities = report.activities,
+            snapshots = report.snapshots_loaded,
+            entries = report.entries_replayed,
+            events = report.events_replayed,
+            duration_ms = report.duration.as_millis() as u64,
+            "recovered"
+        );
+        let core = Arc::new(Core { runtime, ready: AtomicBool::new(false) });
+        if settings.demo {
+            core.seed_demo().await;
+        }
+        core.ready.store(true, Ordering::Release);
+        Ok(core)
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    pub async fn shutdown(&self) {
+        self.ready.store(false, Ordering::Release);
+        self.runtime.shutdown().await;
+        tracing::info!("journal flushed and synced; shut down");
+    }
+
+    /// Seeds a running flash sale and a group buy, approved and online, unless the store
+    /// already holds activities (a restart with --demo does not seed twice).
+    async fn seed_demo(&self) {
+        if !self.runtime.registry.is_empty() {
+            return;
+        }
+        for config in demo_configs(now_ms()) {
+            match self.seed_one(config).await {
+                Ok(id) => tracing::info!(activity = %id, "demo activity online: http://127.0.0.1/api/v1/activities/{id}"),
+                Err(error) => tracing::error!(%error, "demo seeding failed"),
+            }
+        }
+    }
+
+    async fn seed_one(&self, config: ActivityConfig) -> Result<ActivityId, playcore_actors::ExecuteError> {
+        let id = self.runtime.create_activity(config, "demo-operator").await?.id;
+        let registry = &self.runtime.registry;
+        registry.execute(id, Command::Submit { by: "demo-operator".into() }).await?;
+        registry.execute(id, Command::Approve { by: "demo-approver".into(), remark: "demo".into() }).await?;
+        registry.execute(id, Command::Publish { by: "demo-operator".into() }).await?;
+        Ok(id)
+    }
+}
+
+fn demo_configs(now: i64) -> Vec<ActivityConfig> {
+    let day_ms = 24 * 3600 * 1000;
+    let flash_sale = ActivityConfig {
+        template: TemplateCode::FlashSale,
+        title: "爵士舞体验课 秒杀".into(),
+        store_id: "store-demo".into(),
+        service_id: "dance-jazz-trial".into(),
+        price_cents: 990,
+        unit_name: "节".into(),
+        units_per_order: 1,
+        stock_total: 100,
+        per_user_limit: 2,
+        start_at_ms: now - 60_000,
+        end_at_ms: now + 7 * day_ms,
+        pay_timeout_seconds: 300,
+        rules: Rules::default(),
+    };
+    let group_buy = ActivityConfig {
+        template: TemplateCode::GroupBuy,
+        title: "家庭保洁 3 小时 三人团".into(),
+        service_id: "cleaning-3h".into(),
+        price_cents: 9900,
+        unit_name: "次".into(),
+        per_user_limit: 1,
+        rules: Rules { group_size: Some(3), group_ttl_seconds: Some(24 * 3600), ..Rules::default() },
+        ..flash_sale.clone()
+    };
+    vec![flash_sale, group_buy]
+}

@@ -1,0 +1,321 @@
+//! Wire types: JSON bodies in and out, camelCase, times as RFC3339 UTC, money in cents.
+//! Request bodies become domain types through `TryFrom`-style parsers that name every bad
+//! field, so handlers only see valid values.
+
+use crate::error::ApiError;
+use chrono::{DateTime, SecondsFormat, Utc};
+use playcore_actors::domain::ids::{valid_identifier, REQUEST_ID_LENGTH_MAX, USER_ID_LENGTH_MAX};
+use playcore_actors::domain::state::ApprovalRecord;
+use playcore_actors::domain::{ActivityConfig, ApprovalStatus, Rules, Stock, TemplateCode};
+use playcore_actors::views::{ActivityView, GroupView, OrderView};
+use serde::{Deserialize, Serialize};
+
+pub fn rfc3339(ms: i64) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+pub fn parse_time(field: &str, text: &str) -> Result<i64, (String, String)> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|time| time.timestamp_millis())
+        .map_err(|_| (field.to_string(), "an RFC3339 time such as 2026-11-23T10:00:00Z".to_string()))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StockDto {
+    pub total: u64,
+    pub available: u64,
+    pub reserved: u64,
+    pub sold: u64,
+}
+
+impl From<Stock> for StockDto {
+    fn from(stock: Stock) -> StockDto {
+        StockDto { total: stock.total, available: stock.available, reserved: stock.reserved, sold: stock.sold }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RulesDto {
+    pub group_size: Option<u32>,
+    pub group_ttl_seconds: Option<u64>,
+    pub new_user_only: bool,
+    pub cities: Vec<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActivityDto {
+    pub id: String,
+    pub template_code: &'static str,
+    pub template_name: &'static str,
+    pub title: String,
+    pub store_id: String,
+    pub service_id: String,
+    pub price: u64,
+    pub unit_name: String,
+    pub units_per_order: u32,
+    pub per_user_limit: u32,
+    pub start_at: String,
+    pub end_at: String,
+    pub pay_timeout_seconds: u64,
+    pub status: &'static str,
+    pub approval_status: &'static str,
+    pub rules: RulesDto,
+    pub stock: StockDto,
+    pub version: u64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+pub fn approval_name(status: ApprovalStatus) -> &'static str {
+    match status {
+        ApprovalStatus::Draft => "DRAFT",
+        ApprovalStatus::Pending => "PENDING",
+        ApprovalStatus::Approved => "APPROVED",
+        ApprovalStatus::Rejected => "REJECTED",
+    }
+}
+
+impl From<&ActivityView> for ActivityDto {
+    fn from(view: &ActivityView) -> ActivityDto {
+        let config = &view.config;
+        ActivityDto {
+            id: view.id.to_string(),
+            template_code: config.template.code(),
+            template_name: config.template.name(),
+            title: config.title.clone(),
+            store_id: config.store_id.clone(),
+            service_id: config.service_id.clone(),
+            price: config.price_cents,
+            unit_name: config.unit_name.clone(),
+            units_per_order: config.units_per_order,
+            per_user_limit: config.per_user_limit,
+            start_at: rfc3339(config.start_at_ms),
+            end_at: rfc3339(config.end_at_ms),
+            pay_timeout_seconds: config.pay_timeout_seconds,
+            status: view.status,
+            approval_status: approval_name(view.approval_status),
+            rules: RulesDto {
+                group_size: config.rules.group_size,
+                group_ttl_seconds: config.rules.group_ttl_seconds,
+                new_user_only: config.rules.new_user_only,
+                cities: config.rules.cities.clone(),
+            },
+            stock: view.stock.into(),
+            version: view.version,
+            created_at: rfc3339(view.created_at_ms),
+            updated_at: rfc3339(view.updated_at_ms),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderDto {
+    pub order_id: String,
+    pub activity_id: String,
+    pub user_id: String,
+    pub quantity: u32,
+    pub amount: u64,
+    pub status: &'static str,
+    pub created_at: String,
+    pub expires_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paid_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
+}
+
+impl From<&OrderView> for OrderDto {
+    fn from(view: &OrderView) -> OrderDto {
+        OrderDto {
+            order_id: view.id.to_string(),
+            activity_id: view.id.activity.to_string(),
+            user_id: view.user.clone(),
+            quantity: view.quantity,
+            amount: view.amount_cents,
+            status: view.status.name(),
+            created_at: rfc3339(view.created_at_ms),
+            expires_at: rfc3339(view.expires_at_ms),
+            paid_at: view.paid_at_ms.map(rfc3339),
+            group_id: view.group.map(|group| group.to_string()),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProgressDto {
+    pub current: u32,
+    pub target: u32,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberDto {
+    pub user_id: String,
+    pub order_status: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupDto {
+    pub group_id: String,
+    pub activity_id: String,
+    pub leader_id: String,
+    pub status: &'static str,
+    pub progress: ProgressDto,
+    pub members: Vec<MemberDto>,
+    pub created_at: String,
+    pub expires_at: String,
+    pub version: u64,
+}
+
+impl From<&GroupView> for GroupDto {
+    fn from(view: &GroupView) -> GroupDto {
+        let members = view.members.iter().map(|member| MemberDto { user_id: member.user.clone(), order_status: member.order_status.name() });
+        GroupDto {
+            group_id: view.id.to_string(),
+            activity_id: view.id.activity.to_string(),
+            leader_id: view.leader.clone(),
+            status: view.status.name(),
+            progress: ProgressDto { current: view.current, target: view.target },
+            members: members.collect(),
+            created_at: rfc3339(view.created_at_ms),
+            expires_at: rfc3339(view.expires_at_ms),
+            version: view.version,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalRecordDto {
+    pub action: String,
+    pub by: String,
+    pub remark: String,
+    pub at: String,
+    pub revision: u32,
+}
+
+impl From<&ApprovalRecord> for ApprovalRecordDto {
+    fn from(record: &ApprovalRecord) -> ApprovalRecordDto {
+        ApprovalRecordDto {
+            action: record.action.clone(),
+            by: record.by.clone(),
+            remark: record.remark.clone(),
+            at: rfc3339(record.at_ms),
+            revision: record.revision,
+        }
+    }
+}
+
+/// Checks a caller-chosen id field.
+pub fn identifier(field: &str, value: &str, length_max: usize) -> Result<String, ApiError> {
+    if valid_identifier(value, length_max) {
+        Ok(value.to_string())
+    } else {
+        Err(ApiError::validation(field, format!("1 to {length_max} visible ASCII characters")))
+    }
+}
+
+pub fn user_id(value: &str) -> Result<String, ApiError> {
+    identifier("userId", value, USER_ID_LENGTH_MAX)
+}
+
+pub fn request_id(value: &str) -> Result<String, ApiError> {
+    identifier("requestId", value, REQUEST_ID_LENGTH_MAX)
+}
+
+/// The admin body of an activity (create and edit).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActivityBody {
+    pub template_code: String,
+    pub title: String,
+    pub store_id: String,
+    pub service_id: String,
+    pub price: i64,
+    pub stock: i64,
+    pub per_user_limit: i64,
+    pub start_at: String,
+    pub end_at: String,
+    pub pay_timeout_seconds: Option<i64>,
+    pub units_per_order: Option<i64>,
+    pub unit_name: Option<String>,
+    pub rules: Option<RulesBody>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct RulesBody {
+    pub group_size: Option<i64>,
+    pub group_ttl_seconds: Option<i64>,
+    #[serde(default)]
+    pub new_user_only: bool,
+    #[serde(default)]
+    pub cities: Vec<String>,
+}
+
+type FieldErrors = Vec<(String, String)>;
+
+fn non_negative<T: TryFrom<i64>>(errors: &mut FieldErrors, field: &str, value: i64) -> T
+where
+    T: Default,
+{
+    match T::try_from(value) {
+        Ok(converted) if value >= 0 => converted,
+        _ => {
+            errors.push((field.to_string(), "out of range".to_string()));
+            T::default()
+        }
+    }
+}
+
+impl ActivityBody {
+    /// Parses into a configuration, naming every field that fails (types and business checks).
+    pub fn into_config(self) -> Result<ActivityConfig, ApiError> {
+        let mut errors: FieldErrors = Vec::new();
+        let template = TemplateCode::parse(&self.template_code);
+        if template.is_none() {
+            errors.push(("templateCode".into(), "one of FLASH_SALE, GROUP_BUY, COURSE_GROUP".into()));
+        }
+        let template = template.unwrap_or(TemplateCode::FlashSale);
+        let start_at_ms = parse_time("startAt", &self.start_at).map_err(|error| errors.push(error)).unwrap_or(0);
+        let end_at_ms = parse_time("endAt", &self.end_at).map_err(|error| errors.push(error)).unwrap_or(0);
+        let rules = self.rules.unwrap_or_default();
+        let config = ActivityConfig {
+            template,
+            unit_name: self.unit_name.unwrap_or_else(|| template.unit_name().to_string()),
+            title: self.title,
+            store_id: self.store_id,
+            service_id: self.service_id,
+            price_cents: non_negative(&mut errors, "price", self.price),
+            units_per_order: non_negative(&mut errors, "unitsPerOrder", self.units_per_order.unwrap_or(1)),
+            stock_total: non_negative(&mut errors, "stock", self.stock),
+            per_user_limit: non_negative(&mut errors, "perUserLimit", self.per_user_limit),
+            start_at_ms,
+            end_at_ms,
+            pay_timeout_seconds: non_negative(&mut errors, "payTimeoutSeconds", self.pay_timeout_seconds.unwrap_or(300)),
+            rules: Rules {
+                group_size: rules.group_size.map(|size| non_negative(&mut errors, "rules.groupSize", size)),
+                group_ttl_seconds: rules.group_ttl_seconds.map(|ttl| non_negative(&mut errors, "rules.groupTtlSeconds", ttl)),
+                new_user_only: rules.new_user_only,
+                cities: rules.cities,
+            },
+        };
+        let known: Vec<String> = errors.iter().map(|(field, _)| field.clone()).collect();
+        for error in config.validate() {
+            if !known.iter().any(|field| field == error.field) {
+                errors.push((error.field.to_string(), error.reason));
+            }
+        }
+        if errors.is_empty() {
+            Ok(config)
+        } else {
+            Err(ApiError::validation_fields(errors))
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! The reply envelope of API.md:
+//! `{"success":true,"data":…,"requestId":…,"timestamp":…}` and
+//! `{"success":false,"error":{"code","message","details"?},"requestId":…,"timestamp":…}`.
+//!
+//! The request id comes from [`request_id::current`], set by the request-id middleware
+//! for the whole request, so handlers never pass it around.
+
+use actix_web::http::header::ContentType;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use chrono::{SecondsFormat, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::request_id;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Success<'a, T> {
+    success: bool,
+    data: T,
+    request_id: &'a str,
+    timestamp: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Failure<'a> {
+    success: bool,
+    error: ErrorBody<'a>,
+    request_id: &'a str,
+    timestamp: String,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<&'a Value>,
+}
+
+/// 200 with `data` in the success envelope.
+pub fn ok(data: impl Serialize) -> HttpResponse {
+    with_status(StatusCode::OK, data)
+}
+
+/// 201 with `data` in the success envelope.
+pub fn created(data: impl Serialize) -> HttpResponse {
+    with_status(StatusCode::CREATED, data)
+}
+
+/// Any success status with `data` in the success envelope.
+pub fn with_status(status: StatusCode, data: impl Serialize) -> HttpResponse {
+    let request_id = request_id::current();
+    let envelope = Success {
+        success: true,
+        data,
+        request_id: request_id.as_str(),
+        timestamp: timestamp_now(),
+    };
+    match serde_json::to_vec(&envelope) {
+        Ok(body) => json_response(status, body),
+        // Only a bug makes data unserializable (e.g. a map with non-string keys).
+        Err(error) => {
+            ApiError::internal(format!("cannot serialize the reply: {error}")).error_response()
+        }
+    }
+}
+
+/// The error envelope; [`ApiError`] renders through this.
+pub fn error(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    details: Option<&Value>,
+) -> HttpResponse {
+    let request_id = request_id::current();
+    let envelope = Failure {
+        success: false,
+        error: ErrorBody {
+            code,
+            message,
+            details,
+        },
+        request_id: request_id.as_str(),
+        timestamp: timestamp_now(),
+    };
+    // Strings and a `Value` always serialize; the fallback only keeps this total.
+    let body = serde_json::to_vec(&envelope).unwrap_or_else(|_| b"{\"success\":false}".to_vec());
+    json_response(status, body)
+}
+
+/// Now, RFC 3339 in UTC with milliseconds, e.g. `2025-06-01T08:00:00.123Z`.
+pub fn timestamp_now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn json_response(status: StatusCode, body: Vec<u8>) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header(ContentType::json())
+        .body(body)
+}

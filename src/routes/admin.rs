@@ -1,0 +1,498 @@
+//! The admin API: activities, approval, publication, stats, orders and the event log.
+//! Bearer tokens; roles per API.md: operator (create, edit, submit, publish), approver
+//! (approve, reject), admin (everything). Reads need any role.
+
+use crate::auth::{Caller, Role};
+use crate::core::Core;
+use crate::dto::{approval_name, ActivityBody, ActivityDto, ApprovalRecordDto, OrderDto, StockDto};
+use crate::envelope;
+use crate::error::ApiError;
+use crate::outcome::{self, execute_error};
+use crate::routes::public::activity_id;
+use actix_web::{web, HttpResponse};
+use playcore_actors::domain::state::ActivityState;
+use playcore_actors::domain::{ActivityId, Command, Event, OrderStatus};
+use playcore_actors::views::order_view;
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+
+/// Largest page of orders or events.
+pub const PAGE_LIMIT_MAX: usize = 1000;
+/// Journal entries one event-log request reads at most, so a filtered query stays bounded.
+pub const EVENT_SCAN_ENTRIES_MAX: usize = 100_000;
+
+const ANY_ROLE: [Role; 3] = [Role::Operator, Role::Approver, Role::Admin];
+
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .route("/admin/v1/activities", web::post().to(create_activity))
+        .route("/admin/v1/activities", web::get().to(list_activities))
+        .route("/admin/v1/activities/{id}", web::get().to(get_activity))
+        .route("/admin/v1/activities/{id}", web::put().to(update_activity))
+        .route("/admin/v1/activities/{id}/submit", web::post().to(submit))
+        .route("/admin/v1/activities/{id}/approve", web::post().to(approve))
+        .route("/admin/v1/activities/{id}/reject", web::post().to(reject))
+        .route(
+            "/admin/v1/activities/{id}/withdraw",
+            web::post().to(withdraw),
+        )
+        .route(
+            "/admin/v1/activities/{id}/approval",
+            web::get().to(approval),
+        )
+        .route("/admin/v1/activities/{id}/publish", web::post().to(publish))
+        .route(
+            "/admin/v1/activities/{id}/unpublish",
+            web::post().to(unpublish),
+        )
+        .route("/admin/v1/activities/{id}/stats", web::get().to(stats))
+        .route("/admin/v1/activities/{id}/orders", web::get().to(orders))
+        .route("/admin/v1/approvals", web::get().to(approvals))
+        .route("/admin/v1/events", web::get().to(events));
+}
+
+type CoreData = web::Data<Arc<Core>>;
+
+async fn run(core: &Core, id: ActivityId, command: Command) -> Result<HttpResponse, ApiError> {
+    let answer = core
+        .runtime
+        .registry
+        .execute(id, command)
+        .await
+        .map_err(|error| execute_error(error, "activity"))?;
+    Ok(outcome::ok(&answer))
+}
+
+async fn create_activity(
+    core: CoreData,
+    caller: Caller,
+    body: web::Json<ActivityBody>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Operator])?;
+    let config = body.into_inner().into_config()?;
+    let view = core
+        .runtime
+        .create_activity(config, caller.name())
+        .await
+        .map_err(|error| execute_error(error, "activity"))?;
+    Ok(envelope::created(ActivityDto::from(view.as_ref())))
+}
+
+async fn list_activities(core: CoreData, caller: Caller) -> Result<HttpResponse, ApiError> {
+    caller.require(&ANY_ROLE)?;
+    let list: Vec<ActivityDto> = core
+        .runtime
+        .registry
+        .views()
+        .iter()
+        .map(|view| ActivityDto::from(view.as_ref()))
+        .collect();
+    Ok(envelope::ok(list))
+}
+
+async fn get_activity(
+    core: CoreData,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&ANY_ROLE)?;
+    let id = activity_id(&path)?;
+    let view = core
+        .runtime
+        .registry
+        .view(id)
+        .ok_or_else(|| ApiError::not_found("activity", id))?;
+    Ok(envelope::ok(ActivityDto::from(view.as_ref())))
+}
+
+async fn update_activity(
+    core: CoreData,
+    caller: Caller,
+    path: web::Path<String>,
+    body: web::Json<ActivityBody>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Operator])?;
+    let id = activity_id(&path)?;
+    let config = body.into_inner().into_config()?;
+    run(
+        &core,
+        id,
+        Command::Update {
+            config,
+            by: caller.name().to_string(),
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize, Default)]
+struct RemarkBody {
+    remark: Option<String>,
+}
+
+fn remark(body: Option<web::Json<RemarkBody>>) -> String {
+    body.and_then(|body| body.into_inner().remark)
+        .unwrap_or_default()
+}
+
+async fn submit(
+    core: CoreData,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Operator])?;
+    run(
+        &core,
+        activity_id(&path)?,
+        Command::Submit {
+            by: caller.name().to_string(),
+        },
+    )
+    .await
+}
+
+async fn approve(
+    core: CoreData,
+    caller: Caller,
+    path: web::Path<String>,
+    body: Option<web::Json<RemarkBody>>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Approver])?;
+    run(
+        &core,
+        activity_id(&path)?,
+        Command::Approve {
+            by: caller.name().to_string(),
+            remark: remark(body),
+        },
+    )
+    .await
+}
+
+async fn reject(
+    core: CoreData,
+    caller: Caller,
+    path: web::Path<String>,
+    body: Option<web::Json<RemarkBody>>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Approver])?;
+    run(
+        &core,
+        activity_id(&path)?,
+        Command::Reject {
+            by: caller.name().to_string(),
+            remark: remark(body),
+        },
+    )
+    .await
+}
+
+async fn withdraw(
+    core: CoreData,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Operator])?;
+    run(
+        &core,
+        activity_id(&path)?,
+        Command::Withdraw {
+            by: caller.name().to_string(),
+        },
+    )
+    .await
+}
+
+async fn publish(
+    core: CoreData,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Operator])?;
+    run(
+        &core,
+        activity_id(&path)?,
+        Command::Publish {
+            by: caller.name().to_string(),
+        },
+    )
+    .await
+}
+
+async fn unpublish(
+    core: CoreData,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Operator])?;
+    run(
+        &core,
+        activity_id(&path)?,
+        Command::Unpublish {
+            by: caller.name().to_string(),
+        },
+    )
+    .await
+}
+
+fn approval_json(state: &ActivityState) -> serde_json::Value {
+    let history: Vec<ApprovalRecordDto> = state
+        .approval
+        .history
+        .iter()
+        .map(ApprovalRecordDto::from)
+        .collect();
+    json!({
+        "activityId": state.id.to_string(),
+        "status": approval_name(state.approval.status),
+        "revision": state.approval.revision,
+        "submittedBy": state.approval.submitted_by,
+        "history": history,
+    })
+}
+
+async fn approval(
+    core: CoreData,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&ANY_ROLE)?;
+    let id = activity_id(&path)?;
+    let body = core
+        .runtime
+        .registry
+        .read(id, approval_json)
+        .await
+        .map_err(|error| execute_error(error, "activity"))?;
+    Ok(envelope::ok(body))
+}
+
+#[derive(Deserialize)]
+struct ApprovalsQuery {
+    status: Option<String>,
+}
+
+async fn approvals(
+    core: CoreData,
+    caller: Caller,
+    query: web::Query<ApprovalsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&ANY_ROLE)?;
+    let wanted = query
+        .status
+        .clone()
+        .unwrap_or_else(|| "PENDING".to_string());
+    let valid = ["DRAFT", "PENDING", "APPROVED", "REJECTED"];
+    if !valid.contains(&wanted.as_str()) {
+        return Err(ApiError::validation(
+            "status",
+            "one of DRAFT, PENDING, APPROVED, REJECTED",
+        ));
+    }
+    let views = core.runtime.registry.views();
+    let matching = views
+        .iter()
+        .filter(|view| approval_name(view.approval_status) == wanted);
+    let list: Vec<ActivityDto> = matching
+        .map(|view| ActivityDto::from(view.as_ref()))
+        .collect();
+    Ok(envelope::ok(list))
+}
+
+fn stats_json(state: &ActivityState) -> serde_json::Value {
+    let counts = &state.counts;
+    json!({
+        "activityId": state.id.to_string(),
+        "stock": StockDto::from(state.stock),
+        "orders": {
+            "pendingPay": counts.pending_pay,
+            "paid": counts.paid,
+            "cancelled": counts.cancelled,
+            "timeout": counts.timeout,
+            "refundPending": counts.refund_pending,
+            "refunded": counts.refunded,
+            "total": state.orders.len(),
+        },
+        "groups": state.groups.len(),
+        "users": state.users.len(),
+        "gmv": counts.gmv_cents,
+        "version": state.version,
+    })
+}
+
+async fn stats(
+    core: CoreData,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&ANY_ROLE)?;
+    let id = activity_id(&path)?;
+    let body = core
+        .runtime
+        .registry
+        .read(id, stats_json)
+        .await
+        .map_err(|error| execute_error(error, "activity"))?;
+    Ok(envelope::ok(body))
+}
+
+#[derive(Deserialize)]
+struct OrdersQuery {
+    status: Option<String>,
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+fn page_limit(limit: Option<usize>) -> Result<usize, ApiError> {
+    let limit = limit.unwrap_or(100);
+    if (1..=PAGE_LIMIT_MAX).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::validation("limit", "1 to 1000"))
+    }
+}
+
+/// Orders page: `cursor` is the last order number of the previous page.
+fn orders_page(
+    state: &ActivityState,
+    status: Option<OrderStatus>,
+    after: u64,
+    limit: usize,
+) -> serde_json::Value {
+    let start = usize::try_from(after)
+        .unwrap_or(usize::MAX)
+        .min(state.orders.len());
+    let matching = state.orders[start..]
+        .iter()
+        .enumerate()
+        .map(|(offset, order)| (start as u64 + offset as u64 + 1, order));
+    let mut page: Vec<OrderDto> = Vec::new();
+    let mut last = after;
+    for (number, order) in
+        matching.filter(|(_, order)| status.is_none_or(|wanted| order.status == wanted))
+    {
+        if page.len() == limit {
+            break;
+        }
+        page.push(OrderDto::from(&order_view(state.id, number, order)));
+        last = number;
+    }
+    let more = page.len() == limit;
+    json!({ "orders": page, "nextCursor": if more { Some(last.to_string()) } else { None } })
+}
+
+async fn orders(
+    core: CoreData,
+    caller: Caller,
+    path: web::Path<String>,
+    query: web::Query<OrdersQuery>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&ANY_ROLE)?;
+    let id = activity_id(&path)?;
+    let status = match &query.status {
+        Some(name) => Some(
+            OrderStatus::parse(name)
+                .ok_or_else(|| ApiError::validation("status", "an order status such as PAID"))?,
+        ),
+        None => None,
+    };
+    let after = match &query.cursor {
+        Some(cursor) => cursor
+            .parse::<u64>()
+            .map_err(|_| ApiError::validation("cursor", "a cursor returned by a previous page"))?,
+        None => 0,
+    };
+    let limit = page_limit(query.limit)?;
+    let body = core
+        .runtime
+        .registry
+        .read(id, move |state| orders_page(state, status, after, limit))
+        .await
+        .map_err(|error| execute_error(error, "activity"))?;
+    Ok(envelope::ok(body))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EventsQuery {
+    activity_id: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    after_seq: Option<u64>,
+    limit: Option<usize>,
+}
+
+/// The event log, read from the journal (durable events only).
+async fn events(
+    core: CoreData,
+    caller: Caller,
+    query: web::Query<EventsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&ANY_ROLE)?;
+    let activity = query.activity_id.as_deref().map(activity_id).transpose()?;
+    let limit = page_limit(query.limit)?;
+    let kind = query.kind.clone();
+    let after_seq = query.after_seq.unwrap_or(0);
+    let store = core.runtime.store.clone();
+    let durable_seq = core.runtime.journal().durable_seq();
+    let read = web::block(move || {
+        event_page(
+            &store,
+            activity,
+            kind.as_deref(),
+            after_seq,
+            limit,
+            durable_seq,
+        )
+    });
+    let body = read.await.map_err(ApiError::internal)??;
+    Ok(envelope::ok(body))
+}
+
+fn event_page(
+    store: &playcore_snapshots::Store,
+    activity: Option<ActivityId>,
+    kind: Option<&str>,
+    after_seq: u64,
+    limit: usize,
+    durable_seq: u64,
+) -> Result<serde_json::Value, ApiError> {
+    let entries = playcore_snapshots::read_events(store, after_seq, EVENT_SCAN_ENTRIES_MAX)
+        .map_err(ApiError::internal)?;
+    let mut page = Vec::new();
+    let mut last_seq = after_seq;
+    for entry in entries.iter().take_while(|entry| entry.seq <= durable_seq) {
+        if page.len() >= limit {
+            break;
+        }
+        last_seq = entry.seq;
+        if activity.is_some_and(|id| id.0 != entry.stream) {
+            continue;
+        }
+        let events: Vec<Event> =
+            playcore_snapshots::decode(&entry.payload).map_err(ApiError::internal)?;
+        for event in events
+            .iter()
+            .filter(|event| kind.is_none_or(|wanted| wanted == event.kind.type_name()))
+        {
+            page.push(event_json(entry.seq, entry.stream, event));
+        }
+    }
+    Ok(json!({ "events": page, "nextAfterSeq": last_seq }))
+}
+
+fn event_json(seq: u64, stream: u64, event: &Event) -> serde_json::Value {
+    let payload = serde_json::to_value(&event.kind).unwrap_or_default();
+    let data = payload
+        .as_object()
+        .and_then(|object| object.values().next().cloned())
+        .unwrap_or(serde_json::Value::Null);
+    json!({
+        "seq": seq,
+        "activityId": stream.to_string(),
+        "type": event.kind.type_name(),
+        "at": crate::dto::rfc3339(event.at_ms),
+        "data": data,
+    })
+}

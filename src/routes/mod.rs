@@ -1,0 +1,14 @@
+//! HTTP routes: one module per audience. Each `configure` only registers its routes;
+//! app data, extractor configs and the default service are set up in `startup`.
+
+pub mod admin;
+pub mod ops;
+pub mod public;
+
+use actix_web::web;
+
+pub fn configure(config: &mut web::ServiceConfig) {
+    ops::configure(config);
+    public::configure(config);
+    admin::configure(config);
+}

@@ -1,0 +1,49 @@
+//! Operations endpoints: liveness, readiness and metrics (API.md, "Operations").
+
+use std::sync::Arc;
+
+use actix_web::http::header::{HeaderValue, CONTENT_TYPE};
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+use crate::core::Core;
+use crate::envelope;
+use crate::error::{ApiError, ErrorCode};
+use crate::telemetry::Metrics;
+
+/// The content type of the Prometheus text exposition format.
+const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics));
+}
+
+/// 200 while the process is up: a liveness probe that touches nothing else.
+async fn healthz() -> HttpResponse {
+    envelope::ok(json!({ "status": "up" }))
+}
+
+/// 200 once recovery is complete and the core serves; 503 before (and during shutdown),
+/// so a load balancer sends no traffic to an instance that cannot answer it.
+async fn readyz(core: web::Data<Arc<Core>>) -> Result<HttpResponse, ApiError> {
+    if core.is_ready() {
+        Ok(envelope::ok(json!({ "status": "ready" })))
+    } else {
+        Err(ApiError::new(
+            ErrorCode::Overloaded,
+            "not ready: recovery or shutdown in progress",
+        )
+        .with_details(json!({ "ready": false })))
+    }
+}
+
+/// Prometheus text format (not enveloped: scrapers expect the plain format).
+async fn metrics(metrics: web::Data<Metrics>) -> HttpResponse {
+    let content_type = HeaderValue::from_static(PROMETHEUS_CONTENT_TYPE);
+    HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, content_type))
+        .body(metrics.render())
+}

@@ -1,0 +1,363 @@
+//! The public (H5) API: activity reads, flash-sale grabs, orders, payments and groups.
+//! No token: user ids come from the caller (end users are authenticated in front of us).
+
+use crate::config::Settings;
+use crate::core::Core;
+use crate::dto::{self, ActivityDto, GroupDto, OrderDto};
+use crate::envelope;
+use crate::error::{ApiError, ErrorCode};
+use crate::outcome::{self, execute_error};
+use crate::signature;
+use actix_web::{web, HttpRequest, HttpResponse};
+use playcore_actors::domain::{ActivityId, Command, GroupId, OrderId, Payment};
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// Most open groups listed at once.
+pub const GROUPS_LISTED_MAX: usize = 100;
+
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .route("/api/v1/activities", web::get().to(list_activities))
+        .route(
+            "/api/v1/activities/{activityId}",
+            web::get().to(get_activity),
+        )
+        .route(
+            "/api/v1/activities/{activityId}/orders",
+            web::post().to(grab),
+        )
+        .route(
+            "/api/v1/activities/{activityId}/groups",
+            web::post().to(start_group),
+        )
+        .route(
+            "/api/v1/activities/{activityId}/groups",
+            web::get().to(list_groups),
+        )
+        .route("/api/v1/orders/{orderId}", web::get().to(get_order))
+        .route(
+            "/api/v1/orders/{orderId}/cancel",
+            web::post().to(cancel_order),
+        )
+        .route("/api/v1/orders/{orderId}/pay", web::post().to(mock_pay))
+        .route("/api/v1/payments/notify", web::post().to(notify_payment))
+        .route("/api/v1/groups/{groupId}", web::get().to(get_group))
+        .route(
+            "/api/v1/groups/{groupId}/members",
+            web::post().to(join_group),
+        );
+}
+
+type CoreData = web::Data<Arc<Core>>;
+
+pub fn activity_id(text: &str) -> Result<ActivityId, ApiError> {
+    ActivityId::parse(text).ok_or_else(|| ApiError::not_found("activity", text))
+}
+
+fn order_id(text: &str) -> Result<OrderId, ApiError> {
+    OrderId::parse(text).ok_or_else(|| ApiError::not_found("order", text))
+}
+
+fn group_id(text: &str) -> Result<GroupId, ApiError> {
+    GroupId::parse(text).ok_or_else(|| ApiError::not_found("group", text))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListQuery {
+    store_id: Option<String>,
+    city: Option<String>,
+}
+
+async fn list_activities(core: CoreData, query: web::Query<ListQuery>) -> HttpResponse {
+    let views = core.runtime.registry.views();
+    let online = views.iter().filter(|view| {
+        let phase_online = view.status == "ONLINE" || view.status == "SOLD_OUT";
+        let store_ok = query
+            .store_id
+            .as_ref()
+            .is_none_or(|store| *store == view.config.store_id);
+        let city_ok = query
+            .city
+            .as_ref()
+            .is_none_or(|city| view.config.visible_in(city));
+        phase_online && store_ok && city_ok
+    });
+    let list: Vec<ActivityDto> = online
+        .map(|view| ActivityDto::from(view.as_ref()))
+        .collect();
+    envelope::ok(list)
+}
+
+/// The public detail: never-published activities (drafts, pending approval) are not public.
+async fn get_activity(core: CoreData, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let id = activity_id(&path)?;
+    let view = core
+        .runtime
+        .registry
+        .view(id)
+        .ok_or_else(|| ApiError::not_found("activity", id))?;
+    if matches!(view.status, "DRAFT" | "PENDING" | "APPROVED" | "REJECTED") {
+        return Err(ApiError::not_found("activity", id));
+    }
+    Ok(envelope::ok(ActivityDto::from(view.as_ref())))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GrabBody {
+    user_id: String,
+    request_id: String,
+    quantity: Option<i64>,
+    #[allow(dead_code)]
+    store_id: Option<String>,
+    #[allow(dead_code)]
+    city: Option<String>,
+    #[allow(dead_code)]
+    device: Option<String>,
+    #[allow(dead_code)]
+    tags: Option<Vec<String>>,
+    #[allow(dead_code)]
+    channel_id: Option<String>,
+    #[allow(dead_code)]
+    referrer_id: Option<String>,
+}
+
+fn quantity(value: Option<i64>) -> Result<u32, ApiError> {
+    let quantity = value.unwrap_or(1);
+    u32::try_from(quantity)
+        .ok()
+        .filter(|quantity| (1..=10_000).contains(quantity))
+        .ok_or_else(|| ApiError::validation("quantity", "an integer from 1 to 10000"))
+}
+
+async fn grab(
+    core: CoreData,
+    path: web::Path<String>,
+    body: web::Json<GrabBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = activity_id(&path)?;
+    let command = Command::Grab {
+        user: dto::user_id(&body.user_id)?,
+        request: dto::request_id(&body.request_id)?,
+        quantity: quantity(body.quantity)?,
+    };
+    let answer = core
+        .runtime
+        .registry
+        .execute(id, command)
+        .await
+        .map_err(|error| execute_error(error, "activity"))?;
+    Ok(outcome::created_or_replayed(&answer))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GroupBody {
+    user_id: String,
+    request_id: String,
+}
+
+async fn start_group(
+    core: CoreData,
+    path: web::Path<String>,
+    body: web::Json<GroupBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = activity_id(&path)?;
+    let command = Command::StartGroup {
+        user: dto::user_id(&body.user_id)?,
+        request: dto::request_id(&body.request_id)?,
+    };
+    let answer = core
+        .runtime
+        .registry
+        .execute(id, command)
+        .await
+        .map_err(|error| execute_error(error, "activity"))?;
+    Ok(outcome::created_or_replayed(&answer))
+}
+
+async fn join_group(
+    core: CoreData,
+    path: web::Path<String>,
+    body: web::Json<GroupBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = group_id(&path)?;
+    let command = Command::JoinGroup {
+        group: id.number,
+        user: dto::user_id(&body.user_id)?,
+        request: dto::request_id(&body.request_id)?,
+    };
+    let answer = core
+        .runtime
+        .registry
+        .execute(id.activity, command)
+        .await
+        .map_err(|error| execute_error(error, "group"))?;
+    Ok(outcome::created_or_replayed(&answer))
+}
+
+async fn get_group(core: CoreData, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let id = group_id(&path)?;
+    let view = core
+        .runtime
+        .registry
+        .group_view(id)
+        .ok_or_else(|| ApiError::not_found("group", id))?;
+    Ok(envelope::ok(GroupDto::from(view.as_ref())))
+}
+
+#[derive(Deserialize)]
+struct GroupsQuery {
+    status: Option<String>,
+}
+
+async fn list_groups(
+    core: CoreData,
+    path: web::Path<String>,
+    query: web::Query<GroupsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id = activity_id(&path)?;
+    let handle = core
+        .runtime
+        .registry
+        .handle(id)
+        .ok_or_else(|| ApiError::not_found("activity", id))?;
+    let wanted = query.status.clone().unwrap_or_else(|| "ACTIVE".to_string());
+    let mut groups: Vec<_> = handle
+        .published
+        .groups
+        .iter()
+        .map(|entry| entry.value().borrow().clone())
+        .filter(|view| view.status.name() == wanted)
+        .collect();
+    groups.sort_by_key(|view| view.id.number);
+    let list: Vec<GroupDto> = groups
+        .iter()
+        .take(GROUPS_LISTED_MAX)
+        .map(|view| GroupDto::from(view.as_ref()))
+        .collect();
+    Ok(envelope::ok(list))
+}
+
+async fn get_order(core: CoreData, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let id = order_id(&path)?;
+    let read = core.runtime.registry.read(id.activity, move |state| {
+        state
+            .order(id.number)
+            .map(|order| playcore_actors::views::order_view(id.activity, id.number, order))
+    });
+    let view = read.await.map_err(|error| execute_error(error, "order"))?;
+    let view = view.ok_or_else(|| ApiError::not_found("order", id))?;
+    Ok(envelope::ok(OrderDto::from(&view)))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UserBody {
+    user_id: String,
+}
+
+async fn cancel_order(
+    core: CoreData,
+    path: web::Path<String>,
+    body: web::Json<UserBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = order_id(&path)?;
+    let command = Command::Cancel {
+        order: id.number,
+        user: dto::user_id(&body.user_id)?,
+    };
+    let answer = core
+        .runtime
+        .registry
+        .execute(id.activity, command)
+        .await
+        .map_err(|error| execute_error(error, "order"))?;
+    Ok(outcome::ok(&answer))
+}
+
+async fn mock_pay(
+    core: CoreData,
+    settings: web::Data<Settings>,
+    path: web::Path<String>,
+    body: web::Json<UserBody>,
+) -> Result<HttpResponse, ApiError> {
+    if !settings.payment.mock {
+        return Err(ApiError::new(
+            ErrorCode::NotFound,
+            "mock payment is disabled",
+        ));
+    }
+    let id = order_id(&path)?;
+    let payment = Payment::Mock {
+        user: dto::user_id(&body.user_id)?,
+    };
+    let answer = core
+        .runtime
+        .registry
+        .execute(
+            id.activity,
+            Command::Pay {
+                order: id.number,
+                payment,
+            },
+        )
+        .await
+        .map_err(|error| execute_error(error, "order"))?;
+    Ok(outcome::ok(&answer))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NotifyBody {
+    trade_no: String,
+    order_id: String,
+    amount: i64,
+    #[allow(dead_code)]
+    paid_at: Option<String>,
+}
+
+/// The provider's notification: the signature is checked over the raw body before it is parsed.
+async fn notify_payment(
+    core: CoreData,
+    settings: web::Data<Settings>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let header = request
+        .headers()
+        .get("X-Signature")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    if !signature::verify(settings.payment.secret.expose().as_bytes(), &body, header) {
+        return Err(ApiError::new(
+            ErrorCode::SignatureInvalid,
+            "the signature does not verify",
+        ));
+    }
+    let notification: NotifyBody =
+        serde_json::from_slice(&body).map_err(|error| ApiError::validation("body", error))?;
+    let trade_number = dto::identifier("tradeNo", &notification.trade_no, 64)?;
+    let amount_cents = u64::try_from(notification.amount)
+        .map_err(|_| ApiError::validation("amount", "non-negative integer cents"))?;
+    let id = order_id(&notification.order_id)?;
+    let payment = Payment::Notify {
+        trade_number,
+        amount_cents,
+    };
+    let answer = core
+        .runtime
+        .registry
+        .execute(
+            id.activity,
+            Command::Pay {
+                order: id.number,
+                payment,
+            },
+        )
+        .await
+        .map_err(|error| execute_error(error, "order"))?;
+    Ok(outcome::ok(&answer))
+}

@@ -1,0 +1,223 @@
+//! Wiring and lifecycle: recover the core, then bind, serve, and shut down in order.
+//!
+//! Shutdown protocol (SIGTERM or Ctrl-C):
+//! 1. the HTTP server stops accepting connections and lets in-flight requests finish,
+//!    for at most `server.shutdown_timeout_seconds`;
+//! 2. `Core::shutdown` flushes the journal and writes snapshots;
+//! 3. the process exits 0.
+//!
+//! Recovery runs before the port is bound, so a client that can connect is served by a
+//! recovered core (`/readyz` says so too).
+
+use std::io;
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use tracing::{info, warn};
+
+use crate::auth::TokenTable;
+use crate::config::{ConfigError, Settings};
+use crate::core::{Core, CoreError};
+use crate::error::{ApiError, ErrorCode};
+use crate::request_id::RequestIdMiddleware;
+use crate::telemetry::Metrics;
+use crate::{extract, routes};
+
+/// Pending connections the kernel queues before accept: a flash sale opens with a burst.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("recovery failed: {0}")]
+    Core(#[from] CoreError),
+    #[error("cannot listen on {address}: {source}")]
+    Bind { address: String, source: io::Error },
+    #[error("the HTTP server failed: {0}")]
+    Server(io::Error),
+}
+
+/// Everything the handlers reach through `web::Data`; cloning clones `Arc`s.
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: web::Data<Settings>,
+    pub core: web::Data<Arc<Core>>,
+    pub metrics: web::Data<Metrics>,
+    pub tokens: web::Data<TokenTable>,
+}
+
+impl AppState {
+    pub fn new(settings: Settings, core: Arc<Core>, metrics: Arc<Metrics>) -> Self {
+        let tokens = TokenTable::from_settings(&settings.auth);
+        Self {
+            settings: web::Data::new(settings),
+            core: web::Data::new(core),
+            metrics: web::Data::from(metrics),
+            tokens: web::Data::new(tokens),
+        }
+    }
+
+    /// Registers app data, extractor configs, every route and the 404 default service.
+    pub fn register(&self, config: &mut web::ServiceConfig) {
+        config
+            .app_data(self.settings.clone())
+            .app_data(self.core.clone())
+            .app_data(self.metrics.clone())
+            .app_data(self.tokens.clone());
+        extract::configure(config, self.settings.server.body_limit_bytes);
+        routes::configure(config);
+        config.default_service(web::to(route_not_found));
+    }
+}
+
+/// The reply for a path no route serves: the 404 envelope, like every other error.
+async fn route_not_found(request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(
+        ErrorCode::NotFound,
+        format!("no route for {} {}", request.method(), request.path()),
+    ))
+}
+
+/// A recovered core behind a bound, not yet running, HTTP server.
+pub struct Application {
+    port: u16,
+    address: SocketAddr,
+    server: Server,
+    core: Arc<Core>,
+}
+
+impl Application {
+    /// Recovers the core, then binds `server.bind` (port 0: a free port).
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        info!(layers = ?settings.layers, ?settings, "configuration loaded");
+        if settings.auth.tokens.is_empty() {
+            warn!("no auth tokens configured: the admin API refuses every request");
+        }
+        let metrics = Arc::new(Metrics::new());
+        let core = Core::start(&settings, Arc::clone(&metrics)).await?;
+        let state = AppState::new(settings, Arc::clone(&core), metrics);
+        let (server, address) = bind(state)?;
+        info!(%address, "listening");
+        Ok(Self {
+            port: address.port(),
+            address,
+            server,
+            core,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn core(&self) -> Arc<Core> {
+        Arc::clone(&self.core)
+    }
+
+    /// Stops the server from elsewhere (tests): `handle.stop(true)` drains like SIGTERM.
+    pub fn server_handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGTERM / Ctrl-C (or a stop through the handle), then shuts the core
+    /// down; see the module doc for the protocol.
+    pub async fn run_until_stopped(self) -> Result<(), StartupError> {
+        let signals = actix_web::rt::spawn(stop_on_signal(self.server.handle()));
+        let served = self.server.await;
+        signals.abort();
+        info!("HTTP server stopped; shutting the core down");
+        self.core.shutdown().await;
+        info!("shutdown complete");
+        served.map_err(StartupError::Server)
+    }
+}
+
+/// Builds the HTTP server on the listening socket.
+fn bind(state: AppState) -> Result<(Server, SocketAddr), StartupError> {
+    let server_settings = state.settings.server.clone();
+    let workers = match server_settings.workers {
+        0 => std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
+        workers => workers,
+    };
+    let shutdown_timeout = server_settings.shutdown_timeout_seconds;
+    let server = HttpServer::new(move || {
+        let state = state.clone();
+        App::new()
+            .wrap(RequestIdMiddleware)
+            .configure(move |config| state.register(config))
+    })
+    .workers(workers)
+    .backlog(LISTEN_BACKLOG)
+    .shutdown_timeout(shutdown_timeout)
+    // Signals are handled in `run_until_stopped`: actix treats Ctrl-C as a forced stop,
+    // and the core must shut down after the drain either way.
+    .disable_signals()
+    .bind(&server_settings.bind)
+    .map_err(|source| StartupError::Bind {
+        address: server_settings.bind.clone(),
+        source,
+    })?;
+    let address = server
+        .addrs()
+        .first()
+        .copied()
+        .ok_or_else(|| StartupError::Bind {
+            address: server_settings.bind.clone(),
+            source: io::Error::new(io::ErrorKind::AddrNotAvailable, "no address"),
+        })?;
+    Ok((server.run(), address))
+}
+
+/// Waits for SIGTERM or Ctrl-C, then asks the server to stop gracefully.
+async fn stop_on_signal(handle: ServerHandle) {
+    wait_for_signal().await;
+    info!("shutdown signal received; draining in-flight requests");
+    handle.stop(true).await;
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = match signal(SignalKind::terminate()) {
+        Ok(terminate) => terminate,
+        Err(error) => {
+            warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+            return wait_for_ctrl_c().await;
+        }
+    };
+    tokio::select! {
+        _ = wait_for_ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() {
+    wait_for_ctrl_c().await;
+}
+
+async fn wait_for_ctrl_c() {
+    if let Err(error) = tokio::signal::ctrl_c().await {
+        // Never treat a failed registration as a signal: that would stop the server.
+        warn!(%error, "cannot listen for Ctrl-C");
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Runs the server on the current thread's actix system until it is stopped.
+pub fn serve(settings: Settings) -> Result<(), StartupError> {
+    let system = actix_web::rt::System::new();
+    system.block_on(async move {
+        let application = Application::build(settings).await?;
+        application.run_until_stopped().await
+    })
+}

@@ -1,0 +1,7 @@
+//! Black-box tests of the HTTP API: each test starts the real application on port 0 with
+//! its own temporary data directory (see `helpers::spawn_app`) and talks HTTP to it.
+
+mod envelope;
+mod helpers;
+mod lifecycle;
+mod ops;
