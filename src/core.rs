@@ -34,7 +34,9 @@ pub fn runtime_options(settings: &Settings) -> RuntimeOptions {
     let storage = &settings.storage;
     let durability = match storage.durability {
         Durability::Fsync => playcore_snapshots::Durability::Fsync,
-        Durability::Relaxed => playcore_snapshots::Durability::Relaxed { flush_interval_ms: storage.flush_interval_ms },
+        Durability::Relaxed => playcore_snapshots::Durability::Relaxed {
+            flush_interval_ms: storage.flush_interval_ms,
+        },
     };
     RuntimeOptions {
         arbiters: settings.actors.arbiters,
@@ -57,10 +59,17 @@ pub fn runtime_options(settings: &Settings) -> RuntimeOptions {
 
 impl Core {
     /// Opens the store and recovers every activity. Runs inside the actix system.
-    pub async fn start(settings: &Settings, _metrics: Arc<Metrics>) -> Result<Arc<Core>, CoreError> {
+    pub async fn start(
+        settings: &Settings,
+        _metrics: Arc<Metrics>,
+    ) -> Result<Arc<Core>, CoreError> {
         let path = settings.storage.data_dir.clone();
-        let store = Store::open(&path).map_err(|error| CoreError::Store { path: path.display().to_string(), reason: error.to_string() })?;
-        let runtime = Runtime::start(store, runtime_options(settings)).map_err(|error| CoreError::Recovery(error.to_string()))?;
+        let store = Store::open(&path).map_err(|error| CoreError::Store {
+            path: path.display().to_string(),
+            reason: error.to_string(),
+        })?;
+        let runtime = Runtime::start(store, runtime_options(settings))
+            .map_err(|error| CoreError::Recovery(error.to_string()))?;
         let report = &runtime.recovery;
         tracing::info!(
             activities = report.activities,
@@ -70,7 +79,10 @@ impl Core {
             duration_ms = report.duration.as_millis() as u64,
             "recovered"
         );
-        let core = Arc::new(Core { runtime, ready: AtomicBool::new(false) });
+        let core = Arc::new(Core {
+            runtime,
+            ready: AtomicBool::new(false),
+        });
         if settings.demo {
             core.seed_demo().await;
         }
@@ -96,18 +108,49 @@ impl Core {
         }
         for config in demo_configs(now_ms()) {
             match self.seed_one(config).await {
-                Ok(id) => tracing::info!(activity = %id, "demo activity online: http://127.0.0.1/api/v1/activities/{id}"),
+                Ok(id) => {
+                    tracing::info!(activity = %id, "demo activity online: http://127.0.0.1/api/v1/activities/{id}")
+                }
                 Err(error) => tracing::error!(%error, "demo seeding failed"),
             }
         }
     }
 
-    async fn seed_one(&self, config: ActivityConfig) -> Result<ActivityId, playcore_actors::ExecuteError> {
-        let id = self.runtime.create_activity(config, "demo-operator").await?.id;
+    async fn seed_one(
+        &self,
+        config: ActivityConfig,
+    ) -> Result<ActivityId, playcore_actors::ExecuteError> {
+        let id = self
+            .runtime
+            .create_activity(config, "demo-operator")
+            .await?
+            .id;
         let registry = &self.runtime.registry;
-        registry.execute(id, Command::Submit { by: "demo-operator".into() }).await?;
-        registry.execute(id, Command::Approve { by: "demo-approver".into(), remark: "demo".into() }).await?;
-        registry.execute(id, Command::Publish { by: "demo-operator".into() }).await?;
+        registry
+            .execute(
+                id,
+                Command::Submit {
+                    by: "demo-operator".into(),
+                },
+            )
+            .await?;
+        registry
+            .execute(
+                id,
+                Command::Approve {
+                    by: "demo-approver".into(),
+                    remark: "demo".into(),
+                },
+            )
+            .await?;
+        registry
+            .execute(
+                id,
+                Command::Publish {
+                    by: "demo-operator".into(),
+                },
+            )
+            .await?;
         Ok(id)
     }
 }
@@ -136,7 +179,11 @@ fn demo_configs(now: i64) -> Vec<ActivityConfig> {
         price_cents: 9900,
         unit_name: "次".into(),
         per_user_limit: 1,
-        rules: Rules { group_size: Some(3), group_ttl_seconds: Some(24 * 3600), ..Rules::default() },
+        rules: Rules {
+            group_size: Some(3),
+            group_ttl_seconds: Some(24 * 3600),
+            ..Rules::default()
+        },
         ..flash_sale.clone()
     };
     vec![flash_sale, group_buy]

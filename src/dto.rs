@@ -11,13 +11,20 @@ use playcore_actors::views::{ActivityView, GroupView, OrderView};
 use serde::{Deserialize, Serialize};
 
 pub fn rfc3339(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default().to_rfc3339_opts(SecondsFormat::Millis, true)
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 pub fn parse_time(field: &str, text: &str) -> Result<i64, (String, String)> {
     DateTime::parse_from_rfc3339(text)
         .map(|time| time.timestamp_millis())
-        .map_err(|_| (field.to_string(), "an RFC3339 time such as 2026-11-23T10:00:00Z".to_string()))
+        .map_err(|_| {
+            (
+                field.to_string(),
+                "an RFC3339 time such as 2026-11-23T10:00:00Z".to_string(),
+            )
+        })
 }
 
 #[derive(Serialize)]
@@ -31,7 +38,12 @@ pub struct StockDto {
 
 impl From<Stock> for StockDto {
     fn from(stock: Stock) -> StockDto {
-        StockDto { total: stock.total, available: stock.available, reserved: stock.reserved, sold: stock.sold }
+        StockDto {
+            total: stock.total,
+            available: stock.available,
+            reserved: stock.reserved,
+            sold: stock.sold,
+        }
     }
 }
 
@@ -175,13 +187,19 @@ pub struct GroupDto {
 
 impl From<&GroupView> for GroupDto {
     fn from(view: &GroupView) -> GroupDto {
-        let members = view.members.iter().map(|member| MemberDto { user_id: member.user.clone(), order_status: member.order_status.name() });
+        let members = view.members.iter().map(|member| MemberDto {
+            user_id: member.user.clone(),
+            order_status: member.order_status.name(),
+        });
         GroupDto {
             group_id: view.id.to_string(),
             activity_id: view.id.activity.to_string(),
             leader_id: view.leader.clone(),
             status: view.status.name(),
-            progress: ProgressDto { current: view.current, target: view.target },
+            progress: ProgressDto {
+                current: view.current,
+                target: view.target,
+            },
             members: members.collect(),
             created_at: rfc3339(view.created_at_ms),
             expires_at: rfc3339(view.expires_at_ms),
@@ -217,7 +235,10 @@ pub fn identifier(field: &str, value: &str, length_max: usize) -> Result<String,
     if valid_identifier(value, length_max) {
         Ok(value.to_string())
     } else {
-        Err(ApiError::validation(field, format!("1 to {length_max} visible ASCII characters")))
+        Err(ApiError::validation(
+            field,
+            format!("1 to {length_max} visible ASCII characters"),
+        ))
     }
 }
 
@@ -261,10 +282,7 @@ pub struct RulesBody {
 
 type FieldErrors = Vec<(String, String)>;
 
-fn non_negative<T: TryFrom<i64>>(errors: &mut FieldErrors, field: &str, value: i64) -> T
-where
-    T: Default,
-{
+fn non_negative<T: TryFrom<i64> + Default>(errors: &mut FieldErrors, field: &str, value: i64) -> T {
     match T::try_from(value) {
         Ok(converted) if value >= 0 => converted,
         _ => {
@@ -280,28 +298,49 @@ impl ActivityBody {
         let mut errors: FieldErrors = Vec::new();
         let template = TemplateCode::parse(&self.template_code);
         if template.is_none() {
-            errors.push(("templateCode".into(), "one of FLASH_SALE, GROUP_BUY, COURSE_GROUP".into()));
+            errors.push((
+                "templateCode".into(),
+                "one of FLASH_SALE, GROUP_BUY, COURSE_GROUP".into(),
+            ));
         }
         let template = template.unwrap_or(TemplateCode::FlashSale);
-        let start_at_ms = parse_time("startAt", &self.start_at).map_err(|error| errors.push(error)).unwrap_or(0);
-        let end_at_ms = parse_time("endAt", &self.end_at).map_err(|error| errors.push(error)).unwrap_or(0);
+        let start_at_ms = parse_time("startAt", &self.start_at)
+            .map_err(|error| errors.push(error))
+            .unwrap_or(0);
+        let end_at_ms = parse_time("endAt", &self.end_at)
+            .map_err(|error| errors.push(error))
+            .unwrap_or(0);
         let rules = self.rules.unwrap_or_default();
         let config = ActivityConfig {
             template,
-            unit_name: self.unit_name.unwrap_or_else(|| template.unit_name().to_string()),
+            unit_name: self
+                .unit_name
+                .unwrap_or_else(|| template.unit_name().to_string()),
             title: self.title,
             store_id: self.store_id,
             service_id: self.service_id,
             price_cents: non_negative(&mut errors, "price", self.price),
-            units_per_order: non_negative(&mut errors, "unitsPerOrder", self.units_per_order.unwrap_or(1)),
+            units_per_order: non_negative(
+                &mut errors,
+                "unitsPerOrder",
+                self.units_per_order.unwrap_or(1),
+            ),
             stock_total: non_negative(&mut errors, "stock", self.stock),
             per_user_limit: non_negative(&mut errors, "perUserLimit", self.per_user_limit),
             start_at_ms,
             end_at_ms,
-            pay_timeout_seconds: non_negative(&mut errors, "payTimeoutSeconds", self.pay_timeout_seconds.unwrap_or(300)),
+            pay_timeout_seconds: non_negative(
+                &mut errors,
+                "payTimeoutSeconds",
+                self.pay_timeout_seconds.unwrap_or(300),
+            ),
             rules: Rules {
-                group_size: rules.group_size.map(|size| non_negative(&mut errors, "rules.groupSize", size)),
-                group_ttl_seconds: rules.group_ttl_seconds.map(|ttl| non_negative(&mut errors, "rules.groupTtlSeconds", ttl)),
+                group_size: rules
+                    .group_size
+                    .map(|size| non_negative(&mut errors, "rules.groupSize", size)),
+                group_ttl_seconds: rules
+                    .group_ttl_seconds
+                    .map(|ttl| non_negative(&mut errors, "rules.groupTtlSeconds", ttl)),
                 new_user_only: rules.new_user_only,
                 cities: rules.cities,
             },

@@ -11,7 +11,7 @@ fn main() -> ExitCode {
     match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!(%error, "playcore stopped");
+            // Printed, not logged: a refused configuration must show even with RUST_LOG=off.
             eprintln!("playcore: {error}");
             ExitCode::FAILURE
         }

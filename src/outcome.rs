@@ -37,7 +37,10 @@ pub fn execute_error(error: ExecuteError, what: &'static str) -> ApiError {
     match error {
         ExecuteError::NotFound => ApiError::new(ErrorCode::NotFound, format!("{what} not found")),
         ExecuteError::Overloaded => ApiError::overloaded(),
-        ExecuteError::Unavailable => ApiError::new(ErrorCode::Overloaded, "the journal is unavailable; retry later"),
+        ExecuteError::Unavailable => ApiError::new(
+            ErrorCode::Overloaded,
+            "the journal is unavailable; retry later",
+        ),
         ExecuteError::Rejected(rejection) => rejection.into(),
     }
 }

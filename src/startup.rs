@@ -179,13 +179,17 @@ fn bind(state: AppState) -> Result<(Server, SocketAddr), StartupError> {
 
 /// Waits for SIGTERM or Ctrl-C, then asks the server to stop gracefully.
 async fn stop_on_signal(handle: ServerHandle) {
-    wait_for_signal().await;
-    info!("shutdown signal received; draining in-flight requests");
+    let signal = wait_for_signal().await;
+    info!(
+        signal,
+        "shutdown signal received; draining in-flight requests"
+    );
     handle.stop(true).await;
 }
 
+/// Returns the name of the signal received.
 #[cfg(unix)]
-async fn wait_for_signal() {
+async fn wait_for_signal() -> &'static str {
     use tokio::signal::unix::{signal, SignalKind};
     let mut terminate = match signal(SignalKind::terminate()) {
         Ok(terminate) => terminate,
@@ -195,22 +199,23 @@ async fn wait_for_signal() {
         }
     };
     tokio::select! {
-        _ = wait_for_ctrl_c() => {}
-        _ = terminate.recv() => {}
+        name = wait_for_ctrl_c() => name,
+        Some(()) = terminate.recv() => "SIGTERM",
     }
 }
 
 #[cfg(not(unix))]
-async fn wait_for_signal() {
-    wait_for_ctrl_c().await;
+async fn wait_for_signal() -> &'static str {
+    wait_for_ctrl_c().await
 }
 
-async fn wait_for_ctrl_c() {
+async fn wait_for_ctrl_c() -> &'static str {
     if let Err(error) = tokio::signal::ctrl_c().await {
         // Never treat a failed registration as a signal: that would stop the server.
         warn!(%error, "cannot listen for Ctrl-C");
         std::future::pending::<()>().await;
     }
+    "SIGINT"
 }
 
 /// Runs the server on the current thread's actix system until it is stopped.

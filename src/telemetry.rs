@@ -6,6 +6,7 @@
 //! never takes the registry's lock (only registration and rendering do).
 
 use std::fmt::Write as _;
+use std::io::IsTerminal;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -21,10 +22,13 @@ const DEFAULT_LOG_FILTER: &str = "info";
 pub fn init() {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
+    // Colours only for a terminal: piped into a file or a log collector they are noise.
+    let ansi = std::io::stderr().is_terminal();
     // `try_init` fails only when a subscriber is already installed, which is fine.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .try_init();
 }
 

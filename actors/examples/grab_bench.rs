@@ -6,8 +6,8 @@
 use playcore_actors::domain::{ActivityConfig, ActivityId, Command, Rules, TemplateCode};
 use playcore_actors::{ActorSettings, Registry, Runtime, RuntimeOptions};
 use playcore_snapshots::{Durability, JournalConfig, Store};
-use std::rc::Rc;
 use std::cell::Cell;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,12 +23,24 @@ struct Arguments {
 
 fn arguments() -> Arguments {
     let values: Vec<String> = std::env::args().skip(1).collect();
-    let number = |index: usize, default: u64| values.get(index).and_then(|value| value.parse().ok()).unwrap_or(default);
+    let number = |index: usize, default: u64| {
+        values
+            .get(index)
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(default)
+    };
     let durability = match values.first().map(String::as_str) {
-        Some("relaxed") => Durability::Relaxed { flush_interval_ms: 10 },
+        Some("relaxed") => Durability::Relaxed {
+            flush_interval_ms: 10,
+        },
         _ => Durability::Fsync,
     };
-    Arguments { durability, grabs: number(1, 2_000_000), in_flight: number(2, 20_000), activities: number(3, 4) }
+    Arguments {
+        durability,
+        grabs: number(1, 2_000_000),
+        in_flight: number(2, 20_000),
+        activities: number(3, 4),
+    }
 }
 
 fn options(durability: Durability) -> RuntimeOptions {
@@ -41,7 +53,11 @@ fn options(durability: Durability) -> RuntimeOptions {
             snapshot_every_events: u64::MAX,
             snapshot_interval: Duration::from_secs(3600),
         },
-        journal: JournalConfig { durability, capacity_events: 4_000_000, record_bytes_max: 48 * 1024 },
+        journal: JournalConfig {
+            durability,
+            capacity_events: 4_000_000,
+            record_bytes_max: 48 * 1024,
+        },
         activities_max: 1000,
         timers_capacity: 100_000_000,
         timer_tick: Duration::from_millis(50),
@@ -70,11 +86,40 @@ fn sale(stock: u64) -> ActivityConfig {
 async fn open_sales(runtime: &Runtime, count: u64, stock: u64) -> Vec<ActivityId> {
     let mut ids = Vec::new();
     for _ in 0..count {
-        let id = runtime.create_activity(sale(stock), "bench-operator").await.expect("create").id;
+        let id = runtime
+            .create_activity(sale(stock), "bench-operator")
+            .await
+            .expect("create")
+            .id;
         let registry = &runtime.registry;
-        registry.execute(id, Command::Submit { by: "bench-operator".into() }).await.expect("submit");
-        registry.execute(id, Command::Approve { by: "bench-approver".into(), remark: String::new() }).await.expect("approve");
-        registry.execute(id, Command::Publish { by: "bench-operator".into() }).await.expect("publish");
+        registry
+            .execute(
+                id,
+                Command::Submit {
+                    by: "bench-operator".into(),
+                },
+            )
+            .await
+            .expect("submit");
+        registry
+            .execute(
+                id,
+                Command::Approve {
+                    by: "bench-approver".into(),
+                    remark: String::new(),
+                },
+            )
+            .await
+            .expect("approve");
+        registry
+            .execute(
+                id,
+                Command::Publish {
+                    by: "bench-operator".into(),
+                },
+            )
+            .await
+            .expect("publish");
         ids.push(id);
     }
     ids
@@ -86,7 +131,12 @@ async fn rush(registry: Arc<Registry>, ids: Vec<ActivityId>, grabs: u64, in_flig
     let succeeded = Rc::new(Cell::new(0u64));
     let mut tasks = Vec::new();
     for _ in 0..in_flight {
-        let (registry, ids, issued, succeeded) = (Arc::clone(&registry), ids.clone(), Rc::clone(&issued), Rc::clone(&succeeded));
+        let (registry, ids, issued, succeeded) = (
+            Arc::clone(&registry),
+            ids.clone(),
+            Rc::clone(&issued),
+            Rc::clone(&succeeded),
+        );
         tasks.push(actix::spawn(async move {
             loop {
                 let number = issued.get();
@@ -95,7 +145,11 @@ async fn rush(registry: Arc<Registry>, ids: Vec<ActivityId>, grabs: u64, in_flig
                 }
                 issued.set(number + 1);
                 let id = ids[(number % ids.len() as u64) as usize];
-                let command = Command::Grab { user: format!("u{number}"), request: "r".into(), quantity: 1 };
+                let command = Command::Grab {
+                    user: format!("u{number}"),
+                    request: "r".into(),
+                    quantity: 1,
+                };
                 match registry.execute(id, command).await {
                     Ok(_) => succeeded.set(succeeded.get() + 1),
                     Err(error) => panic!("grab failed: {error}"),

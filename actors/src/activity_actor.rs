@@ -6,12 +6,12 @@
 //! wait for the durable watermark (see `Registry::execute`), and public views are published
 //! only once the journal covers them.
 
+use crate::domain::decide::Subject;
 use crate::domain::{ActivityState, Command, Event, EventKind, Rejection};
 use crate::floors::SnapshotFloors;
 use crate::publisher::Publisher;
 use crate::timers::{Deadline, DeadlineKind, Timers};
 use crate::views::{self, ActivityView, GroupView, OrderView};
-use crate::domain::decide::Subject;
 use actix::prelude::*;
 use playcore_snapshots::{encode, encode_into, AppendError, Journal};
 use std::sync::Arc;
@@ -26,7 +26,10 @@ pub const REFUND_DELAY_MS: i64 = 0;
 pub enum SubjectView {
     Activity(Arc<ActivityView>),
     Order(OrderView),
-    Group { group: GroupView, order: Option<OrderView> },
+    Group {
+        group: GroupView,
+        order: Option<OrderView>,
+    },
 }
 
 /// An accepted command's answer.
@@ -53,12 +56,15 @@ pub struct Execute {
     pub reply: Option<oneshot::Sender<Reply>>,
 }
 
+/// A read run inside the actor: it gets the state and the journal position it reflects.
+pub type ReadFunction = Box<dyn FnOnce(&ActivityState, u64) + Send>;
+
 /// Read the state (admin queries). The closure gets the state and the journal position it
 /// reflects, and sends its own result.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Read {
-    pub read: Box<dyn FnOnce(&ActivityState, u64) + Send>,
+    pub read: ReadFunction,
 }
 
 /// Write a snapshot now (periodic, or at shutdown); replies once it is queued.
@@ -101,7 +107,17 @@ impl ActivityActor {
         settings: ActorSettings,
         last_seq: u64,
     ) -> ActivityActor {
-        ActivityActor { state, journal, timers, publisher, floors, settings, last_seq, entries_since_snapshot: 0, clock: now_ms }
+        ActivityActor {
+            state,
+            journal,
+            timers,
+            publisher,
+            floors,
+            settings,
+            last_seq,
+            entries_since_snapshot: 0,
+            clock: now_ms,
+        }
     }
 
     /// Starts the actor on `arbiter` with the configured bounded mailbox.
@@ -113,17 +129,33 @@ impl ActivityActor {
         })
     }
 
-    fn execute(&mut self, command: &Command, context: &mut Context<Self>) -> Result<Answer, Rejection> {
+    fn execute(
+        &mut self,
+        command: &Command,
+        context: &mut Context<Self>,
+    ) -> Result<Answer, Rejection> {
         if command.creates_order() && !self.has_room() {
-            return Err(Rejection::Overloaded("the activity has reached its order bound"));
+            return Err(Rejection::Overloaded(
+                "the activity has reached its order bound",
+            ));
         }
         let now_ms = (self.clock)();
         let decision = self.state.decide(command, now_ms)?;
         if !decision.events.is_empty() {
-            let events: Vec<Event> = decision.events.into_iter().map(|kind| Event { at_ms: now_ms, kind }).collect();
+            let events: Vec<Event> = decision
+                .events
+                .into_iter()
+                .map(|kind| Event {
+                    at_ms: now_ms,
+                    kind,
+                })
+                .collect();
             self.commit(events, context)?;
         }
-        Ok(Answer { subject: self.subject_view(decision.subject), replayed: decision.replayed })
+        Ok(Answer {
+            subject: self.subject_view(decision.subject),
+            replayed: decision.replayed,
+        })
     }
 
     fn has_room(&self) -> bool {
@@ -134,7 +166,9 @@ impl ActivityActor {
     /// the journal refuses the entry.
     fn commit(&mut self, events: Vec<Event>, context: &mut Context<Self>) -> Result<(), Rejection> {
         let stream = self.state.id.0;
-        let appended = self.journal.append(stream, |buffer| encode_into(&events, buffer));
+        let appended = self
+            .journal
+            .append(stream, |buffer| encode_into(&events, buffer));
         self.last_seq = appended.map_err(|error| match error {
             AppendError::Full => Rejection::Overloaded("the journal queue is full"),
             _ => Rejection::Overloaded("the journal is unavailable"),
@@ -166,24 +200,45 @@ impl ActivityActor {
             | EventKind::InstanceTimeout { order }
             | EventKind::InstanceRefundPending { order, .. }
             | EventKind::InstanceRefunded { order }
-            | EventKind::InstanceFailed { order } => self.state.order(*order).and_then(|found| found.group),
+            | EventKind::InstanceFailed { order } => {
+                self.state.order(*order).and_then(|found| found.group)
+            }
             _ => None,
         }
     }
 
     fn deadline(&self, due_at_ms: i64, kind: DeadlineKind) -> Deadline {
-        Deadline { due_at_ms, activity: self.state.id, kind }
+        Deadline {
+            due_at_ms,
+            activity: self.state.id,
+            kind,
+        }
     }
 
     /// Queues the timers an applied event creates.
     fn schedule_for(&self, event: &Event) {
         let deadline = match &event.kind {
-            EventKind::InstanceCreated { order, expires_at_ms, .. } => self.deadline(*expires_at_ms, DeadlineKind::ExpireOrder(*order)),
-            EventKind::GroupCreated { group, expires_at_ms, .. } => self.deadline(*expires_at_ms, DeadlineKind::ExpireGroup(*group)),
-            EventKind::InstanceRefundPending { order, .. } => self.deadline(event.at_ms + REFUND_DELAY_MS, DeadlineKind::CompleteRefund(*order)),
-            EventKind::InstanceFailed { order } => self.deadline(event.at_ms + REFUND_DELAY_MS, DeadlineKind::CompleteRefund(*order)),
+            EventKind::InstanceCreated {
+                order,
+                expires_at_ms,
+                ..
+            } => self.deadline(*expires_at_ms, DeadlineKind::ExpireOrder(*order)),
+            EventKind::GroupCreated {
+                group,
+                expires_at_ms,
+                ..
+            } => self.deadline(*expires_at_ms, DeadlineKind::ExpireGroup(*group)),
+            EventKind::InstanceRefundPending { order, .. } => self.deadline(
+                event.at_ms + REFUND_DELAY_MS,
+                DeadlineKind::CompleteRefund(*order),
+            ),
+            EventKind::InstanceFailed { order } => self.deadline(
+                event.at_ms + REFUND_DELAY_MS,
+                DeadlineKind::CompleteRefund(*order),
+            ),
             EventKind::ActivityPublished { .. } => {
-                self.timers.schedule(self.deadline(self.state.config.start_at_ms, DeadlineKind::Open));
+                self.timers
+                    .schedule(self.deadline(self.state.config.start_at_ms, DeadlineKind::Open));
                 self.deadline(self.state.config.end_at_ms, DeadlineKind::Close)
             }
             _ => return,
@@ -195,27 +250,40 @@ impl ActivityActor {
     fn schedule_recovered(&self) {
         use crate::domain::{GroupStatus, OrderStatus};
         if self.state.is_published() {
-            self.timers.schedule(self.deadline(self.state.config.start_at_ms, DeadlineKind::Open));
-            self.timers.schedule(self.deadline(self.state.config.end_at_ms, DeadlineKind::Close));
+            self.timers
+                .schedule(self.deadline(self.state.config.start_at_ms, DeadlineKind::Open));
+            self.timers
+                .schedule(self.deadline(self.state.config.end_at_ms, DeadlineKind::Close));
         }
         for (index, order) in self.state.orders.iter().enumerate() {
             let number = index as u64 + 1;
             match order.status {
-                OrderStatus::PendingPay => self.timers.schedule(self.deadline(order.expires_at_ms, DeadlineKind::ExpireOrder(number))),
-                OrderStatus::RefundPending => self.timers.schedule(self.deadline(order.updated_at_ms, DeadlineKind::CompleteRefund(number))),
+                OrderStatus::PendingPay => self.timers.schedule(
+                    self.deadline(order.expires_at_ms, DeadlineKind::ExpireOrder(number)),
+                ),
+                OrderStatus::RefundPending => self.timers.schedule(
+                    self.deadline(order.updated_at_ms, DeadlineKind::CompleteRefund(number)),
+                ),
                 _ => {}
             }
         }
         for (index, group) in self.state.groups.iter().enumerate() {
             if matches!(group.status, GroupStatus::Pending | GroupStatus::Active) {
-                self.timers.schedule(self.deadline(group.expires_at_ms, DeadlineKind::ExpireGroup(index as u64 + 1)));
+                self.timers.schedule(self.deadline(
+                    group.expires_at_ms,
+                    DeadlineKind::ExpireGroup(index as u64 + 1),
+                ));
             }
         }
     }
 
     fn subject_view(&self, subject: Subject) -> SubjectView {
         let activity = self.state.id;
-        let order_view = |number: u64| self.state.order(number).map(|order| views::order_view(activity, number, order));
+        let order_view = |number: u64| {
+            self.state
+                .order(number)
+                .map(|order| views::order_view(activity, number, order))
+        };
         match subject {
             Subject::Activity => SubjectView::Activity(Arc::new(views::activity_view(&self.state))),
             Subject::Order(number) => match order_view(number) {
@@ -223,7 +291,10 @@ impl ActivityActor {
                 None => SubjectView::Activity(Arc::new(views::activity_view(&self.state))),
             },
             Subject::Group { group, order } => match self.state.group(group) {
-                Some(found) => SubjectView::Group { group: views::group_view(&self.state, group, found), order: order_view(order) },
+                Some(found) => SubjectView::Group {
+                    group: views::group_view(&self.state, group, found),
+                    order: order_view(order),
+                },
                 None => SubjectView::Activity(Arc::new(views::activity_view(&self.state))),
             },
         }
@@ -237,7 +308,14 @@ impl ActivityActor {
         let activity = Arc::new(views::activity_view(&self.state));
         let group_views = groups
             .into_iter()
-            .filter_map(|number| self.state.group(number).map(|group| (number, Arc::new(views::group_view(&self.state, number, group)))))
+            .filter_map(|number| {
+                self.state.group(number).map(|group| {
+                    (
+                        number,
+                        Arc::new(views::group_view(&self.state, number, group)),
+                    )
+                })
+            })
             .collect();
         self.publisher.stage(self.last_seq, activity, group_views);
         if self.publisher.needs_waiter() {
@@ -270,22 +348,32 @@ impl ActivityActor {
             return;
         }
         match encode(&self.state) {
-            Ok(bytes) => match self.journal.append_snapshot(self.state.id.0, self.last_seq, bytes) {
+            Ok(bytes) => match self
+                .journal
+                .append_snapshot(self.state.id.0, self.last_seq, bytes)
+            {
                 Ok(_) => {
                     self.entries_since_snapshot = 0;
                     let safe_after_seq = self.journal.appended_seq() + 1;
-                    self.floors.snapshot_queued(self.state.id, self.last_seq + 1, safe_after_seq);
+                    self.floors
+                        .snapshot_queued(self.state.id, self.last_seq + 1, safe_after_seq);
                 }
-                Err(error) => tracing::warn!(activity = %self.state.id, ?error, "snapshot not queued"),
+                Err(error) => {
+                    tracing::warn!(activity = %self.state.id, ?error, "snapshot not queued")
+                }
             },
-            Err(error) => tracing::error!(activity = %self.state.id, %error, "snapshot encoding failed"),
+            Err(error) => {
+                tracing::error!(activity = %self.state.id, %error, "snapshot encoding failed")
+            }
         }
     }
 }
 
 /// Wall-clock milliseconds since the Unix epoch: the one place the actor reads time.
 pub fn now_ms() -> i64 {
-    let elapsed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let elapsed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
 }
 
@@ -294,7 +382,10 @@ impl Actor for ActivityActor {
 
     fn started(&mut self, context: &mut Context<Self>) {
         self.schedule_recovered();
-        self.publisher.publish_now(Arc::new(views::activity_view(&self.state)), self.all_group_views());
+        self.publisher.publish_now(
+            Arc::new(views::activity_view(&self.state)),
+            self.all_group_views(),
+        );
         context.run_interval(self.settings.snapshot_interval, |actor, _| actor.snapshot());
     }
 }
@@ -302,7 +393,14 @@ impl Actor for ActivityActor {
 impl ActivityActor {
     fn all_group_views(&self) -> Vec<(u64, Arc<GroupView>)> {
         let groups = self.state.groups.iter().enumerate();
-        groups.map(|(index, group)| (index as u64 + 1, Arc::new(views::group_view(&self.state, index as u64 + 1, group)))).collect()
+        groups
+            .map(|(index, group)| {
+                (
+                    index as u64 + 1,
+                    Arc::new(views::group_view(&self.state, index as u64 + 1, group)),
+                )
+            })
+            .collect()
     }
 }
 
@@ -312,7 +410,10 @@ impl Handler<Execute> for ActivityActor {
     fn handle(&mut self, message: Execute, context: &mut Context<Self>) {
         let outcome = self.execute(&message.command, context);
         if let Some(reply) = message.reply {
-            let _ = reply.send(Reply { outcome, durable_after_seq: self.last_seq });
+            let _ = reply.send(Reply {
+                outcome,
+                durable_after_seq: self.last_seq,
+            });
         }
     }
 }

@@ -10,7 +10,7 @@ use playcore_snapshots::Journal;
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::BinaryHeap;
 use std::sync::{Arc, Mutex};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 struct Waiter {
     seq: u64,
@@ -48,23 +48,38 @@ pub struct DurabilityWaiters {
 }
 
 impl DurabilityWaiters {
-    /// Creates the waiter set and spawns its releaser on the current actix system.
-    pub fn start(journal: Journal) -> Arc<DurabilityWaiters> {
-        let waiters = Arc::new(DurabilityWaiters { journal, heap: Mutex::new(BinaryHeap::new()) });
+    /// Creates the waiter set and spawns its releaser on the current actix system; the
+    /// releaser ends when `closing` turns true (so it stops holding the journal).
+    pub fn start(journal: Journal, mut closing: watch::Receiver<bool>) -> Arc<DurabilityWaiters> {
+        let waiters = Arc::new(DurabilityWaiters {
+            journal,
+            heap: Mutex::new(BinaryHeap::new()),
+        });
         let releaser = Arc::clone(&waiters);
         actix::spawn(async move {
             let mut watermark = releaser.journal.watermark();
-            while watermark.changed().await.is_ok() {
-                let durable_seq = *watermark.borrow_and_update();
-                releaser.release(durable_seq);
+            loop {
+                tokio::select! {
+                    changed = watermark.changed() => {
+                        if changed.is_err() {
+                            break;
+                        }
+                        let durable_seq = *watermark.borrow_and_update();
+                        releaser.release(durable_seq);
+                    }
+                    _ = closing.wait_for(|closed| *closed) => break,
+                }
             }
+            releaser.release(releaser.journal.durable_seq());
             releaser.drop_all();
         });
         waiters
     }
 
     fn heap(&self) -> std::sync::MutexGuard<'_, BinaryHeap<Waiter>> {
-        self.heap.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.heap
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Resolves once every journal entry up to `seq` is durable.

@@ -23,7 +23,13 @@ pub struct SnapshotFloors {
 impl SnapshotFloors {
     /// Registers an activity that needs every entry from `floor_seq` on.
     pub fn register(&self, id: ActivityId, floor_seq: u64) {
-        self.floors.insert(id, Floor { confirmed_seq: floor_seq, pending: None });
+        self.floors.insert(
+            id,
+            Floor {
+                confirmed_seq: floor_seq,
+                pending: None,
+            },
+        );
     }
 
     /// A snapshot covering entries up to `floor_seq - 1` was queued; it is durable once the

@@ -21,7 +21,10 @@ pub struct Published {
 impl Published {
     pub fn new(initial: Arc<ActivityView>) -> Published {
         let (sender, _) = watch::channel(initial);
-        Published { activity: Arc::new(sender), groups: Arc::new(DashMap::new()) }
+        Published {
+            activity: Arc::new(sender),
+            groups: Arc::new(DashMap::new()),
+        }
     }
 
     pub fn activity(&self) -> Arc<ActivityView> {
@@ -29,7 +32,9 @@ impl Published {
     }
 
     pub fn group(&self, number: u64) -> Option<Arc<GroupView>> {
-        self.groups.get(&number).map(|sender| Arc::clone(&sender.borrow()))
+        self.groups
+            .get(&number)
+            .map(|sender| Arc::clone(&sender.borrow()))
     }
 
     fn set_group(&self, number: u64, view: Arc<GroupView>) {
@@ -61,11 +66,24 @@ pub struct Publisher {
 
 impl Publisher {
     pub fn new(published: Published) -> Publisher {
-        Publisher { published, staged: VecDeque::new(), waiting: false }
+        Publisher {
+            published,
+            staged: VecDeque::new(),
+            waiting: false,
+        }
     }
 
-    pub fn stage(&mut self, seq: u64, activity: Arc<ActivityView>, groups: Vec<(u64, Arc<GroupView>)>) {
-        self.staged.push_back(Staged { seq, activity, groups });
+    pub fn stage(
+        &mut self,
+        seq: u64,
+        activity: Arc<ActivityView>,
+        groups: Vec<(u64, Arc<GroupView>)>,
+    ) {
+        self.staged.push_back(Staged {
+            seq,
+            activity,
+            groups,
+        });
     }
 
     /// Whether a durability waiter should be started.
@@ -85,8 +103,14 @@ impl Publisher {
     pub fn publish_durable(&mut self, durable_seq: u64) {
         let mut activity = None;
         let mut groups = HashMap::new();
-        while self.staged.front().is_some_and(|staged| staged.seq <= durable_seq) {
-            let Some(staged) = self.staged.pop_front() else { break };
+        while self
+            .staged
+            .front()
+            .is_some_and(|staged| staged.seq <= durable_seq)
+        {
+            let Some(staged) = self.staged.pop_front() else {
+                break;
+            };
             activity = Some(staged.activity);
             groups.extend(staged.groups);
         }

@@ -2,14 +2,14 @@
 //! workers find an actor without a lock or a hop). `execute` is the one path from a caller
 //! to an actor: one mailbox hop, then a wait for the durable watermark.
 
+use crate::activity_actor::ActivityActor;
 use crate::activity_actor::{Answer, Execute, Read};
 use crate::domain::{ActivityId, ActivityState, Command, GroupId, Rejection};
+use crate::durability::DurabilityWaiters;
 use crate::publisher::Published;
 use crate::views::{ActivityView, GroupView};
-use crate::activity_actor::ActivityActor;
 use actix::Addr;
 use dashmap::DashMap;
-use crate::durability::DurabilityWaiters;
 use playcore_snapshots::Journal;
 use std::sync::Arc;
 use tokio::sync::{oneshot, watch};
@@ -41,18 +41,42 @@ pub struct Registry {
     journal: Journal,
     durability: Arc<DurabilityWaiters>,
     capacity: usize,
+    /// Turns true at shutdown: background loops stop and release the journal.
+    closing: watch::Sender<bool>,
 }
 
 impl Registry {
     /// Must run inside an actix system (it starts the durability releaser).
     pub fn new(journal: Journal, capacity: usize) -> Registry {
-        let durability = DurabilityWaiters::start(journal.clone());
-        Registry { activities: DashMap::new(), journal, durability, capacity }
+        let (closing, closing_receiver) = watch::channel(false);
+        let durability = DurabilityWaiters::start(journal.clone(), closing_receiver);
+        Registry {
+            activities: DashMap::new(),
+            journal,
+            durability,
+            capacity,
+            closing,
+        }
+    }
+
+    /// A receiver that turns true when the runtime shuts down.
+    pub fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
+    }
+
+    /// Stops the background loops and forgets the actors (their arbiters are stopped by the
+    /// runtime), so nothing keeps the journal or the store open.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+        self.activities.clear();
     }
 
     /// Resolves once the journal made every entry up to `seq` durable.
     pub async fn wait_durable(&self, seq: u64) -> Result<(), ExecuteError> {
-        self.durability.wait(seq).await.map_err(|_| ExecuteError::Unavailable)
+        self.durability
+            .wait(seq)
+            .await
+            .map_err(|_| ExecuteError::Unavailable)
     }
 
     pub fn journal(&self) -> &Journal {
@@ -87,20 +111,30 @@ impl Registry {
 
     /// The durable public view of an activity (no mailbox hop).
     pub fn view(&self, id: ActivityId) -> Option<Arc<ActivityView>> {
-        self.activities.get(&id).map(|entry| entry.published.activity())
+        self.activities
+            .get(&id)
+            .map(|entry| entry.published.activity())
     }
 
     /// Every activity's durable view, by id.
     pub fn views(&self) -> Vec<Arc<ActivityView>> {
-        self.ids().into_iter().filter_map(|id| self.view(id)).collect()
+        self.ids()
+            .into_iter()
+            .filter_map(|id| self.view(id))
+            .collect()
     }
 
     pub fn group_view(&self, id: GroupId) -> Option<Arc<GroupView>> {
-        self.activities.get(&id.activity)?.published.group(id.number)
+        self.activities
+            .get(&id.activity)?
+            .published
+            .group(id.number)
     }
 
     pub fn subscribe_activity(&self, id: ActivityId) -> Option<watch::Receiver<Arc<ActivityView>>> {
-        self.activities.get(&id).map(|entry| entry.published.activity.subscribe())
+        self.activities
+            .get(&id)
+            .map(|entry| entry.published.activity.subscribe())
     }
 
     pub fn subscribe_group(&self, id: GroupId) -> Option<watch::Receiver<Arc<GroupView>>> {
@@ -113,7 +147,10 @@ impl Registry {
     pub async fn execute(&self, id: ActivityId, command: Command) -> Result<Answer, ExecuteError> {
         let addr = self.handle(id).ok_or(ExecuteError::NotFound)?.addr;
         let (sender, receiver) = oneshot::channel();
-        let message = Execute { command, reply: Some(sender) };
+        let message = Execute {
+            command,
+            reply: Some(sender),
+        };
         addr.try_send(message).map_err(|error| match error {
             actix::prelude::SendError::Full(_) => ExecuteError::Overloaded,
             actix::prelude::SendError::Closed(_) => ExecuteError::Unavailable,
@@ -126,8 +163,13 @@ impl Registry {
     /// Sends a command without waiting for its answer (supervisor nudges). Returns false
     /// when the mailbox is full, so the caller can retry later.
     pub fn nudge(&self, id: ActivityId, command: Command) -> bool {
-        let Some(handle) = self.handle(id) else { return true };
-        match handle.addr.try_send(Execute { command, reply: None }) {
+        let Some(handle) = self.handle(id) else {
+            return true;
+        };
+        match handle.addr.try_send(Execute {
+            command,
+            reply: None,
+        }) {
             Ok(()) => true,
             Err(actix::prelude::SendError::Full(_)) => false,
             Err(actix::prelude::SendError::Closed(_)) => true,

@@ -6,7 +6,9 @@
 //! flush and sync the journal.
 
 use crate::activity_actor::{now_ms, ActivityActor, ActorSettings, TakeSnapshot};
-use crate::domain::{decide_create, ActivityConfig, ActivityId, ActivityState, Command, Event, EventKind};
+use crate::domain::{
+    decide_create, ActivityConfig, ActivityId, ActivityState, Command, Event, EventKind,
+};
 use crate::floors::SnapshotFloors;
 use crate::publisher::{Published, Publisher};
 use crate::registry::{ActivityHandle, ExecuteError, Registry};
@@ -50,7 +52,11 @@ pub enum RuntimeError {
     #[error("storage: {0}")]
     Storage(String),
     #[error("journal entry {seq} of activity {stream} cannot be replayed: {reason}")]
-    Replay { seq: u64, stream: u64, reason: String },
+    Replay {
+        seq: u64,
+        stream: u64,
+        reason: String,
+    },
 }
 
 pub struct Runtime {
@@ -73,9 +79,13 @@ impl Runtime {
     pub fn start(store: Store, options: RuntimeOptions) -> Result<Arc<Runtime>, RuntimeError> {
         let started = Instant::now();
         let (states, mut report, next_seq) = replay(&store)?;
-        let journal = Journal::start(store.clone(), options.journal.clone(), next_seq);
+        let journal = Journal::start(store.clone(), options.journal, next_seq);
         let next_activity = states.keys().max().map_or(1, |max| max + 1);
-        let arbiter_count = if options.arbiters == 0 { cores() } else { options.arbiters };
+        let arbiter_count = if options.arbiters == 0 {
+            cores()
+        } else {
+            options.arbiters
+        };
         let runtime = Runtime {
             registry: Arc::new(Registry::new(journal.clone(), options.activities_max)),
             store,
@@ -94,7 +104,10 @@ impl Runtime {
             runtime.registry.insert(handle.0, handle.1);
         }
         report.duration = started.elapsed();
-        let runtime = Arc::new(Runtime { recovery: report, ..runtime });
+        let runtime = Arc::new(Runtime {
+            recovery: report,
+            ..runtime
+        });
         runtime.spawn_timer_loop();
         Ok(runtime)
     }
@@ -113,14 +126,26 @@ impl Runtime {
         let publisher = Publisher::new(published.clone());
         let timers = Arc::clone(&self.timers);
         let floors = Arc::clone(&self.floors);
-        let actor = ActivityActor::new(state, self.journal.clone(), timers, publisher, floors, self.options.actor.clone(), last_seq);
+        let actor = ActivityActor::new(
+            state,
+            self.journal.clone(),
+            timers,
+            publisher,
+            floors,
+            self.options.actor.clone(),
+            last_seq,
+        );
         let index = (id.0 as usize) % self.arbiters.len();
         let addr = actor.start_on(&self.arbiters[index].handle());
         (id, ActivityHandle { addr, published })
     }
 
     /// Creates an activity in DRAFT; returns its view once ACTIVITY_CREATED is durable.
-    pub async fn create_activity(&self, config: ActivityConfig, by: &str) -> Result<Arc<ActivityView>, ExecuteError> {
+    pub async fn create_activity(
+        &self,
+        config: ActivityConfig,
+        by: &str,
+    ) -> Result<Arc<ActivityView>, ExecuteError> {
         if !self.registry.has_room() {
             return Err(ExecuteError::Overloaded);
         }
@@ -130,7 +155,10 @@ impl Runtime {
         self.floors.register(id, self.journal.appended_seq() + 1);
         let now = now_ms();
         let events = vec![Event { at_ms: now, kind }];
-        let seq = self.journal.append(id.0, |buffer| encode_into(&events, buffer)).map_err(|_| ExecuteError::Overloaded)?;
+        let seq = self
+            .journal
+            .append(id.0, |buffer| encode_into(&events, buffer))
+            .map_err(|_| ExecuteError::Overloaded)?;
         let state = ActivityState::created(id, config, by, now);
         let view = Arc::new(activity_view(&state));
         let (id, handle) = self.spawn_actor(state, seq);
@@ -139,29 +167,33 @@ impl Runtime {
         Ok(view)
     }
 
-    /// The timeout supervisor's loop: pops what is due and nudges the owning actors.
+    /// The timeout supervisor's loop (pops what is due and nudges the owning actors) and the
+    /// truncation loop. Both end when the registry closes.
     fn spawn_timer_loop(self: &Arc<Self>) {
         let timers = Arc::clone(&self.timers);
         let registry = Arc::clone(&self.registry);
         let tick = self.options.timer_tick;
-        let (journal, floors) = (self.journal.clone(), Arc::clone(&self.floors));
-        let truncate_every = self.options.actor.snapshot_interval;
-        actix::spawn(async move {
-            let mut interval = tokio::time::interval(truncate_every);
-            loop {
-                interval.tick().await;
-                let floor_seq = floors.truncation_floor(journal.durable_seq());
-                if floor_seq > 0 {
-                    journal.truncate_below(floor_seq);
-                }
-            }
-        });
+        let mut closing = registry.closing();
         actix::spawn(async move {
             let mut interval = tokio::time::interval(tick);
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                interval.tick().await;
-                fire_due(&timers, &registry, now_ms(), tick);
+                tokio::select! {
+                    _ = interval.tick() => fire_due(&timers, &registry, now_ms(), tick),
+                    _ = closing.wait_for(|closed| *closed) => break,
+                }
+            }
+        });
+        let (journal, floors) = (self.journal.clone(), Arc::clone(&self.floors));
+        let truncate_every = self.options.actor.snapshot_interval;
+        let mut closing = self.registry.closing();
+        actix::spawn(async move {
+            let mut interval = tokio::time::interval(truncate_every);
+            loop {
+                tokio::select! {
+                    _ = interval.tick() => truncate(&journal, &floors),
+                    _ = closing.wait_for(|closed| *closed) => break,
+                }
             }
         });
     }
@@ -169,9 +201,16 @@ impl Runtime {
     /// Snapshots every actor, then makes the journal durable and stops its writer.
     pub async fn shutdown(&self) {
         for id in self.registry.ids() {
-            let Some(handle) = self.registry.handle(id) else { continue };
+            let Some(handle) = self.registry.handle(id) else {
+                continue;
+            };
             let (done, finished) = oneshot::channel();
-            if handle.addr.send(TakeSnapshot { done: Some(done) }).await.is_ok() {
+            if handle
+                .addr
+                .send(TakeSnapshot { done: Some(done) })
+                .await
+                .is_ok()
+            {
                 let _ = finished.await;
             }
         }
@@ -183,9 +222,17 @@ impl Runtime {
         if let Err(error) = self.journal.shutdown() {
             tracing::error!(%error, "journal shutdown failed");
         }
+        self.registry.close();
         for arbiter in &self.arbiters {
             arbiter.stop();
         }
+    }
+}
+
+fn truncate(journal: &Journal, floors: &SnapshotFloors) {
+    let floor_seq = floors.truncation_floor(journal.durable_seq());
+    if floor_seq > 0 {
+        journal.truncate_below(floor_seq);
     }
 }
 
@@ -200,7 +247,10 @@ fn fire_due(timers: &Timers, registry: &Registry, now: i64, tick: Duration) {
         };
         if !registry.nudge(deadline.activity, command) {
             let retry_at_ms = now + i64::try_from(tick.as_millis()).unwrap_or(50);
-            timers.schedule(Deadline { due_at_ms: retry_at_ms, ..deadline });
+            timers.schedule(Deadline {
+                due_at_ms: retry_at_ms,
+                ..deadline
+            });
         }
     }
 }
@@ -212,20 +262,33 @@ fn cores() -> usize {
 /// Loads snapshots and replays the journal after them.
 fn replay(store: &Store) -> Result<(Recovered, RecoveryReport, u64), RuntimeError> {
     let recovered = recover(store).map_err(|error| RuntimeError::Storage(error.to_string()))?;
-    let mut report = RecoveryReport { tail_cut: recovered.tail_cut.clone(), ..RecoveryReport::default() };
+    let mut report = RecoveryReport {
+        tail_cut: recovered.tail_cut.clone(),
+        ..RecoveryReport::default()
+    };
     let mut states: Recovered = HashMap::new();
     for snapshot in &recovered.snapshots {
-        let state: ActivityState = decode(&snapshot.payload)
-            .map_err(|error| RuntimeError::Replay { seq: snapshot.seq, stream: snapshot.stream, reason: format!("snapshot: {error}") })?;
+        let state: ActivityState =
+            decode(&snapshot.payload).map_err(|error| RuntimeError::Replay {
+                seq: snapshot.seq,
+                stream: snapshot.stream,
+                reason: format!("snapshot: {error}"),
+            })?;
         states.insert(snapshot.stream, (state, snapshot.seq, snapshot.seq + 1));
         report.snapshots_loaded += 1;
     }
     for entry in &recovered.events {
-        if states.get(&entry.stream).is_some_and(|(_, seq, _)| entry.seq <= *seq) {
+        if states
+            .get(&entry.stream)
+            .is_some_and(|(_, seq, _)| entry.seq <= *seq)
+        {
             continue;
         }
-        let events: Vec<Event> = decode(&entry.payload)
-            .map_err(|error| RuntimeError::Replay { seq: entry.seq, stream: entry.stream, reason: error.to_string() })?;
+        let events: Vec<Event> = decode(&entry.payload).map_err(|error| RuntimeError::Replay {
+            seq: entry.seq,
+            stream: entry.stream,
+            reason: error.to_string(),
+        })?;
         apply_entry(&mut states, entry.stream, entry.seq, &events)?;
         report.entries_replayed += 1;
         report.events_replayed += events.len();
@@ -233,19 +296,31 @@ fn replay(store: &Store) -> Result<(Recovered, RecoveryReport, u64), RuntimeErro
     Ok((states, report, recovered.next_seq))
 }
 
-fn apply_entry(states: &mut Recovered, stream: u64, seq: u64, events: &[Event]) -> Result<(), RuntimeError> {
+fn apply_entry(
+    states: &mut Recovered,
+    stream: u64,
+    seq: u64,
+    events: &[Event],
+) -> Result<(), RuntimeError> {
     if let Some((state, last_seq, _)) = states.get_mut(&stream) {
         events.iter().for_each(|event| state.apply(event));
         *last_seq = seq;
         return Ok(());
     }
     match events.first() {
-        Some(Event { at_ms, kind: EventKind::ActivityCreated { config, by } }) => {
+        Some(Event {
+            at_ms,
+            kind: EventKind::ActivityCreated { config, by },
+        }) => {
             let mut state = ActivityState::created(ActivityId(stream), config.clone(), by, *at_ms);
             events[1..].iter().for_each(|event| state.apply(event));
             states.insert(stream, (state, seq, seq));
             Ok(())
         }
-        _ => Err(RuntimeError::Replay { seq, stream, reason: "first entry of an activity is not ACTIVITY_CREATED".to_string() }),
+        _ => Err(RuntimeError::Replay {
+            seq,
+            stream,
+            reason: "first entry of an activity is not ACTIVITY_CREATED".to_string(),
+        }),
     }
 }

@@ -36,11 +36,16 @@ pub struct Timers {
 
 impl Timers {
     pub fn new(capacity: usize) -> Timers {
-        Timers { heap: Mutex::new(BinaryHeap::new()), capacity }
+        Timers {
+            heap: Mutex::new(BinaryHeap::new()),
+            capacity,
+        }
     }
 
     fn heap(&self) -> std::sync::MutexGuard<'_, BinaryHeap<Reverse<Deadline>>> {
-        self.heap.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.heap
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Whether `count` more deadlines fit; checked before a command that creates them.
@@ -85,7 +90,11 @@ mod tests {
     use super::*;
 
     fn deadline(due_at_ms: i64, order: u64) -> Deadline {
-        Deadline { due_at_ms, activity: ActivityId(1), kind: DeadlineKind::ExpireOrder(order) }
+        Deadline {
+            due_at_ms,
+            activity: ActivityId(1),
+            kind: DeadlineKind::ExpireOrder(order),
+        }
     }
 
     #[test]

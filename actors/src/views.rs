@@ -2,7 +2,9 @@
 //! pushes read without a mailbox hop. Times are milliseconds since the Unix epoch (UTC).
 
 use crate::domain::state::{ActivityState, Group, Order, Phase};
-use crate::domain::{ActivityConfig, ActivityId, ApprovalStatus, GroupId, GroupStatus, OrderId, OrderStatus, Stock};
+use crate::domain::{
+    ActivityConfig, ActivityId, ApprovalStatus, GroupId, GroupStatus, OrderId, OrderStatus, Stock,
+};
 use std::sync::Arc;
 
 /// The public state of an activity at one version.
@@ -59,7 +61,12 @@ pub fn public_status(state: &ActivityState) -> &'static str {
         Phase::Online if state.stock.available == 0 => "SOLD_OUT",
         Phase::Online => "ONLINE",
         Phase::Ended => "ENDED",
-        Phase::Unpublished if state.publication.ever_published && state.approval.status == ApprovalStatus::Approved => "OFFLINE",
+        Phase::Unpublished
+            if state.publication.ever_published
+                && state.approval.status == ApprovalStatus::Approved =>
+        {
+            "OFFLINE"
+        }
         Phase::Unpublished => match state.approval.status {
             ApprovalStatus::Draft => "DRAFT",
             ApprovalStatus::Pending => "PENDING",
@@ -92,7 +99,10 @@ pub fn order_view(activity: ActivityId, number: u64, order: &Order) -> OrderView
         created_at_ms: order.created_at_ms,
         expires_at_ms: order.expires_at_ms,
         paid_at_ms: order.paid_at_ms,
-        group: order.group.map(|group| GroupId { activity, number: group }),
+        group: order.group.map(|group| GroupId {
+            activity,
+            number: group,
+        }),
     }
 }
 
@@ -103,8 +113,13 @@ pub fn group_view(state: &ActivityState, number: u64, group: &Group) -> GroupVie
         .iter()
         .map(|member| MemberView {
             user: member.user.clone(),
-            order: OrderId { activity, number: member.order },
-            order_status: state.order(member.order).map_or(OrderStatus::Cancelled, |order| order.status),
+            order: OrderId {
+                activity,
+                number: member.order,
+            },
+            order_status: state
+                .order(member.order)
+                .map_or(OrderStatus::Cancelled, |order| order.status),
         })
         .collect();
     GroupView {

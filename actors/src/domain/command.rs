@@ -5,29 +5,69 @@ use super::config::ActivityConfig;
 /// A request to one activity. Time is not part of it: `decide` takes `now` as an argument.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
-    Update { config: ActivityConfig, by: String },
-    Submit { by: String },
-    Approve { by: String, remark: String },
-    Reject { by: String, remark: String },
-    Withdraw { by: String },
-    Publish { by: String },
-    Unpublish { by: String },
+    Update {
+        config: ActivityConfig,
+        by: String,
+    },
+    Submit {
+        by: String,
+    },
+    Approve {
+        by: String,
+        remark: String,
+    },
+    Reject {
+        by: String,
+        remark: String,
+    },
+    Withdraw {
+        by: String,
+    },
+    Publish {
+        by: String,
+    },
+    Unpublish {
+        by: String,
+    },
     /// The supervisor's nudge at `startAt`.
     Open,
     /// The supervisor's nudge at `endAt`.
     Close,
     /// Flash-sale grab: reserve `quantity` units for the user.
-    Grab { user: String, request: String, quantity: u32 },
-    StartGroup { user: String, request: String },
-    JoinGroup { group: u64, user: String, request: String },
-    Pay { order: u64, payment: Payment },
-    Cancel { order: u64, user: String },
+    Grab {
+        user: String,
+        request: String,
+        quantity: u32,
+    },
+    StartGroup {
+        user: String,
+        request: String,
+    },
+    JoinGroup {
+        group: u64,
+        user: String,
+        request: String,
+    },
+    Pay {
+        order: u64,
+        payment: Payment,
+    },
+    Cancel {
+        order: u64,
+        user: String,
+    },
     /// The supervisor's nudge at an order's pay deadline; the actor decides.
-    ExpireOrder { order: u64 },
+    ExpireOrder {
+        order: u64,
+    },
     /// The supervisor's nudge at a group's expiry; the actor decides.
-    ExpireGroup { group: u64 },
+    ExpireGroup {
+        group: u64,
+    },
     /// The refund of a REFUND_PENDING order went through.
-    CompleteRefund { order: u64 },
+    CompleteRefund {
+        order: u64,
+    },
 }
 
 /// How money arrived for an order.
@@ -36,12 +76,18 @@ pub enum Payment {
     /// The mock payment of the H5 page: only the order's user may pay it.
     Mock { user: String },
     /// The provider's signed notification, idempotent by trade number.
-    Notify { trade_number: String, amount_cents: u64 },
+    Notify {
+        trade_number: String,
+        amount_cents: u64,
+    },
 }
 
 impl Command {
     /// Whether the command may create an order (and so is subject to the orders bound).
     pub fn creates_order(&self) -> bool {
-        matches!(self, Command::Grab { .. } | Command::StartGroup { .. } | Command::JoinGroup { .. })
+        matches!(
+            self,
+            Command::Grab { .. } | Command::StartGroup { .. } | Command::JoinGroup { .. }
+        )
     }
 }

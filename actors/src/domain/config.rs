@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 /// Bounds that keep a configuration sane (and memory bounded).
 pub const TITLE_LENGTH_MAX: usize = 200;
 pub const STOCK_MAX: u64 = 100_000_000;
-pub const PRICE_CENTS_MAX: u64 = 100_000_000_00;
+pub const PRICE_CENTS_MAX: u64 = 10_000_000_000;
 pub const PER_USER_LIMIT_MAX: u32 = 10_000;
 pub const PAY_TIMEOUT_SECONDS_MIN: u64 = 1;
 pub const PAY_TIMEOUT_SECONDS_MAX: u64 = 7 * 24 * 3600;
@@ -41,7 +41,10 @@ pub struct FieldError {
 
 fn check(errors: &mut Vec<FieldError>, ok: bool, field: &'static str, reason: &str) {
     if !ok {
-        errors.push(FieldError { field, reason: reason.to_string() });
+        errors.push(FieldError {
+            field,
+            reason: reason.to_string(),
+        });
     }
 }
 
@@ -50,32 +53,101 @@ impl ActivityConfig {
     pub fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         let title_length = self.title.chars().count();
-        check(&mut errors, (1..=TITLE_LENGTH_MAX).contains(&title_length), "title", "1 to 200 characters");
-        check(&mut errors, !self.store_id.trim().is_empty() && self.store_id.len() <= 64, "storeId", "1 to 64 characters");
-        check(&mut errors, !self.service_id.trim().is_empty() && self.service_id.len() <= 64, "serviceId", "1 to 64 characters");
-        check(&mut errors, (1..=PRICE_CENTS_MAX).contains(&self.price_cents), "price", "positive integer cents");
-        check(&mut errors, (1..=STOCK_MAX).contains(&self.stock_total), "stock", "1 to 100000000");
-        check(&mut errors, (1..=PER_USER_LIMIT_MAX).contains(&self.per_user_limit), "perUserLimit", "1 to 10000");
-        check(&mut errors, (1..=1000).contains(&self.units_per_order), "unitsPerOrder", "1 to 1000");
-        check(&mut errors, self.end_at_ms > self.start_at_ms, "endAt", "must be after startAt");
+        check(
+            &mut errors,
+            (1..=TITLE_LENGTH_MAX).contains(&title_length),
+            "title",
+            "1 to 200 characters",
+        );
+        check(
+            &mut errors,
+            !self.store_id.trim().is_empty() && self.store_id.len() <= 64,
+            "storeId",
+            "1 to 64 characters",
+        );
+        check(
+            &mut errors,
+            !self.service_id.trim().is_empty() && self.service_id.len() <= 64,
+            "serviceId",
+            "1 to 64 characters",
+        );
+        check(
+            &mut errors,
+            (1..=PRICE_CENTS_MAX).contains(&self.price_cents),
+            "price",
+            "positive integer cents",
+        );
+        check(
+            &mut errors,
+            (1..=STOCK_MAX).contains(&self.stock_total),
+            "stock",
+            "1 to 100000000",
+        );
+        check(
+            &mut errors,
+            (1..=PER_USER_LIMIT_MAX).contains(&self.per_user_limit),
+            "perUserLimit",
+            "1 to 10000",
+        );
+        check(
+            &mut errors,
+            (1..=1000).contains(&self.units_per_order),
+            "unitsPerOrder",
+            "1 to 1000",
+        );
+        check(
+            &mut errors,
+            self.end_at_ms > self.start_at_ms,
+            "endAt",
+            "must be after startAt",
+        );
         let pay_range = PAY_TIMEOUT_SECONDS_MIN..=PAY_TIMEOUT_SECONDS_MAX;
-        check(&mut errors, pay_range.contains(&self.pay_timeout_seconds), "payTimeoutSeconds", "1 to 604800");
-        check(&mut errors, !self.unit_name.is_empty() && self.unit_name.chars().count() <= 16, "unitName", "1 to 16 characters");
+        check(
+            &mut errors,
+            pay_range.contains(&self.pay_timeout_seconds),
+            "payTimeoutSeconds",
+            "1 to 604800",
+        );
+        check(
+            &mut errors,
+            !self.unit_name.is_empty() && self.unit_name.chars().count() <= 16,
+            "unitName",
+            "1 to 16 characters",
+        );
         self.validate_rules(&mut errors);
         errors
     }
 
     fn validate_rules(&self, errors: &mut Vec<FieldError>) {
         let rules = &self.rules;
-        check(errors, rules.cities.len() <= CITIES_MAX, "rules.cities", "at most 500 cities");
+        check(
+            errors,
+            rules.cities.len() <= CITIES_MAX,
+            "rules.cities",
+            "at most 500 cities",
+        );
         if !self.template.is_group() {
-            check(errors, rules.group_size.is_none(), "rules.groupSize", "only for group templates");
-            check(errors, rules.group_ttl_seconds.is_none(), "rules.groupTtlSeconds", "only for group templates");
+            check(
+                errors,
+                rules.group_size.is_none(),
+                "rules.groupSize",
+                "only for group templates",
+            );
+            check(
+                errors,
+                rules.group_ttl_seconds.is_none(),
+                "rules.groupTtlSeconds",
+                "only for group templates",
+            );
             return;
         }
-        let size_ok = rules.group_size.is_some_and(|size| (GROUP_SIZE_MIN..=GROUP_SIZE_MAX).contains(&size));
+        let size_ok = rules
+            .group_size
+            .is_some_and(|size| (GROUP_SIZE_MIN..=GROUP_SIZE_MAX).contains(&size));
         check(errors, size_ok, "rules.groupSize", "required, 2 to 100");
-        let ttl_ok = rules.group_ttl_seconds.is_none_or(|ttl| (GROUP_TTL_SECONDS_MIN..=GROUP_TTL_SECONDS_MAX).contains(&ttl));
+        let ttl_ok = rules
+            .group_ttl_seconds
+            .is_none_or(|ttl| (GROUP_TTL_SECONDS_MIN..=GROUP_TTL_SECONDS_MAX).contains(&ttl));
         check(errors, ttl_ok, "rules.groupTtlSeconds", "60 to 2592000");
     }
 
@@ -85,7 +157,10 @@ impl ActivityConfig {
     }
 
     pub fn group_ttl_ms(&self) -> i64 {
-        let seconds = self.rules.group_ttl_seconds.unwrap_or(super::template::GROUP_TTL_SECONDS_DEFAULT);
+        let seconds = self
+            .rules
+            .group_ttl_seconds
+            .unwrap_or(super::template::GROUP_TTL_SECONDS_DEFAULT);
         i64::try_from(seconds).unwrap_or(i64::MAX / 1000) * 1000
     }
 

@@ -28,11 +28,19 @@ pub struct Decision {
 
 impl Decision {
     fn new(events: Vec<EventKind>, subject: Subject) -> Decision {
-        Decision { events, subject, replayed: false }
+        Decision {
+            events,
+            subject,
+            replayed: false,
+        }
     }
 
     fn replay(subject: Subject) -> Decision {
-        Decision { events: Vec::new(), subject, replayed: true }
+        Decision {
+            events: Vec::new(),
+            subject,
+            replayed: true,
+        }
     }
 }
 
@@ -41,9 +49,15 @@ type Decided = Result<Decision, Rejection>;
 /// Checks a new activity's configuration and returns its ACTIVITY_CREATED event.
 pub fn decide_create(config: ActivityConfig, by: &str) -> Result<EventKind, Rejection> {
     if let Some(error) = config.validate().into_iter().next() {
-        return Err(Rejection::Validation { field: error.field, reason: error.reason });
+        return Err(Rejection::Validation {
+            field: error.field,
+            reason: error.reason,
+        });
     }
-    Ok(EventKind::ActivityCreated { config, by: by.to_string() })
+    Ok(EventKind::ActivityCreated {
+        config,
+        by: by.to_string(),
+    })
 }
 
 impl ActivityState {
@@ -56,12 +70,26 @@ impl ActivityState {
             Command::Withdraw { by } => self.decide_withdraw(by),
             Command::Publish { by } => self.decide_publish(by, now_ms),
             Command::Unpublish { by } => self.decide_unpublish(by),
-            Command::Open => Ok(Decision::new(self.lifecycle_events(now_ms), Subject::Activity)),
-            Command::Close => Ok(Decision::new(self.lifecycle_events(now_ms), Subject::Activity)),
-            Command::Grab { user, request, quantity } => self.decide_grab(user, request, *quantity, now_ms),
+            Command::Open => Ok(Decision::new(
+                self.lifecycle_events(now_ms),
+                Subject::Activity,
+            )),
+            Command::Close => Ok(Decision::new(
+                self.lifecycle_events(now_ms),
+                Subject::Activity,
+            )),
+            Command::Grab {
+                user,
+                request,
+                quantity,
+            } => self.decide_grab(user, request, *quantity, now_ms),
             Command::StartGroup { user, request } => self.decide_start_group(user, request, now_ms),
-            Command::JoinGroup { group, user, request } => self.decide_join(*group, user, request, now_ms),
-            Command::Pay { order, payment } => self.decide_pay(*order, payment),
+            Command::JoinGroup {
+                group,
+                user,
+                request,
+            } => self.decide_join(*group, user, request, now_ms),
+            Command::Pay { order, payment } => self.decide_pay(*order, payment, now_ms),
             Command::Cancel { order, user } => self.decide_cancel(*order, user),
             Command::ExpireOrder { order } => self.decide_expire_order(*order, now_ms),
             Command::ExpireGroup { group } => self.decide_expire_group(*group, now_ms),
@@ -71,20 +99,34 @@ impl ActivityState {
 
     fn decide_update(&self, config: &ActivityConfig, by: &str) -> Decided {
         if self.approval.status == ApprovalStatus::Pending {
-            return Err(Rejection::InvalidState("withdraw the submission before editing"));
+            return Err(Rejection::InvalidState(
+                "withdraw the submission before editing",
+            ));
         }
         if let Some(error) = config.validate().into_iter().next() {
-            return Err(Rejection::Validation { field: error.field, reason: error.reason });
+            return Err(Rejection::Validation {
+                field: error.field,
+                reason: error.reason,
+            });
         }
         if config.stock_total < self.stock.reserved + self.stock.sold {
             let reason = "below the units already reserved or sold".to_string();
-            return Err(Rejection::Validation { field: "stock", reason });
+            return Err(Rejection::Validation {
+                field: "stock",
+                reason,
+            });
         }
         if config.template != self.config.template && !self.orders.is_empty() {
             let reason = "cannot change once orders exist".to_string();
-            return Err(Rejection::Validation { field: "templateCode", reason });
+            return Err(Rejection::Validation {
+                field: "templateCode",
+                reason,
+            });
         }
-        let event = EventKind::ActivityUpdated { config: config.clone(), by: by.to_string() };
+        let event = EventKind::ActivityUpdated {
+            config: config.clone(),
+            by: by.to_string(),
+        };
         Ok(Decision::new(vec![event], Subject::Activity))
     }
 
@@ -101,10 +143,15 @@ impl ActivityState {
 
     fn decide_review(&self, by: &str, remark: &str, approve: bool) -> Decided {
         if !approve && remark.trim().is_empty() {
-            return Err(Rejection::Validation { field: "remark", reason: "required to reject".to_string() });
+            return Err(Rejection::Validation {
+                field: "remark",
+                reason: "required to reject".to_string(),
+            });
         }
         if self.approval.status != ApprovalStatus::Pending {
-            return Err(Rejection::InvalidState("only a pending submission can be reviewed"));
+            return Err(Rejection::InvalidState(
+                "only a pending submission can be reviewed",
+            ));
         }
         if self.approval.submitted_by.as_deref() == Some(by) {
             return Err(Rejection::Forbidden("nobody reviews their own submission"));
@@ -120,7 +167,9 @@ impl ActivityState {
 
     fn decide_withdraw(&self, by: &str) -> Decided {
         if self.approval.status != ApprovalStatus::Pending {
-            return Err(Rejection::InvalidState("only a pending submission can be withdrawn"));
+            return Err(Rejection::InvalidState(
+                "only a pending submission can be withdrawn",
+            ));
         }
         if self.approval.submitted_by.as_deref() != Some(by) {
             return Err(Rejection::Forbidden("only the submitter may withdraw"));
@@ -131,7 +180,9 @@ impl ActivityState {
 
     fn decide_publish(&self, by: &str, now_ms: i64) -> Decided {
         if self.approval.status != ApprovalStatus::Approved {
-            return Err(Rejection::InvalidState("publishing needs an approved activity"));
+            return Err(Rejection::InvalidState(
+                "publishing needs an approved activity",
+            ));
         }
         if self.is_published() {
             return Ok(Decision::replay(Subject::Activity));
@@ -161,7 +212,10 @@ impl ActivityState {
         let config = &self.config;
         if now_ms >= config.end_at_ms && phase != Phase::Ended {
             vec![EventKind::ActivityEnded]
-        } else if now_ms >= config.start_at_ms && now_ms < config.end_at_ms && phase == Phase::Scheduled {
+        } else if now_ms >= config.start_at_ms
+            && now_ms < config.end_at_ms
+            && phase == Phase::Scheduled
+        {
             vec![EventKind::ActivityOnline]
         } else {
             Vec::new()
@@ -195,7 +249,14 @@ impl ActivityState {
         Ok(())
     }
 
-    fn order_created(&self, user: &str, request: &str, quantity: u32, group: Option<u64>, now_ms: i64) -> EventKind {
+    fn order_created(
+        &self,
+        user: &str,
+        request: &str,
+        quantity: u32,
+        group: Option<u64>,
+        now_ms: i64,
+    ) -> EventKind {
         EventKind::InstanceCreated {
             order: self.orders.len() as u64 + 1,
             user: user.to_string(),
@@ -209,7 +270,8 @@ impl ActivityState {
 
     fn sold_out_after(&self, quantity: u32) -> Option<EventKind> {
         let last_units = self.stock.available == u64::from(quantity);
-        (last_units && self.config.template == TemplateCode::FlashSale).then_some(EventKind::FlashSaleSoldOut)
+        (last_units && self.config.template == TemplateCode::FlashSale)
+            .then_some(EventKind::FlashSaleSoldOut)
     }
 
     fn decide_grab(&self, user: &str, request: &str, quantity: u32, now_ms: i64) -> Decided {
@@ -217,10 +279,15 @@ impl ActivityState {
             return Ok(Decision::replay(Subject::Order(order)));
         }
         if self.config.template.is_group() {
-            return Err(Rejection::InvalidState("this activity sells through groups"));
+            return Err(Rejection::InvalidState(
+                "this activity sells through groups",
+            ));
         }
         if quantity == 0 {
-            return Err(Rejection::Validation { field: "quantity", reason: "at least 1".to_string() });
+            return Err(Rejection::Validation {
+                field: "quantity",
+                reason: "at least 1".to_string(),
+            });
         }
         self.check_open(now_ms)?;
         self.check_units(user, quantity)?;
@@ -251,9 +318,18 @@ impl ActivityState {
         let expires_at_ms = now_ms.saturating_add(self.config.group_ttl_ms());
         let target = self.config.group_size();
         let events = vec![
-            EventKind::GroupCreated { group, leader: user.to_string(), target, expires_at_ms },
+            EventKind::GroupCreated {
+                group,
+                leader: user.to_string(),
+                target,
+                expires_at_ms,
+            },
             self.order_created(user, request, 1, Some(group), now_ms),
-            EventKind::GroupMemberJoined { group, user: user.to_string(), order },
+            EventKind::GroupMemberJoined {
+                group,
+                user: user.to_string(),
+                order,
+            },
         ];
         Ok(Decision::new(events, Subject::Group { group, order }))
     }
@@ -283,7 +359,11 @@ impl ActivityState {
         let order = self.orders.len() as u64 + 1;
         let events = vec![
             self.order_created(user, request, 1, Some(group), now_ms),
-            EventKind::GroupMemberJoined { group, user: user.to_string(), order },
+            EventKind::GroupMemberJoined {
+                group,
+                user: user.to_string(),
+                order,
+            },
         ];
         Ok(Decision::new(events, Subject::Group { group, order }))
     }

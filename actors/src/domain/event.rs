@@ -15,14 +15,34 @@ pub struct Event {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EventKind {
-    ActivityCreated { config: ActivityConfig, by: String },
-    ActivityUpdated { config: ActivityConfig, by: String },
-    ApprovalSubmitted { by: String },
-    ApprovalApproved { by: String, remark: String },
-    ApprovalRejected { by: String, remark: String },
-    ApprovalWithdrawn { by: String },
-    ActivityPublished { by: String },
-    ActivityUnpublished { by: String },
+    ActivityCreated {
+        config: ActivityConfig,
+        by: String,
+    },
+    ActivityUpdated {
+        config: ActivityConfig,
+        by: String,
+    },
+    ApprovalSubmitted {
+        by: String,
+    },
+    ApprovalApproved {
+        by: String,
+        remark: String,
+    },
+    ApprovalRejected {
+        by: String,
+        remark: String,
+    },
+    ApprovalWithdrawn {
+        by: String,
+    },
+    ActivityPublished {
+        by: String,
+    },
+    ActivityUnpublished {
+        by: String,
+    },
     /// The published activity's window opened (or it was published inside its window).
     ActivityOnline,
     /// The published activity's window closed.
@@ -37,26 +57,62 @@ pub enum EventKind {
         expires_at_ms: i64,
         group: Option<u64>,
     },
-    InstancePaid { order: u64, trade_number: Option<String> },
-    InstanceCancelled { order: u64 },
-    InstanceTimeout { order: u64 },
+    InstancePaid {
+        order: u64,
+        trade_number: Option<String>,
+    },
+    InstanceCancelled {
+        order: u64,
+    },
+    InstanceTimeout {
+        order: u64,
+    },
     /// Money arrived for an order that can no longer take stock: it must go back.
-    InstanceRefundPending { order: u64, trade_number: Option<String> },
-    InstanceRefunded { order: u64 },
+    InstanceRefundPending {
+        order: u64,
+        trade_number: Option<String>,
+    },
+    InstanceRefunded {
+        order: u64,
+    },
     /// A paid member's group succeeded.
-    InstanceSuccess { order: u64 },
+    InstanceSuccess {
+        order: u64,
+    },
     /// A member's group failed: unpaid orders are cancelled, paid ones go to refund.
-    InstanceFailed { order: u64 },
+    InstanceFailed {
+        order: u64,
+    },
     FlashSaleSoldOut,
-    GroupCreated { group: u64, leader: String, target: u32, expires_at_ms: i64 },
-    GroupMemberJoined { group: u64, user: String, order: u64 },
+    GroupCreated {
+        group: u64,
+        leader: String,
+        target: u32,
+        expires_at_ms: i64,
+    },
+    GroupMemberJoined {
+        group: u64,
+        user: String,
+        order: u64,
+    },
     /// An unpaid member left (cancelled or timed out) and freed the seat.
-    GroupMemberLeft { group: u64, order: u64 },
+    GroupMemberLeft {
+        group: u64,
+        order: u64,
+    },
     /// The leader paid: the group is open for others.
-    GroupActivated { group: u64 },
-    GroupFull { group: u64 },
-    CourseOpen { group: u64 },
-    GroupFailed { group: u64 },
+    GroupActivated {
+        group: u64,
+    },
+    GroupFull {
+        group: u64,
+    },
+    CourseOpen {
+        group: u64,
+    },
+    GroupFailed {
+        group: u64,
+    },
 }
 
 impl EventKind {

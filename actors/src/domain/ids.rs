@@ -83,9 +83,7 @@ fn parse_number(text: &str) -> Option<u64> {
 
 /// Checks a caller-chosen identifier (user id, request id, trade number).
 pub fn valid_identifier(text: &str, length_max: usize) -> bool {
-    !text.is_empty()
-        && text.len() <= length_max
-        && text.bytes().all(|byte| byte.is_ascii_graphic())
+    !text.is_empty() && text.len() <= length_max && text.bytes().all(|byte| byte.is_ascii_graphic())
 }
 
 #[cfg(test)]
@@ -94,17 +92,28 @@ mod tests {
 
     #[test]
     fn order_id_round_trips_through_its_text_form() {
-        let id = OrderId { activity: ActivityId(12), number: 345 };
+        let id = OrderId {
+            activity: ActivityId(12),
+            number: 345,
+        };
         assert_eq!(id.to_string(), "ord-12-345");
         assert_eq!(OrderId::parse("ord-12-345"), Some(id));
     }
 
     #[test]
     fn malformed_ids_are_refused() {
-        for text in ["", "ord-", "ord-1", "ord-1-", "ord--1", "ord-1-x", "grp-1-2", "ord-0-1", "ord-+1-2"] {
+        for text in [
+            "", "ord-", "ord-1", "ord-1-", "ord--1", "ord-1-x", "grp-1-2", "ord-0-1", "ord-+1-2",
+        ] {
             assert_eq!(OrderId::parse(text), None, "{text}");
         }
-        assert_eq!(GroupId::parse("grp-3-4"), Some(GroupId { activity: ActivityId(3), number: 4 }));
+        assert_eq!(
+            GroupId::parse("grp-3-4"),
+            Some(GroupId {
+                activity: ActivityId(3),
+                number: 4
+            })
+        );
         assert_eq!(ActivityId::parse("99999999999999999999"), None);
     }
 

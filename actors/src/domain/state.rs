@@ -88,7 +88,16 @@ impl OrderStatus {
 
     pub fn parse(name: &str) -> Option<OrderStatus> {
         use OrderStatus::*;
-        [PendingPay, Paid, Cancelled, Timeout, RefundPending, Refunded].into_iter().find(|status| status.name() == name)
+        [
+            PendingPay,
+            Paid,
+            Cancelled,
+            Timeout,
+            RefundPending,
+            Refunded,
+        ]
+        .into_iter()
+        .find(|status| status.name() == name)
     }
 
     /// Whether the order still holds units of the user's limit.
@@ -222,12 +231,24 @@ pub struct ActivityState {
 impl ActivityState {
     /// The state right after ACTIVITY_CREATED.
     pub fn created(id: ActivityId, config: ActivityConfig, by: &str, at_ms: i64) -> ActivityState {
-        let stock = Stock { total: config.stock_total, available: config.stock_total, ..Stock::default() };
+        let stock = Stock {
+            total: config.stock_total,
+            available: config.stock_total,
+            ..Stock::default()
+        };
         ActivityState {
             id,
             config: Arc::new(config),
-            approval: Approval { status: ApprovalStatus::Draft, revision: 0, submitted_by: None, history: Vec::new() },
-            publication: Publication { phase: Phase::Unpublished, ever_published: false },
+            approval: Approval {
+                status: ApprovalStatus::Draft,
+                revision: 0,
+                submitted_by: None,
+                history: Vec::new(),
+            },
+            publication: Publication {
+                phase: Phase::Unpublished,
+                ever_published: false,
+            },
             stock,
             orders: Vec::new(),
             groups: Vec::new(),
@@ -264,7 +285,10 @@ impl ActivityState {
     /// The order a user's earlier request created, if any.
     pub fn replayed_order(&self, user: &str, request: &str) -> Option<u64> {
         let orders = &self.users.get(user)?.orders;
-        orders.iter().copied().find(|number| self.order(*number).is_some_and(|order| order.request == request))
+        orders.iter().copied().find(|number| {
+            self.order(*number)
+                .is_some_and(|order| order.request == request)
+        })
     }
 
     /// The shared key of a user, allocated on the user's first order only.
@@ -306,7 +330,10 @@ impl ActivityState {
                 self.record_approval("WITHDRAW", by, "", event.at_ms);
             }
             EventKind::ActivityPublished { .. } => {
-                self.publication = Publication { phase: Phase::Scheduled, ever_published: true };
+                self.publication = Publication {
+                    phase: Phase::Scheduled,
+                    ever_published: true,
+                };
             }
             EventKind::ActivityUnpublished { .. } => self.publication.phase = Phase::Unpublished,
             EventKind::ActivityOnline => self.publication.phase = Phase::Online,
@@ -329,14 +356,32 @@ impl ActivityState {
 
     fn record_approval(&mut self, action: &'static str, by: &str, remark: &str, at_ms: i64) {
         let revision = self.approval.revision;
-        let record = ApprovalRecord { action: action.to_string(), by: by.to_string(), remark: remark.to_string(), at_ms, revision };
+        let record = ApprovalRecord {
+            action: action.to_string(),
+            by: by.to_string(),
+            remark: remark.to_string(),
+            at_ms,
+            revision,
+        };
         self.approval.history.push(record);
     }
 
     fn apply_trade(&mut self, kind: &EventKind, at_ms: i64) {
         match kind {
-            EventKind::InstanceCreated { order, user, request, quantity, amount_cents, expires_at_ms, group } => {
-                assert_eq!(*order, self.orders.len() as u64 + 1, "order numbers are dense");
+            EventKind::InstanceCreated {
+                order,
+                user,
+                request,
+                quantity,
+                amount_cents,
+                expires_at_ms,
+                group,
+            } => {
+                assert_eq!(
+                    *order,
+                    self.orders.len() as u64 + 1,
+                    "order numbers are dense"
+                );
                 let user_key = self.user_key(user);
                 let new_order = Order {
                     user: Arc::clone(&user_key),
@@ -359,17 +404,29 @@ impl ActivityState {
                 user_state.units_held += quantity;
                 user_state.orders.push(*order);
             }
-            EventKind::InstancePaid { order, trade_number } => self.apply_paid(*order, trade_number, at_ms),
-            EventKind::InstanceCancelled { order } => self.release_order(*order, OrderStatus::Cancelled, at_ms),
-            EventKind::InstanceTimeout { order } => self.release_order(*order, OrderStatus::Timeout, at_ms),
-            EventKind::InstanceRefundPending { order, trade_number } => {
+            EventKind::InstancePaid {
+                order,
+                trade_number,
+            } => self.apply_paid(*order, trade_number, at_ms),
+            EventKind::InstanceCancelled { order } => {
+                self.release_order(*order, OrderStatus::Cancelled, at_ms)
+            }
+            EventKind::InstanceTimeout { order } => {
+                self.release_order(*order, OrderStatus::Timeout, at_ms)
+            }
+            EventKind::InstanceRefundPending {
+                order,
+                trade_number,
+            } => {
                 if let Some(trade) = trade_number {
                     self.trades.insert(trade.clone(), *order);
                     self.order_mut(*order).trade_number = Some(trade.clone());
                 }
                 self.set_status(*order, OrderStatus::RefundPending, at_ms);
             }
-            EventKind::InstanceRefunded { order } => self.set_status(*order, OrderStatus::Refunded, at_ms),
+            EventKind::InstanceRefunded { order } => {
+                self.set_status(*order, OrderStatus::Refunded, at_ms)
+            }
             EventKind::InstanceSuccess { .. } => {}
             EventKind::InstanceFailed { order } => self.apply_failed(*order, at_ms),
             kind => self.apply_group(kind, at_ms),
@@ -439,8 +496,17 @@ impl ActivityState {
 
     fn apply_group(&mut self, kind: &EventKind, at_ms: i64) {
         match kind {
-            EventKind::GroupCreated { group, leader, target, expires_at_ms } => {
-                assert_eq!(*group, self.groups.len() as u64 + 1, "group numbers are dense");
+            EventKind::GroupCreated {
+                group,
+                leader,
+                target,
+                expires_at_ms,
+            } => {
+                assert_eq!(
+                    *group,
+                    self.groups.len() as u64 + 1,
+                    "group numbers are dense"
+                );
                 self.groups.push(Group {
                     leader: leader.clone(),
                     target: *target,
@@ -452,12 +518,19 @@ impl ActivityState {
                 });
             }
             EventKind::GroupMemberJoined { group, user, order } => {
-                self.group_mut(*group).members.push(Member { user: user.clone(), order: *order });
+                self.group_mut(*group).members.push(Member {
+                    user: user.clone(),
+                    order: *order,
+                });
             }
             EventKind::GroupMemberLeft { group, order } => {
-                self.group_mut(*group).members.retain(|member| member.order != *order);
+                self.group_mut(*group)
+                    .members
+                    .retain(|member| member.order != *order);
             }
-            EventKind::GroupActivated { group } => self.group_mut(*group).status = GroupStatus::Active,
+            EventKind::GroupActivated { group } => {
+                self.group_mut(*group).status = GroupStatus::Active
+            }
             EventKind::GroupFull { group } => self.group_mut(*group).status = GroupStatus::Success,
             EventKind::GroupFailed { group } => self.group_mut(*group).status = GroupStatus::Failed,
             other => unreachable!("event {} is handled elsewhere", other.type_name()),

@@ -30,16 +30,40 @@ pub const GROUP_SIZE_MIN: u32 = 2;
 pub const GROUP_SIZE_MAX: u32 = 100;
 
 const COMMON_RULES: [RuleField; 2] = [
-    RuleField { name: "newUserOnly", kind: "boolean", required: false, description: "only users without a paid order" },
-    RuleField { name: "cities", kind: "array<string>", required: false, description: "cities where the activity is visible; empty means everywhere" },
+    RuleField {
+        name: "newUserOnly",
+        kind: "boolean",
+        required: false,
+        description: "only users without a paid order",
+    },
+    RuleField {
+        name: "cities",
+        kind: "array<string>",
+        required: false,
+        description: "cities where the activity is visible; empty means everywhere",
+    },
 ];
 const GROUP_RULES: [RuleField; 2] = [
-    RuleField { name: "groupSize", kind: "integer 2..=100", required: true, description: "paid members needed for success" },
-    RuleField { name: "groupTtlSeconds", kind: "integer 60..=2592000", required: false, description: "how long a group stays open (default 86400)" },
+    RuleField {
+        name: "groupSize",
+        kind: "integer 2..=100",
+        required: true,
+        description: "paid members needed for success",
+    },
+    RuleField {
+        name: "groupTtlSeconds",
+        kind: "integer 60..=2592000",
+        required: false,
+        description: "how long a group stays open (default 86400)",
+    },
 ];
 
 impl TemplateCode {
-    pub const ALL: [TemplateCode; 3] = [TemplateCode::FlashSale, TemplateCode::GroupBuy, TemplateCode::CourseGroup];
+    pub const ALL: [TemplateCode; 3] = [
+        TemplateCode::FlashSale,
+        TemplateCode::GroupBuy,
+        TemplateCode::CourseGroup,
+    ];
 
     pub fn code(self) -> &'static str {
         match self {
@@ -50,7 +74,9 @@ impl TemplateCode {
     }
 
     pub fn parse(code: &str) -> Option<TemplateCode> {
-        TemplateCode::ALL.into_iter().find(|template| template.code() == code)
+        TemplateCode::ALL
+            .into_iter()
+            .find(|template| template.code() == code)
     }
 
     pub fn name(self) -> &'static str {

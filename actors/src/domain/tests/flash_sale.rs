@@ -454,3 +454,33 @@ fn grab_before_publication_is_offline() {
         Err(Rejection::Offline)
     );
 }
+
+#[test]
+fn mock_pay_after_the_deadline_is_refused_even_before_the_timeout_nudge() {
+    let mut state = flash_sale(10, 3);
+    let order = order_of(&ok(&mut state, grab("u1", "r1", 1), NOW));
+    let late = NOW + PAY_TIMEOUT_MS;
+    let refused = run(&mut state, mock_pay(order, "u1"), late);
+    assert!(
+        matches!(refused, Err(Rejection::InvalidState(_))),
+        "{refused:?}"
+    );
+    assert_eq!(units(&state), (9, 1, 0), "nothing sold");
+}
+
+#[test]
+fn notification_after_the_deadline_times_the_order_out_and_takes_no_stock() {
+    let mut state = flash_sale(10, 3);
+    let order = order_of(&ok(&mut state, grab("u1", "r1", 1), NOW));
+    let late = NOW + PAY_TIMEOUT_MS + 1;
+    let decision = ok(&mut state, notify(order, "t-late", PRICE), late);
+    assert_eq!(
+        types(&decision),
+        ["INSTANCE_TIMEOUT", "INSTANCE_REFUND_PENDING"]
+    );
+    assert_eq!(units(&state), (10, 0, 0), "the stock went back, none sold");
+    assert_eq!(
+        super::order(&state, order).status,
+        OrderStatus::RefundPending
+    );
+}

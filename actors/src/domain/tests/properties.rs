@@ -688,7 +688,12 @@ impl Harness {
                             OrderStatus::RefundPending
                         )
                         | (OrderStatus::RefundPending, OrderStatus::Refunded)
-                );
+                )
+                // A notification after the deadline times the order out and marks the
+                // money for refund in one command (TIMEOUT, then REFUND_PENDING).
+                || (previous == OrderStatus::PendingPay
+                    && found.status == OrderStatus::RefundPending
+                    && self.now >= found.expires_at_ms);
             assert!(
                 allowed,
                 "order {number}: {} -> {}",
