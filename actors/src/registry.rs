@@ -143,9 +143,17 @@ impl Registry {
         Some(sender.subscribe())
     }
 
+    /// The actor's address alone: one reference count, not the whole handle, on the hot path.
+    fn addr(&self, id: ActivityId) -> Result<Addr<ActivityActor>, ExecuteError> {
+        self.activities
+            .get(&id)
+            .map(|entry| entry.addr.clone())
+            .ok_or(ExecuteError::NotFound)
+    }
+
     /// Runs a command on its activity and returns the answer once it is durable.
     pub async fn execute(&self, id: ActivityId, command: Command) -> Result<Answer, ExecuteError> {
-        let addr = self.handle(id).ok_or(ExecuteError::NotFound)?.addr;
+        let addr = self.addr(id)?;
         let (sender, receiver) = oneshot::channel();
         let message = Execute {
             command,
@@ -183,7 +191,7 @@ impl Registry {
         R: Send + 'static,
         F: FnOnce(&ActivityState) -> R + Send + 'static,
     {
-        let addr = self.handle(id).ok_or(ExecuteError::NotFound)?.addr;
+        let addr = self.addr(id)?;
         let (sender, receiver) = oneshot::channel();
         let read = Box::new(move |state: &ActivityState, seq: u64| {
             let _ = sender.send((read(state), seq));

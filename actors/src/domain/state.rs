@@ -228,6 +228,13 @@ pub struct ActivityState {
     pub version: u64,
 }
 
+/// Orders reserved up front for a new activity, at most: the vector's untouched capacity is
+/// only address space, so a sale does not pay for copying and page-faulting its order list
+/// at every doubling on the hot path.
+const ORDERS_RESERVED_MAX: u64 = 1 << 20;
+/// Users reserved up front, at most (a hash table's control bytes are touched at once).
+const USERS_RESERVED_MAX: u64 = 1 << 16;
+
 impl ActivityState {
     /// The state right after ACTIVITY_CREATED.
     pub fn created(id: ActivityId, config: ActivityConfig, by: &str, at_ms: i64) -> ActivityState {
@@ -250,9 +257,12 @@ impl ActivityState {
                 ever_published: false,
             },
             stock,
-            orders: Vec::new(),
+            orders: Vec::with_capacity(stock.total.min(ORDERS_RESERVED_MAX) as usize),
             groups: Vec::new(),
-            users: FastMap::default(),
+            users: FastMap::with_capacity_and_hasher(
+                stock.total.min(USERS_RESERVED_MAX) as usize,
+                Default::default(),
+            ),
             trades: FastMap::default(),
             counts: OrderCounts::default(),
             created_by: by.to_string(),
