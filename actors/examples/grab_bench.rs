@@ -1,7 +1,7 @@
 //! In-process grab benchmark: grabs through the registry, the activity actors and the journal,
 //! each one answered only once durable; then the replay rate of recovery on the same data.
 //!
-//! `cargo run --release -p playcore-actors --example grab_bench -- [fsync|relaxed] [grabs] [in_flight] [activities]`
+//! `cargo run --release -p playcore-actors --example grab_bench -- [fsync|relaxed] [grabs] [in_flight] [activities] [arbiters, 0 = one per core]`
 
 use playcore_actors::domain::{ActivityConfig, ActivityId, Command, Rules, TemplateCode};
 use playcore_actors::{ActorSettings, Registry, Runtime, RuntimeOptions};
@@ -19,6 +19,7 @@ struct Arguments {
     grabs: u64,
     in_flight: u64,
     activities: u64,
+    arbiters: u64,
 }
 
 fn arguments() -> Arguments {
@@ -40,12 +41,13 @@ fn arguments() -> Arguments {
         grabs: number(1, 2_000_000),
         in_flight: number(2, 20_000),
         activities: number(3, 4),
+        arbiters: number(4, 0),
     }
 }
 
-fn options(durability: Durability) -> RuntimeOptions {
+fn options(durability: Durability, arbiters: u64) -> RuntimeOptions {
     RuntimeOptions {
-        arbiters: 0,
+        arbiters: arbiters as usize,
         actor: ActorSettings {
             mailbox_capacity: 1 << 20,
             orders_max: 100_000_000,
@@ -169,7 +171,7 @@ fn main() {
     let system = actix::System::new();
     system.block_on(async {
         let store = Store::open(directory.path()).expect("store");
-        let runtime = Runtime::start(store, options(arguments.durability)).expect("runtime");
+        let runtime = Runtime::start(store, options(arguments.durability, arguments.arbiters)).expect("runtime");
         let stock = arguments.grabs / arguments.activities + 1;
         let ids = open_sales(&runtime, arguments.activities, stock).await;
         let started = Instant::now();
@@ -200,7 +202,7 @@ fn replay(path: &std::path::Path) {
     system.block_on(async {
         let store = open_when_released(path);
         let started = Instant::now();
-        let runtime = Runtime::start(store, options(Durability::Fsync)).expect("runtime");
+        let runtime = Runtime::start(store, options(Durability::Fsync, 0)).expect("runtime");
         let elapsed = started.elapsed();
         let report = &runtime.recovery;
         println!(

@@ -15,7 +15,10 @@ use crate::registry::{ActivityHandle, ExecuteError, Registry};
 use crate::timers::{Deadline, DeadlineKind, Timers};
 use crate::views::{activity_view, ActivityView};
 use actix::Arbiter;
-use playcore_snapshots::{decode, encode_into, recover, Journal, JournalConfig, Store, TailCut};
+use playcore_snapshots::{
+    decode, encode_into, recover_with, Journal, JournalConfig, RecoveredSnapshot, Store, TailCut,
+};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -259,41 +262,77 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |count| count.get())
 }
 
-/// Loads snapshots and replays the journal after them.
+/// Loads snapshots and replays the journal after them, streaming: each entry is decoded
+/// and applied as its record is read, so replay holds no second copy of the journal.
 fn replay(store: &Store) -> Result<(Recovered, RecoveryReport, u64), RuntimeError> {
-    let recovered = recover(store).map_err(|error| RuntimeError::Storage(error.to_string()))?;
-    let mut report = RecoveryReport {
-        tail_cut: recovered.tail_cut.clone(),
-        ..RecoveryReport::default()
-    };
-    let mut states: Recovered = HashMap::new();
-    for snapshot in &recovered.snapshots {
-        let state: ActivityState =
-            decode(&snapshot.payload).map_err(|error| RuntimeError::Replay {
-                seq: snapshot.seq,
-                stream: snapshot.stream,
-                reason: format!("snapshot: {error}"),
-            })?;
-        states.insert(snapshot.stream, (state, snapshot.seq, snapshot.seq + 1));
-        report.snapshots_loaded += 1;
+    // Both callbacks update the same states; they never run at the same time.
+    let replayed = RefCell::new((
+        Recovered::new(),
+        RecoveryReport::default(),
+        None::<RuntimeError>,
+    ));
+    let recovered = recover_with(
+        store,
+        |snapshot| {
+            let (states, report, failure) = &mut *replayed.borrow_mut();
+            if failure.is_none() {
+                *failure = load_snapshot(snapshot, states, report).err();
+            }
+        },
+        |seq, stream, payload| {
+            let (states, report, failure) = &mut *replayed.borrow_mut();
+            if failure.is_none() {
+                *failure = replay_entry(states, report, seq, stream, payload).err();
+            }
+        },
+    )
+    .map_err(|error| RuntimeError::Storage(error.to_string()))?;
+    let (states, mut report, failure) = replayed.into_inner();
+    if let Some(error) = failure {
+        return Err(error);
     }
-    for entry in &recovered.events {
-        if states
-            .get(&entry.stream)
-            .is_some_and(|(_, seq, _)| entry.seq <= *seq)
-        {
-            continue;
-        }
-        let events: Vec<Event> = decode(&entry.payload).map_err(|error| RuntimeError::Replay {
-            seq: entry.seq,
-            stream: entry.stream,
-            reason: error.to_string(),
-        })?;
-        apply_entry(&mut states, entry.stream, entry.seq, &events)?;
-        report.entries_replayed += 1;
-        report.events_replayed += events.len();
-    }
+    report.tail_cut = recovered.tail_cut.clone();
     Ok((states, report, recovered.next_seq))
+}
+
+fn load_snapshot(
+    snapshot: RecoveredSnapshot,
+    states: &mut Recovered,
+    report: &mut RecoveryReport,
+) -> Result<(), RuntimeError> {
+    let (stream, seq) = (snapshot.stream, snapshot.seq);
+    let state: ActivityState = decode(&snapshot.payload).map_err(|error| RuntimeError::Replay {
+        seq,
+        stream,
+        reason: format!("snapshot: {error}"),
+    })?;
+    states.insert(stream, (state, seq, seq + 1));
+    report.snapshots_loaded += 1;
+    Ok(())
+}
+
+fn replay_entry(
+    states: &mut Recovered,
+    report: &mut RecoveryReport,
+    seq: u64,
+    stream: u64,
+    payload: &[u8],
+) -> Result<(), RuntimeError> {
+    if states
+        .get(&stream)
+        .is_some_and(|(_, snapshot_seq, _)| seq <= *snapshot_seq)
+    {
+        return Ok(());
+    }
+    let events: Vec<Event> = decode(payload).map_err(|error| RuntimeError::Replay {
+        seq,
+        stream,
+        reason: error.to_string(),
+    })?;
+    apply_entry(states, stream, seq, &events)?;
+    report.entries_replayed += 1;
+    report.events_replayed += events.len();
+    Ok(())
 }
 
 fn apply_entry(

@@ -34,7 +34,7 @@ pub mod store;
 pub use codec::{decode, encode, encode_into, CodecError};
 pub use journal::{AppendError, Durability, Journal, JournalConfig, JournalStats};
 pub use recovery::{
-    corrupt_last_record, read_events, recover, Corruption, Recovered, RecoveredEvent,
+    corrupt_last_record, read_events, recover, recover_with, Corruption, Recovered, RecoveredEvent,
     RecoveredSnapshot, TailCut,
 };
 pub use store::{Store, StoreError};

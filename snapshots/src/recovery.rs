@@ -65,16 +65,45 @@ struct BadRecord {
 }
 
 /// Loads snapshots and the journal, cutting a corrupt journal tail (logged with one
-/// error line and reported in `tail_cut`). Never panics on garbage.
+/// error line and reported in `tail_cut`). Never panics on garbage. Holds every event in
+/// memory; start-up uses [`recover_with`], which streams them.
 pub fn recover(store: &Store) -> Result<Recovered, StoreError> {
-    let snapshots = load_snapshots(store)?;
+    let mut snapshots = Vec::new();
     let mut events = Vec::new();
-    let (end_seq, bad_record) = scan_journal(store.journal_tree(), &mut events)?;
+    let mut recovered = recover_with(
+        store,
+        |snapshot| snapshots.push(snapshot),
+        |seq, stream, payload| {
+            events.push(RecoveredEvent {
+                seq,
+                stream,
+                payload: payload.to_vec(),
+            });
+        },
+    )?;
+    recovered.snapshots = snapshots;
+    recovered.events = events;
+    Ok(recovered)
+}
+
+/// Like [`recover`], but streams: every intact snapshot goes to `on_snapshot` first, then
+/// each journal event to `on_event` (seq, stream, payload) as soon as its record is
+/// verified, so replay needs no second copy of the journal in memory. The returned
+/// `snapshots` and `events` are empty. Events of a record are delivered only after the
+/// whole record verified, so a corrupt record delivers none.
+pub fn recover_with(
+    store: &Store,
+    mut on_snapshot: impl FnMut(RecoveredSnapshot),
+    mut on_event: impl FnMut(u64, u64, &[u8]),
+) -> Result<Recovered, StoreError> {
+    let snapshots = load_snapshots(store)?;
+    let snapshot_seq_max = snapshots.iter().map(|snapshot| snapshot.seq).max();
+    snapshots.into_iter().for_each(&mut on_snapshot);
+    let (end_seq, bad_record) = scan_journal_with(store.journal_tree(), &mut on_event)?;
     let tail_cut = match bad_record {
         Some(bad_record) => Some(cut_tail(store, bad_record)?),
         None => None,
     };
-    let snapshot_seq_max = snapshots.iter().map(|snapshot| snapshot.seq).max();
     let mut next_seq = end_seq.unwrap_or(1);
     if let Some(snapshot_seq) = snapshot_seq_max.filter(|seq| *seq >= next_seq) {
         // Only after a cut tail can a snapshot outrun the journal. New records must
@@ -90,11 +119,72 @@ pub fn recover(store: &Store) -> Result<Recovered, StoreError> {
         next_seq = snapshot_seq + 1;
     }
     Ok(Recovered {
-        snapshots,
-        events,
+        snapshots: Vec::new(),
+        events: Vec::new(),
         next_seq,
         tail_cut,
     })
+}
+
+/// Verifies every record up to the first bad one, handing the events of each good record
+/// to `on_event`. Returns one past the last good seq (None for an empty journal) and the
+/// bad record, if any.
+fn scan_journal_with(
+    tree: &sled::Tree,
+    on_event: &mut impl FnMut(u64, u64, &[u8]),
+) -> Result<(Option<u64>, Option<BadRecord>), StoreError> {
+    let mut end_seq = None;
+    let mut frames: Vec<(u64, (usize, usize))> = Vec::new();
+    for entry in tree.iter() {
+        let (key, value) = entry?;
+        match verify_record(&key, &value, end_seq, &mut frames) {
+            Ok((first_seq, record_end_seq)) => {
+                for (offset, (stream, (start, end))) in frames.iter().enumerate() {
+                    on_event(first_seq + offset as u64, *stream, &value[*start..*end]);
+                }
+                end_seq = Some(record_end_seq);
+            }
+            Err(fault) => {
+                let seq = codec::key_seq(&key).or(end_seq).unwrap_or(0);
+                return Ok((end_seq, Some(BadRecord { key, seq, fault })));
+            }
+        }
+    }
+    Ok((end_seq, None))
+}
+
+/// Verifies one record and lists its events as (stream, byte range in `value`).
+fn verify_record(
+    key: &[u8],
+    value: &[u8],
+    expected_seq: Option<u64>,
+    frames: &mut Vec<(u64, (usize, usize))>,
+) -> Result<(u64, u64), RecordFault> {
+    frames.clear();
+    let (header, body) = codec::read_journal_record(value)?;
+    if codec::key_seq(key) != Some(header.first_seq) {
+        return Err(RecordFault::KeyMismatch);
+    }
+    if let Some(expected) = expected_seq.filter(|expected| *expected != header.first_seq) {
+        return Err(RecordFault::NotContiguous {
+            expected,
+            found: header.first_seq,
+        });
+    }
+    if body.is_empty() {
+        return Ok((header.first_seq, header.end_seq())); // a gap record: no events
+    }
+    let body_start = value.len() - body.len();
+    for frame in EventFrames::new(body) {
+        let (stream, payload) = frame?;
+        let start = payload.as_ptr() as usize - value.as_ptr() as usize;
+        frames.push((stream, (start, start + payload.len())));
+    }
+    debug_assert!(frames.iter().all(|(_, (start, _))| *start >= body_start));
+    if header.first_seq + frames.len() as u64 != header.end_seq() {
+        return Err(RecordFault::MalformedBody);
+    }
+    Ok((header.first_seq, header.end_seq()))
 }
 
 /// Returns up to `limit` events with seq > `after_seq`, in order, verifying each
@@ -170,11 +260,6 @@ struct Wanted {
     limit: usize,
 }
 
-const EVERY_EVENT: Wanted = Wanted {
-    after_seq: 0,
-    limit: usize::MAX,
-};
-
 fn load_snapshots(store: &Store) -> Result<Vec<RecoveredSnapshot>, StoreError> {
     let mut snapshots = Vec::new();
     for entry in store.snapshots_tree().iter() {
@@ -197,26 +282,6 @@ fn load_snapshots(store: &Store) -> Result<Vec<RecoveredSnapshot>, StoreError> {
         }
     }
     Ok(snapshots)
-}
-
-/// Decodes every record up to the first bad one. Returns one past the last good
-/// seq (None for an empty journal) and the bad record, if any.
-fn scan_journal(
-    tree: &sled::Tree,
-    events: &mut Vec<RecoveredEvent>,
-) -> Result<(Option<u64>, Option<BadRecord>), StoreError> {
-    let mut end_seq = None;
-    for entry in tree.iter() {
-        let (key, value) = entry?;
-        match decode_record(&key, &value, end_seq, EVERY_EVENT, events) {
-            Ok(record_end_seq) => end_seq = Some(record_end_seq),
-            Err(fault) => {
-                let seq = codec::key_seq(&key).or(end_seq).unwrap_or(0);
-                return Ok((end_seq, Some(BadRecord { key, seq, fault })));
-            }
-        }
-    }
-    Ok((end_seq, None))
 }
 
 /// Verifies one record (checksum, key, contiguity with `expected_seq`, body) and

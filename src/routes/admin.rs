@@ -7,6 +7,7 @@ use crate::core::Core;
 use crate::dto::{approval_name, ActivityBody, ActivityDto, ApprovalRecordDto, OrderDto, StockDto};
 use crate::envelope;
 use crate::error::ApiError;
+use crate::extract::Json;
 use crate::outcome::{self, execute_error};
 use crate::routes::public::activity_id;
 use actix_web::{web, HttpResponse};
@@ -67,7 +68,7 @@ async fn run(core: &Core, id: ActivityId, command: Command) -> Result<HttpRespon
 async fn create_activity(
     core: CoreData,
     caller: Caller,
-    body: web::Json<ActivityBody>,
+    body: Json<ActivityBody>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Operator])?;
     let config = body.into_inner().into_config()?;
@@ -110,7 +111,7 @@ async fn update_activity(
     core: CoreData,
     caller: Caller,
     path: web::Path<String>,
-    body: web::Json<ActivityBody>,
+    body: Json<ActivityBody>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Operator])?;
     let id = activity_id(&path)?;
@@ -131,7 +132,7 @@ struct RemarkBody {
     remark: Option<String>,
 }
 
-fn remark(body: Option<web::Json<RemarkBody>>) -> String {
+fn remark(body: Option<Json<RemarkBody>>) -> String {
     body.and_then(|body| body.into_inner().remark)
         .unwrap_or_default()
 }
@@ -156,7 +157,7 @@ async fn approve(
     core: CoreData,
     caller: Caller,
     path: web::Path<String>,
-    body: Option<web::Json<RemarkBody>>,
+    body: Option<Json<RemarkBody>>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Approver])?;
     run(
@@ -174,7 +175,7 @@ async fn reject(
     core: CoreData,
     caller: Caller,
     path: web::Path<String>,
-    body: Option<web::Json<RemarkBody>>,
+    body: Option<Json<RemarkBody>>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Approver])?;
     run(

@@ -6,6 +6,7 @@ use crate::core::Core;
 use crate::dto::{self, ActivityDto, GroupDto, OrderDto};
 use crate::envelope;
 use crate::error::{ApiError, ErrorCode};
+use crate::extract::Json;
 use crate::outcome::{self, execute_error};
 use crate::signature;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -135,7 +136,7 @@ fn quantity(value: Option<i64>) -> Result<u32, ApiError> {
 async fn grab(
     core: CoreData,
     path: web::Path<String>,
-    body: web::Json<GrabBody>,
+    body: Json<GrabBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = activity_id(&path)?;
     let command = Command::Grab {
@@ -162,7 +163,7 @@ struct GroupBody {
 async fn start_group(
     core: CoreData,
     path: web::Path<String>,
-    body: web::Json<GroupBody>,
+    body: Json<GroupBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = activity_id(&path)?;
     let command = Command::StartGroup {
@@ -181,7 +182,7 @@ async fn start_group(
 async fn join_group(
     core: CoreData,
     path: web::Path<String>,
-    body: web::Json<GroupBody>,
+    body: Json<GroupBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = group_id(&path)?;
     let command = Command::JoinGroup {
@@ -262,7 +263,7 @@ struct UserBody {
 async fn cancel_order(
     core: CoreData,
     path: web::Path<String>,
-    body: web::Json<UserBody>,
+    body: Json<UserBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = order_id(&path)?;
     let command = Command::Cancel {
@@ -282,7 +283,7 @@ async fn mock_pay(
     core: CoreData,
     settings: web::Data<Settings>,
     path: web::Path<String>,
-    body: web::Json<UserBody>,
+    body: Json<UserBody>,
 ) -> Result<HttpResponse, ApiError> {
     if !settings.payment.mock {
         return Err(ApiError::new(
@@ -324,21 +325,21 @@ async fn notify_payment(
     core: CoreData,
     settings: web::Data<Settings>,
     request: HttpRequest,
-    body: web::Bytes,
+    body: crate::extract::Body,
 ) -> Result<HttpResponse, ApiError> {
+    let body: &[u8] = &body.0;
     let header = request
         .headers()
         .get("X-Signature")
         .and_then(|value| value.to_str().ok())
         .unwrap_or("");
-    if !signature::verify(settings.payment.secret.expose().as_bytes(), &body, header) {
+    if !signature::verify(settings.payment.secret.expose().as_bytes(), body, header) {
         return Err(ApiError::new(
             ErrorCode::SignatureInvalid,
             "the signature does not verify",
         ));
     }
-    let notification: NotifyBody =
-        serde_json::from_slice(&body).map_err(|error| ApiError::validation("body", error))?;
+    let notification: NotifyBody = crate::extract::parse_json(body)?;
     let trade_number = dto::identifier("tradeNo", &notification.trade_no, 64)?;
     let amount_cents = u64::try_from(notification.amount)
         .map_err(|_| ApiError::validation("amount", "non-negative integer cents"))?;

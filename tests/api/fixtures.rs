@@ -10,9 +10,7 @@ use chrono::{SecondsFormat, Utc};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{
-    json, success_data, TestApp, ADMIN_TOKEN, APPROVER_TOKEN, OPERATOR_TOKEN,
-};
+use crate::helpers::{json, success_data, TestApp, ADMIN_TOKEN, APPROVER_TOKEN, OPERATOR_TOKEN};
 
 pub const PRICE: u64 = 990;
 pub const STORE: &str = "store-1";
@@ -234,7 +232,11 @@ pub fn notification(trade_no: &str, order_id: &str, amount: u64) -> Vec<u8> {
 }
 
 /// POSTs a notification with the given `X-Signature`.
-pub async fn notify_signed_with(app: &TestApp, body: &[u8], signature: &str) -> (StatusCode, Value) {
+pub async fn notify_signed_with(
+    app: &TestApp,
+    body: &[u8],
+    signature: &str,
+) -> (StatusCode, Value) {
     let response = app
         .client
         .post(app.url("/api/v1/payments/notify"))
@@ -274,7 +276,10 @@ where
         if let Some(value) = probe().await {
             return value;
         }
-        assert!(Instant::now() < deadline, "timed out after {limit:?} waiting until {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting until {what}"
+        );
         actix_web::rt::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -1,7 +1,12 @@
 //! Black-box tests of the HTTP API: each test starts the real application on port 0 with
 //! its own temporary data directory (see `helpers::spawn_app`) and talks HTTP to it.
 
+mod admin;
+mod concurrency;
 mod envelope;
+mod fixtures;
+mod groups;
 mod helpers;
 mod lifecycle;
 mod ops;
+mod public;
