@@ -9,6 +9,7 @@
 use crate::domain::decide::Subject;
 use crate::domain::{ActivityState, Command, Event, EventKind, Rejection};
 use crate::floors::SnapshotFloors;
+use crate::mailbox::MailboxBound;
 use crate::publisher::Publisher;
 use crate::timers::{Deadline, DeadlineKind, Timers};
 use crate::views::{self, ActivityView, GroupView, OrderView};
@@ -83,6 +84,15 @@ pub struct ActorSettings {
     pub snapshot_interval: Duration,
 }
 
+/// What every activity actor shares with the runtime.
+#[derive(Clone)]
+pub struct Shared {
+    pub journal: Journal,
+    pub timers: Arc<Timers>,
+    pub floors: Arc<SnapshotFloors>,
+    pub settings: ActorSettings,
+}
+
 pub struct ActivityActor {
     state: ActivityState,
     journal: Journal,
@@ -90,6 +100,7 @@ pub struct ActivityActor {
     publisher: Publisher,
     floors: Arc<SnapshotFloors>,
     settings: ActorSettings,
+    mailbox: Arc<MailboxBound>,
     /// Journal position of the last entry this actor appended (or recovered).
     last_seq: u64,
     /// Entries appended since the last snapshot.
@@ -100,31 +111,30 @@ pub struct ActivityActor {
 impl ActivityActor {
     pub fn new(
         state: ActivityState,
-        journal: Journal,
-        timers: Arc<Timers>,
+        shared: Shared,
         publisher: Publisher,
-        floors: Arc<SnapshotFloors>,
-        settings: ActorSettings,
+        mailbox: Arc<MailboxBound>,
         last_seq: u64,
     ) -> ActivityActor {
         ActivityActor {
             state,
-            journal,
-            timers,
+            journal: shared.journal,
+            timers: shared.timers,
             publisher,
-            floors,
-            settings,
+            floors: shared.floors,
+            settings: shared.settings,
+            mailbox,
             last_seq,
             entries_since_snapshot: 0,
             clock: now_ms,
         }
     }
 
-    /// Starts the actor on `arbiter` with the configured bounded mailbox.
+    /// Starts the actor on `arbiter`. actix's own capacity is switched off (0): the bound is
+    /// `MailboxBound`, which refuses at once instead of parking the sender.
     pub fn start_on(self, arbiter: &actix::ArbiterHandle) -> Addr<ActivityActor> {
-        let capacity = self.settings.mailbox_capacity;
         ActivityActor::start_in_arbiter(arbiter, move |context: &mut Context<ActivityActor>| {
-            context.set_mailbox_capacity(capacity);
+            context.set_mailbox_capacity(0);
             self
         })
     }
@@ -408,6 +418,7 @@ impl Handler<Execute> for ActivityActor {
     type Result = ();
 
     fn handle(&mut self, message: Execute, context: &mut Context<Self>) {
+        self.mailbox.leave();
         let outcome = self.execute(&message.command, context);
         if let Some(reply) = message.reply {
             let _ = reply.send(Reply {
@@ -422,6 +433,7 @@ impl Handler<Read> for ActivityActor {
     type Result = ();
 
     fn handle(&mut self, message: Read, _: &mut Context<Self>) {
+        self.mailbox.leave();
         (message.read)(&self.state, self.last_seq);
     }
 }

@@ -7,6 +7,7 @@
 //! - `activity_actor`: the actor shell of one activity: decide, journal, apply, reply.
 //! - `durability`: waiters for the journal's durable watermark, woken exactly once.
 //! - `floors`: how far back recovery needs the journal, so it can be truncated.
+//! - `mailbox`: the real bound on an actor's mailbox (503 OVERLOADED past it).
 //! - `publisher`: reveals views once the journal made them durable (watch channels).
 //! - `registry`: activity id -> actor and views; `execute` is the one path to an actor.
 //! - `timers`: the timeout supervisor's deadline queue.
@@ -16,6 +17,7 @@ pub mod activity_actor;
 pub mod domain;
 pub mod durability;
 pub mod floors;
+pub mod mailbox;
 pub mod publisher;
 pub mod registry;
 pub mod runtime;

@@ -6,6 +6,7 @@ use crate::activity_actor::ActivityActor;
 use crate::activity_actor::{Answer, Execute, Read};
 use crate::domain::{ActivityId, ActivityState, Command, GroupId, Rejection};
 use crate::durability::DurabilityWaiters;
+use crate::mailbox::MailboxBound;
 use crate::publisher::Published;
 use crate::views::{ActivityView, GroupView};
 use actix::Addr;
@@ -34,6 +35,7 @@ pub enum ExecuteError {
 pub struct ActivityHandle {
     pub addr: Addr<ActivityActor>,
     pub published: Published,
+    pub mailbox: Arc<MailboxBound>,
 }
 
 pub struct Registry {
@@ -143,26 +145,25 @@ impl Registry {
         Some(sender.subscribe())
     }
 
-    /// The actor's address alone: one reference count, not the whole handle, on the hot path.
-    fn addr(&self, id: ActivityId) -> Result<Addr<ActivityActor>, ExecuteError> {
-        self.activities
-            .get(&id)
-            .map(|entry| entry.addr.clone())
-            .ok_or(ExecuteError::NotFound)
+    /// Admits one message to the actor's mailbox and returns where to send it; the actor
+    /// lets it out of the count when it starts handling it.
+    fn admit(&self, id: ActivityId) -> Result<Addr<ActivityActor>, ExecuteError> {
+        let entry = self.activities.get(&id).ok_or(ExecuteError::NotFound)?;
+        if !entry.mailbox.try_enter() {
+            return Err(ExecuteError::Overloaded);
+        }
+        Ok(entry.addr.clone())
     }
 
     /// Runs a command on its activity and returns the answer once it is durable.
     pub async fn execute(&self, id: ActivityId, command: Command) -> Result<Answer, ExecuteError> {
-        let addr = self.addr(id)?;
+        let addr = self.admit(id)?;
         let (sender, receiver) = oneshot::channel();
-        let message = Execute {
+        addr.do_send(Execute {
             command,
             reply: Some(sender),
-        };
-        addr.try_send(message).map_err(|error| match error {
-            actix::prelude::SendError::Full(_) => ExecuteError::Overloaded,
-            actix::prelude::SendError::Closed(_) => ExecuteError::Unavailable,
-        })?;
+        });
+        // A stopped actor drops the message and with it the reply sender.
         let reply = receiver.await.map_err(|_| ExecuteError::Unavailable)?;
         self.wait_durable(reply.durable_after_seq).await?;
         Ok(reply.outcome?)
@@ -171,16 +172,16 @@ impl Registry {
     /// Sends a command without waiting for its answer (supervisor nudges). Returns false
     /// when the mailbox is full, so the caller can retry later.
     pub fn nudge(&self, id: ActivityId, command: Command) -> bool {
-        let Some(handle) = self.handle(id) else {
-            return true;
-        };
-        match handle.addr.try_send(Execute {
-            command,
-            reply: None,
-        }) {
-            Ok(()) => true,
-            Err(actix::prelude::SendError::Full(_)) => false,
-            Err(actix::prelude::SendError::Closed(_)) => true,
+        match self.admit(id) {
+            Ok(addr) => {
+                addr.do_send(Execute {
+                    command,
+                    reply: None,
+                });
+                true
+            }
+            Err(ExecuteError::Overloaded) => false,
+            Err(_) => true,
         }
     }
 
@@ -191,15 +192,12 @@ impl Registry {
         R: Send + 'static,
         F: FnOnce(&ActivityState) -> R + Send + 'static,
     {
-        let addr = self.addr(id)?;
+        let addr = self.admit(id)?;
         let (sender, receiver) = oneshot::channel();
         let read = Box::new(move |state: &ActivityState, seq: u64| {
             let _ = sender.send((read(state), seq));
         });
-        addr.try_send(Read { read }).map_err(|error| match error {
-            actix::prelude::SendError::Full(_) => ExecuteError::Overloaded,
-            actix::prelude::SendError::Closed(_) => ExecuteError::Unavailable,
-        })?;
+        addr.do_send(Read { read });
         let (result, seq) = receiver.await.map_err(|_| ExecuteError::Unavailable)?;
         self.wait_durable(seq).await?;
         Ok(result)

@@ -5,11 +5,12 @@
 //! rebuild their timers), and only then report ready. Shutdown: snapshot every actor, then
 //! flush and sync the journal.
 
-use crate::activity_actor::{now_ms, ActivityActor, ActorSettings, TakeSnapshot};
+use crate::activity_actor::{now_ms, ActivityActor, ActorSettings, Shared, TakeSnapshot};
 use crate::domain::{
     decide_create, ActivityConfig, ActivityId, ActivityState, Command, Event, EventKind,
 };
 use crate::floors::SnapshotFloors;
+use crate::mailbox::MailboxBound;
 use crate::publisher::{Published, Publisher};
 use crate::registry::{ActivityHandle, ExecuteError, Registry};
 use crate::timers::{Deadline, DeadlineKind, Timers};
@@ -127,20 +128,24 @@ impl Runtime {
         let id = state.id;
         let published = Published::new(Arc::new(activity_view(&state)));
         let publisher = Publisher::new(published.clone());
-        let timers = Arc::clone(&self.timers);
-        let floors = Arc::clone(&self.floors);
-        let actor = ActivityActor::new(
-            state,
-            self.journal.clone(),
-            timers,
-            publisher,
-            floors,
-            self.options.actor.clone(),
-            last_seq,
-        );
+        let mailbox = Arc::new(MailboxBound::new(self.options.actor.mailbox_capacity));
+        let shared = Shared {
+            journal: self.journal.clone(),
+            timers: Arc::clone(&self.timers),
+            floors: Arc::clone(&self.floors),
+            settings: self.options.actor.clone(),
+        };
+        let actor = ActivityActor::new(state, shared, publisher, Arc::clone(&mailbox), last_seq);
         let index = (id.0 as usize) % self.arbiters.len();
         let addr = actor.start_on(&self.arbiters[index].handle());
-        (id, ActivityHandle { addr, published })
+        (
+            id,
+            ActivityHandle {
+                addr,
+                published,
+                mailbox,
+            },
+        )
     }
 
     /// Creates an activity in DRAFT; returns its view once ACTIVITY_CREATED is durable.
