@@ -15,6 +15,7 @@ use crate::timers::{Deadline, DeadlineKind, Timers};
 use crate::views::{self, ActivityView, GroupView, OrderView};
 use actix::prelude::*;
 use playcore_snapshots::{encode, encode_into, AppendError, Journal};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -101,6 +102,12 @@ pub struct ActivityActor {
     floors: Arc<SnapshotFloors>,
     settings: ActorSettings,
     mailbox: Arc<MailboxBound>,
+    /// Replies waiting for the journal to make their position durable, oldest first.
+    /// Holding them here (instead of each caller waiting) costs one durability waiter per
+    /// flush for the whole actor. Bounded by the mailbox bound times the entries in flight.
+    held_replies: VecDeque<(u64, oneshot::Sender<Reply>, Reply)>,
+    /// A durability waiter is running (for staged views and held replies).
+    waiting: bool,
     /// Journal position of the last entry this actor appended (or recovered).
     last_seq: u64,
     /// Entries appended since the last snapshot.
@@ -124,6 +131,8 @@ impl ActivityActor {
             floors: shared.floors,
             settings: shared.settings,
             mailbox,
+            held_replies: VecDeque::new(),
+            waiting: false,
             last_seq,
             entries_since_snapshot: 0,
             clock: now_ms,
@@ -328,28 +337,60 @@ impl ActivityActor {
             })
             .collect();
         self.publisher.stage(self.last_seq, activity, group_views);
-        if self.publisher.needs_waiter() {
-            self.wait_and_publish(context);
+        self.ensure_waiter(context);
+    }
+
+    /// Sends a reply once its position is durable: at once if it already is, else it is held
+    /// until the durability waiter sees the watermark pass it.
+    fn reply_when_durable(&mut self, sender: oneshot::Sender<Reply>, reply: Reply, context: &mut Context<Self>) {
+        if reply.durable_after_seq <= self.journal.durable_seq() {
+            let _ = sender.send(reply);
+            return;
+        }
+        self.held_replies.push_back((reply.durable_after_seq, sender, reply));
+        self.ensure_waiter(context);
+    }
+
+    /// The oldest position something here waits on.
+    fn oldest_waiting_seq(&self) -> Option<u64> {
+        let held = self.held_replies.front().map(|(seq, _, _)| *seq);
+        match (self.publisher.oldest_staged_seq(), held) {
+            (Some(staged), Some(held)) => Some(staged.min(held)),
+            (staged, held) => staged.or(held),
         }
     }
 
-    fn wait_and_publish(&mut self, context: &mut Context<Self>) {
-        let Some(target_seq) = self.publisher.oldest_staged_seq() else {
+    fn ensure_waiter(&mut self, context: &mut Context<Self>) {
+        if self.waiting {
+            return;
+        }
+        let Some(target_seq) = self.oldest_waiting_seq() else {
             return;
         };
-        self.publisher.set_waiting(true);
+        self.waiting = true;
         let journal = self.journal.clone();
         let wait = async move { journal.wait_durable(target_seq).await };
         context.spawn(wait.into_actor(self).map(|result, actor, context| {
-            actor.publisher.set_waiting(false);
+            actor.waiting = false;
             if result.is_err() {
-                return; // the journal failed: nothing more becomes durable, nothing is revealed
+                // The journal failed: nothing more becomes durable, nothing is revealed;
+                // dropping the held senders tells their callers.
+                actor.held_replies.clear();
+                return;
             }
-            actor.publisher.publish_durable(actor.journal.durable_seq());
-            if actor.publisher.needs_waiter() {
-                actor.wait_and_publish(context);
-            }
+            actor.release_durable(actor.journal.durable_seq());
+            actor.ensure_waiter(context);
         }));
+    }
+
+    /// Publishes the views and sends the replies the watermark now covers.
+    fn release_durable(&mut self, durable_seq: u64) {
+        self.publisher.publish_durable(durable_seq);
+        while self.held_replies.front().is_some_and(|(seq, _, _)| *seq <= durable_seq) {
+            if let Some((_, sender, reply)) = self.held_replies.pop_front() {
+                let _ = sender.send(reply);
+            }
+        }
     }
 
     /// Queues a snapshot of the whole state at `last_seq`.
@@ -420,11 +461,9 @@ impl Handler<Execute> for ActivityActor {
     fn handle(&mut self, message: Execute, context: &mut Context<Self>) {
         self.mailbox.leave();
         let outcome = self.execute(&message.command, context);
-        if let Some(reply) = message.reply {
-            let _ = reply.send(Reply {
-                outcome,
-                durable_after_seq: self.last_seq,
-            });
+        if let Some(sender) = message.reply {
+            let reply = Reply { outcome, durable_after_seq: self.last_seq };
+            self.reply_when_durable(sender, reply, context);
         }
     }
 }

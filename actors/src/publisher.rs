@@ -61,7 +61,6 @@ pub struct Publisher {
     published: Published,
     /// Bounded by the journal's capacity: an entry is staged only after the journal took it.
     staged: VecDeque<Staged>,
-    waiting: bool,
 }
 
 impl Publisher {
@@ -69,7 +68,6 @@ impl Publisher {
         Publisher {
             published,
             staged: VecDeque::new(),
-            waiting: false,
         }
     }
 
@@ -84,15 +82,6 @@ impl Publisher {
             activity,
             groups,
         });
-    }
-
-    /// Whether a durability waiter should be started.
-    pub fn needs_waiter(&self) -> bool {
-        !self.waiting && !self.staged.is_empty()
-    }
-
-    pub fn set_waiting(&mut self, waiting: bool) {
-        self.waiting = waiting;
     }
 
     pub fn oldest_staged_seq(&self) -> Option<u64> {
