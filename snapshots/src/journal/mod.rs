@@ -152,6 +152,8 @@ struct Shared {
     durable_seq: AtomicU64,
     appended_seq: AtomicU64,
     floor_seq: AtomicU64,
+    /// Relaxed mode: batches were handed to sled since the flusher's last flush.
+    unflushed: std::sync::atomic::AtomicBool,
     /// A receiver kept only to hand out clones; the sender lives in the writer so
     /// that its exit (clean or not) closes the channel for every waiter.
     watermark: watch::Receiver<u64>,
@@ -251,6 +253,7 @@ impl Journal {
             durable_seq: AtomicU64::new(next_seq - 1),
             appended_seq: AtomicU64::new(next_seq - 1),
             floor_seq: AtomicU64::new(0),
+            unflushed: std::sync::atomic::AtomicBool::new(false),
             watermark,
             counters: Counters::default(),
         });
@@ -270,6 +273,15 @@ impl Journal {
             .name("journal-writer".into())
             .spawn(move || writer::run(writer_shared, watermark_sender))
             .expect("spawning the journal writer thread");
+        if let Durability::Relaxed { flush_interval_ms } = self.inner.shared.config.durability {
+            // Weak: the flusher must not keep the store open after the journal is gone.
+            let flusher_shared = Arc::downgrade(&self.inner.shared);
+            let interval = std::time::Duration::from_millis(flush_interval_ms.max(1));
+            std::thread::Builder::new()
+                .name("journal-flusher".into())
+                .spawn(move || writer::flush_until_closed(flusher_shared, interval))
+                .expect("spawning the journal flusher thread");
+        }
         *self
             .inner
             .writer

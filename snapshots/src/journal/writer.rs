@@ -45,6 +45,34 @@ pub(super) fn run(shared: Arc<Shared>, watermark: watch::Sender<u64>) -> Result<
     outcome
 }
 
+/// Relaxed mode: flushes sled every `interval` on its own thread, so the writer never
+/// stalls behind a flush (a sled flush under load takes tens of milliseconds). Ends when
+/// the journal closes; closing itself makes everything durable.
+pub(super) fn flush_until_closed(shared: std::sync::Weak<Shared>, interval: Duration) {
+    loop {
+        std::thread::sleep(interval);
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        if shared.lock_pending().state != State::Open {
+            return;
+        }
+        if shared.unflushed.swap(false, Ordering::AcqRel) {
+            let started = Instant::now();
+            if let Err(error) = shared.store.flush() {
+                tracing::error!(%error, "relaxed-mode flush failed");
+                return;
+            }
+            let counters = &shared.counters;
+            let sync_us = started.elapsed().as_micros() as u64;
+            counters
+                .sync_time_us_total
+                .fetch_add(sync_us, Ordering::Relaxed);
+            counters.sync_count.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 /// What the writer took from `Pending`; its buffers are reused batch after batch.
 #[derive(Default)]
 struct Batch {
@@ -156,7 +184,7 @@ impl Writer {
         }
         match self.shared.config.durability {
             Durability::Fsync => self.sync_fully()?,
-            Durability::Relaxed { .. } => self.unflushed = true,
+            Durability::Relaxed { .. } => self.shared.unflushed.store(true, Ordering::Release),
         }
         // Counted first so that whoever sees the watermark also sees the counters.
         self.count_batch(records);
@@ -234,13 +262,10 @@ impl Writer {
         Ok(())
     }
 
+    /// The writer itself never flushes on an interval: in relaxed mode the flusher thread
+    /// does (see `flush_until_closed`).
     fn flush_interval(&self) -> Option<Duration> {
-        match self.shared.config.durability {
-            Durability::Fsync => None,
-            Durability::Relaxed { flush_interval_ms } => {
-                Some(Duration::from_millis(flush_interval_ms))
-            }
-        }
+        None
     }
 
     fn flush_due(&self) -> bool {
