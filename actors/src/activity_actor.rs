@@ -342,12 +342,18 @@ impl ActivityActor {
 
     /// Sends a reply once its position is durable: at once if it already is, else it is held
     /// until the durability waiter sees the watermark pass it.
-    fn reply_when_durable(&mut self, sender: oneshot::Sender<Reply>, reply: Reply, context: &mut Context<Self>) {
+    fn reply_when_durable(
+        &mut self,
+        sender: oneshot::Sender<Reply>,
+        reply: Reply,
+        context: &mut Context<Self>,
+    ) {
         if reply.durable_after_seq <= self.journal.durable_seq() {
             let _ = sender.send(reply);
             return;
         }
-        self.held_replies.push_back((reply.durable_after_seq, sender, reply));
+        self.held_replies
+            .push_back((reply.durable_after_seq, sender, reply));
         self.ensure_waiter(context);
     }
 
@@ -386,7 +392,11 @@ impl ActivityActor {
     /// Publishes the views and sends the replies the watermark now covers.
     fn release_durable(&mut self, durable_seq: u64) {
         self.publisher.publish_durable(durable_seq);
-        while self.held_replies.front().is_some_and(|(seq, _, _)| *seq <= durable_seq) {
+        while self
+            .held_replies
+            .front()
+            .is_some_and(|(seq, _, _)| *seq <= durable_seq)
+        {
             if let Some((_, sender, reply)) = self.held_replies.pop_front() {
                 let _ = sender.send(reply);
             }
@@ -462,7 +472,10 @@ impl Handler<Execute> for ActivityActor {
         self.mailbox.leave();
         let outcome = self.execute(&message.command, context);
         if let Some(sender) = message.reply {
-            let reply = Reply { outcome, durable_after_seq: self.last_seq };
+            let reply = Reply {
+                outcome,
+                durable_after_seq: self.last_seq,
+            };
             self.reply_when_durable(sender, reply, context);
         }
     }

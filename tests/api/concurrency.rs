@@ -26,7 +26,7 @@ struct Planned {
 /// 400 grabs from 150 users: users send 2 or 3 requests, every fifth asks for 2 units, and
 /// a third of the late requests repeat an earlier request of the same user (same quantity).
 fn plan() -> Vec<Planned> {
-    let quantity = |index: usize| if index % 5 == 0 { 2 } else { 1 };
+    let quantity = |index: usize| if index.is_multiple_of(5) { 2 } else { 1 };
     (0..REQUESTS)
         .map(|index| {
             let user = format!("user-{}", index % USERS);
