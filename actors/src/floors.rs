@@ -40,8 +40,9 @@ impl SnapshotFloors {
         }
     }
 
-    /// The lowest entry any activity still needs, given the durable watermark; 0 (truncate
-    /// nothing) when no activity is known.
+    /// The lowest entry any activity still needs, given the position the journal writer has
+    /// really written (`Journal::written_seq`, not the relaxed-mode acknowledgement);
+    /// 0 (truncate nothing) when no activity is known.
     pub fn truncation_floor(&self, durable_seq: u64) -> u64 {
         let mut lowest = u64::MAX;
         for mut entry in self.floors.iter_mut() {

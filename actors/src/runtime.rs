@@ -238,7 +238,7 @@ impl Runtime {
 }
 
 fn truncate(journal: &Journal, floors: &SnapshotFloors) {
-    let floor_seq = floors.truncation_floor(journal.durable_seq());
+    let floor_seq = floors.truncation_floor(journal.written_seq());
     if floor_seq > 0 {
         journal.truncate_below(floor_seq);
     }

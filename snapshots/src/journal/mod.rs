@@ -152,6 +152,9 @@ struct Shared {
     durable_seq: AtomicU64,
     appended_seq: AtomicU64,
     floor_seq: AtomicU64,
+    /// Highest seq the writer has handed to sled (and, in fsync mode, synced): unlike
+    /// `durable_seq` it never runs ahead of the writer in relaxed mode.
+    written_seq: AtomicU64,
     /// Relaxed mode: batches were handed to sled since the flusher's last flush.
     unflushed: std::sync::atomic::AtomicBool,
     /// A receiver kept only to hand out clones; the sender lives in the writer so
@@ -253,6 +256,7 @@ impl Journal {
             durable_seq: AtomicU64::new(next_seq - 1),
             appended_seq: AtomicU64::new(next_seq - 1),
             floor_seq: AtomicU64::new(0),
+            written_seq: AtomicU64::new(next_seq - 1),
             unflushed: std::sync::atomic::AtomicBool::new(false),
             watermark,
             counters: Counters::default(),
@@ -332,6 +336,11 @@ impl Journal {
         pending.event_count += 1;
         pending.next_seq = seq + 1;
         shared.appended_seq.store(seq, Ordering::Release);
+        if shared.config.durability != Durability::Fsync {
+            // Relaxed mode acknowledges at append: the risk it documents is losing what
+            // was acknowledged in the last gather and flush intervals.
+            shared.durable_seq.fetch_max(seq, Ordering::AcqRel);
+        }
         let wake = pending.take_writer_wakeup();
         drop(pending);
         if wake {
@@ -384,6 +393,13 @@ impl Journal {
     /// sled-flushed and fdatasync'ed; relaxed mode: handed to sled).
     pub fn durable_seq(&self) -> u64 {
         self.inner.shared.durable_seq.load(Ordering::Acquire)
+    }
+
+    /// Highest seq whose record the writer has written (in fsync mode: and synced). Use
+    /// it, not `durable_seq`, to decide what the writer has really stored (e.g. whether a
+    /// snapshot queued earlier is in sled): in relaxed mode `durable_seq` moves at append.
+    pub fn written_seq(&self) -> u64 {
+        self.inner.shared.written_seq.load(Ordering::Acquire)
     }
 
     /// Highest seq assigned so far (0 if none).

@@ -45,6 +45,12 @@ pub(super) fn run(shared: Arc<Shared>, watermark: watch::Sender<u64>) -> Result<
     outcome
 }
 
+/// Relaxed mode: how long the writer lets a batch gather before writing it. Replies do
+/// not wait for it (relaxed mode acknowledges at append).
+const RELAXED_GATHER: Duration = Duration::from_millis(1);
+/// Relaxed mode: a batch this large is written at once.
+const RELAXED_GATHER_EVENTS_MAX: usize = 4096;
+
 /// Relaxed mode: flushes sled every `interval` on its own thread, so the writer never
 /// stalls behind a flush (a sled flush under load takes tens of milliseconds). Ends when
 /// the journal closes; closing itself makes everything durable.
@@ -136,6 +142,13 @@ impl Writer {
         let mut pending = shared.lock_pending();
         loop {
             if !pending.is_empty() {
+                if self.gathering(&pending) {
+                    // Relaxed mode: nobody waits for this batch, so let it grow for a
+                    // moment; a few large sled records cost far less than many tiny ones.
+                    drop(pending);
+                    std::thread::sleep(RELAXED_GATHER);
+                    pending = shared.lock_pending();
+                }
                 self.take(&mut pending);
                 return Step::Batch;
             }
@@ -158,6 +171,11 @@ impl Writer {
             };
             pending.writer_waiting = false;
         }
+    }
+
+    fn gathering(&self, pending: &Pending) -> bool {
+        let relaxed = self.shared.config.durability != Durability::Fsync;
+        relaxed && pending.state == State::Open && pending.event_count < RELAXED_GATHER_EVENTS_MAX
     }
 
     fn take(&mut self, pending: &mut MutexGuard<'_, Pending>) {
@@ -219,8 +237,10 @@ impl Writer {
     }
 
     fn publish(&self, seq: u64) {
-        self.shared.durable_seq.store(seq, Ordering::Release);
-        self.watermark.send_replace(seq);
+        self.shared.written_seq.store(seq, Ordering::Release);
+        // fetch_max: in relaxed mode appends already moved the watermark further.
+        let previous = self.shared.durable_seq.fetch_max(seq, Ordering::AcqRel);
+        self.watermark.send_replace(previous.max(seq));
     }
 
     /// sled flush + fdatasync, timed for the stats.
