@@ -669,6 +669,23 @@ async fn a_grab_before_the_start_is_not_started() {
 }
 
 #[actix_web::test]
+async fn a_published_activity_goes_online_by_itself_at_its_start() {
+    let app = spawn_app().await;
+    let mut body = flash_sale_body(10, 2, 300);
+    body["startAt"] = json!(at_ms(1500));
+    let id = create_published(&app, &body).await;
+    assert_eq!(
+        activity_detail(&app, &id).await.unwrap()["status"],
+        "NOT_STARTED"
+    );
+
+    wait_for_status_within(&app, &id, "ONLINE", Duration::from_secs(5)).await;
+
+    grab_ok(&app, &id, "alice", "r1", 1).await;
+    assert!(list(&app, "").await.contains(&id), "listed once online");
+}
+
+#[actix_web::test]
 async fn a_grab_after_the_end_is_ended() {
     let app = spawn_app().await;
     let mut body = flash_sale_body(10, 2, 300);

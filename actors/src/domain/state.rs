@@ -232,8 +232,9 @@ pub struct ActivityState {
 /// only address space, so a sale does not pay for copying and page-faulting its order list
 /// at every doubling on the hot path.
 const ORDERS_RESERVED_MAX: u64 = 1 << 20;
-/// Users reserved up front, at most (a hash table's control bytes are touched at once).
-const USERS_RESERVED_MAX: u64 = 1 << 16;
+/// Users reserved up front, at most: a hash table touches one control byte per slot at
+/// once (half a MiB at this bound), the rest is untouched address space until used.
+const USERS_RESERVED_MAX: u64 = 1 << 18;
 
 impl ActivityState {
     /// The state right after ACTIVITY_CREATED.
