@@ -45,6 +45,20 @@ pub fn execute_error(error: ExecuteError, what: &'static str) -> ApiError {
     }
 }
 
+/// Runs a command on its activity; `what` names the thing whose id was unknown.
+pub async fn execute(
+    core: &crate::core::Core,
+    id: playcore_actors::domain::ActivityId,
+    command: playcore_actors::domain::Command,
+    what: &'static str,
+) -> Result<Answer, ApiError> {
+    let registry = &core.runtime.registry;
+    registry
+        .execute(id, command)
+        .await
+        .map_err(|error| execute_error(error, what))
+}
+
 /// The JSON of an answer's subject.
 pub fn subject_json(subject: &SubjectView) -> serde_json::Value {
     match subject {

@@ -56,12 +56,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
 type CoreData = web::Data<Arc<Core>>;
 
 async fn run(core: &Core, id: ActivityId, command: Command) -> Result<HttpResponse, ApiError> {
-    let answer = core
-        .runtime
-        .registry
-        .execute(id, command)
-        .await
-        .map_err(|error| execute_error(error, "activity"))?;
+    let answer = outcome::execute(core, id, command, "activity").await?;
     Ok(outcome::ok(&answer))
 }
 
@@ -137,19 +132,27 @@ fn remark(body: Option<Json<RemarkBody>>) -> String {
         .unwrap_or_default()
 }
 
+/// The shape of every approval and publication action: check the role, then run the
+/// command the caller's name completes.
+async fn act(
+    core: &Core,
+    caller: &Caller,
+    path: &str,
+    role: Role,
+    command: impl FnOnce(String) -> Command,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[role])?;
+    run(core, activity_id(path)?, command(caller.name().to_string())).await
+}
+
 async fn submit(
     core: CoreData,
     caller: Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Operator])?;
-    run(
-        &core,
-        activity_id(&path)?,
-        Command::Submit {
-            by: caller.name().to_string(),
-        },
-    )
+    act(&core, &caller, &path, Role::Operator, |by| {
+        Command::Submit { by }
+    })
     .await
 }
 
@@ -159,15 +162,10 @@ async fn approve(
     path: web::Path<String>,
     body: Option<Json<RemarkBody>>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Approver])?;
-    run(
-        &core,
-        activity_id(&path)?,
-        Command::Approve {
-            by: caller.name().to_string(),
-            remark: remark(body),
-        },
-    )
+    let remark = remark(body);
+    act(&core, &caller, &path, Role::Approver, |by| {
+        Command::Approve { by, remark }
+    })
     .await
 }
 
@@ -177,15 +175,10 @@ async fn reject(
     path: web::Path<String>,
     body: Option<Json<RemarkBody>>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Approver])?;
-    run(
-        &core,
-        activity_id(&path)?,
-        Command::Reject {
-            by: caller.name().to_string(),
-            remark: remark(body),
-        },
-    )
+    let remark = remark(body);
+    act(&core, &caller, &path, Role::Approver, |by| {
+        Command::Reject { by, remark }
+    })
     .await
 }
 
@@ -194,14 +187,9 @@ async fn withdraw(
     caller: Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Operator])?;
-    run(
-        &core,
-        activity_id(&path)?,
-        Command::Withdraw {
-            by: caller.name().to_string(),
-        },
-    )
+    act(&core, &caller, &path, Role::Operator, |by| {
+        Command::Withdraw { by }
+    })
     .await
 }
 
@@ -210,14 +198,9 @@ async fn publish(
     caller: Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Operator])?;
-    run(
-        &core,
-        activity_id(&path)?,
-        Command::Publish {
-            by: caller.name().to_string(),
-        },
-    )
+    act(&core, &caller, &path, Role::Operator, |by| {
+        Command::Publish { by }
+    })
     .await
 }
 
@@ -226,14 +209,9 @@ async fn unpublish(
     caller: Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Operator])?;
-    run(
-        &core,
-        activity_id(&path)?,
-        Command::Unpublish {
-            by: caller.name().to_string(),
-        },
-    )
+    act(&core, &caller, &path, Role::Operator, |by| {
+        Command::Unpublish { by }
+    })
     .await
 }
 

@@ -144,12 +144,7 @@ async fn grab(
         request: dto::request_id(&body.request_id)?,
         quantity: quantity(body.quantity)?,
     };
-    let answer = core
-        .runtime
-        .registry
-        .execute(id, command)
-        .await
-        .map_err(|error| execute_error(error, "activity"))?;
+    let answer = outcome::execute(&core, id, command, "activity").await?;
     Ok(outcome::created_or_replayed(&answer))
 }
 
@@ -170,12 +165,7 @@ async fn start_group(
         user: dto::user_id(&body.user_id)?,
         request: dto::request_id(&body.request_id)?,
     };
-    let answer = core
-        .runtime
-        .registry
-        .execute(id, command)
-        .await
-        .map_err(|error| execute_error(error, "activity"))?;
+    let answer = outcome::execute(&core, id, command, "activity").await?;
     Ok(outcome::created_or_replayed(&answer))
 }
 
@@ -190,12 +180,7 @@ async fn join_group(
         user: dto::user_id(&body.user_id)?,
         request: dto::request_id(&body.request_id)?,
     };
-    let answer = core
-        .runtime
-        .registry
-        .execute(id.activity, command)
-        .await
-        .map_err(|error| execute_error(error, "group"))?;
+    let answer = outcome::execute(&core, id.activity, command, "group").await?;
     Ok(outcome::created_or_replayed(&answer))
 }
 
@@ -270,12 +255,7 @@ async fn cancel_order(
         order: id.number,
         user: dto::user_id(&body.user_id)?,
     };
-    let answer = core
-        .runtime
-        .registry
-        .execute(id.activity, command)
-        .await
-        .map_err(|error| execute_error(error, "order"))?;
+    let answer = outcome::execute(&core, id.activity, command, "order").await?;
     Ok(outcome::ok(&answer))
 }
 
@@ -295,18 +275,11 @@ async fn mock_pay(
     let payment = Payment::Mock {
         user: dto::user_id(&body.user_id)?,
     };
-    let answer = core
-        .runtime
-        .registry
-        .execute(
-            id.activity,
-            Command::Pay {
-                order: id.number,
-                payment,
-            },
-        )
-        .await
-        .map_err(|error| execute_error(error, "order"))?;
+    let command = Command::Pay {
+        order: id.number,
+        payment,
+    };
+    let answer = outcome::execute(&core, id.activity, command, "order").await?;
     Ok(outcome::ok(&answer))
 }
 
@@ -348,17 +321,10 @@ async fn notify_payment(
         trade_number,
         amount_cents,
     };
-    let answer = core
-        .runtime
-        .registry
-        .execute(
-            id.activity,
-            Command::Pay {
-                order: id.number,
-                payment,
-            },
-        )
-        .await
-        .map_err(|error| execute_error(error, "order"))?;
+    let command = Command::Pay {
+        order: id.number,
+        payment,
+    };
+    let answer = outcome::execute(&core, id.activity, command, "order").await?;
     Ok(outcome::ok(&answer))
 }
