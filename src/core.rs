@@ -90,6 +90,79 @@ impl Core {
         Ok(core)
     }
 
+    /// Copies the runtime's levels into `metrics` (called when `/metrics` is scraped, so the
+    /// hot path does no metrics work).
+    pub fn export_metrics(&self, metrics: &Metrics) {
+        let journal = self.runtime.journal();
+        let stats = journal.stats();
+        let as_gauge = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+        let levels = [
+            (
+                "playcore_journal_appended_seq",
+                "last journal position assigned",
+                journal.appended_seq(),
+            ),
+            (
+                "playcore_journal_durable_seq",
+                "last journal position a reply may depend on",
+                journal.durable_seq(),
+            ),
+            (
+                "playcore_journal_pending_events",
+                "entries queued for the writer",
+                stats.pending_events,
+            ),
+            (
+                "playcore_journal_batches_written",
+                "batches written since start",
+                stats.batches_written,
+            ),
+            (
+                "playcore_journal_events_written",
+                "entries written since start",
+                stats.events_written,
+            ),
+            (
+                "playcore_journal_syncs",
+                "flushes (and fdatasyncs in fsync mode) since start",
+                stats.sync_count,
+            ),
+            (
+                "playcore_journal_sync_time_microseconds",
+                "time spent syncing since start",
+                stats.sync_time_us_total,
+            ),
+            (
+                "playcore_journal_records_truncated",
+                "journal records removed below the snapshot floor",
+                stats.records_truncated,
+            ),
+            (
+                "playcore_journal_snapshots_written",
+                "activity snapshots written since start",
+                stats.snapshots_written,
+            ),
+            (
+                "playcore_timers_queued",
+                "deadlines waiting in the timeout supervisor",
+                self.runtime.timers().len() as u64,
+            ),
+            (
+                "playcore_activities",
+                "activities in memory",
+                self.runtime.registry.len() as u64,
+            ),
+            (
+                "playcore_recovery_events_replayed",
+                "events replayed at the last start",
+                self.runtime.recovery.events_replayed as u64,
+            ),
+        ];
+        for (name, help, value) in levels {
+            metrics.gauge(name, help).set(as_gauge(value));
+        }
+    }
+
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
     }

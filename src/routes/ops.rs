@@ -41,7 +41,8 @@ async fn readyz(core: web::Data<Arc<Core>>) -> Result<HttpResponse, ApiError> {
 }
 
 /// Prometheus text format (not enveloped: scrapers expect the plain format).
-async fn metrics(metrics: web::Data<Metrics>) -> HttpResponse {
+async fn metrics(metrics: web::Data<Metrics>, core: web::Data<Arc<Core>>) -> HttpResponse {
+    core.export_metrics(&metrics);
     let content_type = HeaderValue::from_static(PROMETHEUS_CONTENT_TYPE);
     HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, content_type))

@@ -63,3 +63,32 @@ async fn ops_endpoints_carry_a_request_id_header() {
 
     assert!(response.headers().contains_key("x-request-id"));
 }
+
+#[actix_web::test]
+async fn metrics_report_the_journal_and_the_actors() {
+    let app = spawn_app().await;
+    let id = crate::fixtures::create_online_flash_sale(&app, 10, 2, 300).await;
+    crate::fixtures::grab_ok(&app, &id, "alice", "r1", 1).await;
+
+    let text = app.get("/metrics").await.text().await.expect("a text body");
+
+    let value = |name: &str| -> i64 {
+        let line = text
+            .lines()
+            .find(|line| line.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} missing in\n{text}"));
+        line.rsplit(' ')
+            .next()
+            .and_then(|value| value.parse().ok())
+            .expect("a number")
+    };
+    assert_eq!(value("playcore_activities"), 1);
+    assert!(
+        value("playcore_journal_durable_seq") >= 5,
+        "create, submit, approve, publish, grab"
+    );
+    assert!(
+        value("playcore_timers_queued") >= 1,
+        "the order's pay deadline"
+    );
+}
