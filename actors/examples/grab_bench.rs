@@ -190,6 +190,13 @@ fn main() {
             stats.batches_written,
             stats.events_written as f64 / stats.batches_written.max(1) as f64,
         );
+        let syncs = stats.sync_count.max(1);
+        println!(
+            "syncs={} mean_sync_us={} mean_fdatasync_us={}",
+            stats.sync_count,
+            stats.sync_time_us_total / syncs,
+            stats.fdatasync_time_us_total / syncs,
+        );
         // Journal only (no shutdown snapshots), so the replay below reads every entry.
         runtime.close();
     });
