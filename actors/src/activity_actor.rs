@@ -104,7 +104,9 @@ pub struct ActivityActor {
     mailbox: Arc<MailboxBound>,
     /// Replies waiting for the journal to make their position durable, oldest first.
     /// Holding them here (instead of each caller waiting) costs one durability waiter per
-    /// flush for the whole actor. Bounded by the mailbox bound times the entries in flight.
+    /// flush for the whole actor. A reply waits only for a position already appended, so
+    /// this holds at most what the actor answers during one journal sync (and the journal's
+    /// own bound stops appends long before memory matters).
     held_replies: VecDeque<(u64, oneshot::Sender<Reply>, Reply)>,
     /// A durability waiter is running (for staged views and held replies).
     waiting: bool,
