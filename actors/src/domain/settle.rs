@@ -63,6 +63,9 @@ impl ActivityState {
         if self.overdue(found, now_ms) {
             return Err(Rejection::InvalidState("the order timed out"));
         }
+        if self.expired_group(found, now_ms).is_some() {
+            return Err(Rejection::GroupClosed);
+        }
         match found.status {
             OrderStatus::PendingPay => {
                 accepted(self.paid_events(order, None), Subject::Order(order))
@@ -97,6 +100,15 @@ impl ActivityState {
         if self.overdue(found, now_ms) {
             let mut events = vec![EventKind::InstanceTimeout { order }];
             events.extend(self.seat_released(order));
+            events.push(EventKind::InstanceRefundPending {
+                order,
+                trade_number: trade,
+            });
+            return accepted(events, Subject::Order(order));
+        }
+        if let Some(group) = self.expired_group(found, now_ms) {
+            // The group is past its expiry: it fails now, and this money goes back.
+            let mut events = self.group_failure_events(group);
             events.push(EventKind::InstanceRefundPending {
                 order,
                 trade_number: trade,
@@ -208,7 +220,15 @@ impl ActivityState {
         if !group.status.is_open() || now_ms < group.expires_at_ms {
             return accepted(Vec::new(), subject);
         }
+        accepted(self.group_failure_events(number), subject)
+    }
+
+    /// GROUP_FAILED and INSTANCE_FAILED for every member still holding a seat.
+    fn group_failure_events(&self, number: u64) -> Vec<EventKind> {
         let mut events = vec![EventKind::GroupFailed { group: number }];
+        let Some(group) = self.group(number) else {
+            return events;
+        };
         let members = group.members.iter().filter(|member| {
             self.order(member.order)
                 .is_some_and(|found| found.status.holds_units())
@@ -216,7 +236,17 @@ impl ActivityState {
         events.extend(members.map(|member| EventKind::InstanceFailed {
             order: member.order,
         }));
-        accepted(events, subject)
+        events
+    }
+
+    /// The group of an unpaid group order when that group is past its expiry but the
+    /// supervisor's nudge has not failed it yet: a late timer must not let it succeed.
+    fn expired_group(&self, found: &Order, now_ms: i64) -> Option<u64> {
+        let number = found
+            .group
+            .filter(|_| found.status == OrderStatus::PendingPay)?;
+        let group = self.group(number)?;
+        (group.status.is_open() && now_ms >= group.expires_at_ms).then_some(number)
     }
 
     pub(super) fn decide_complete_refund(&self, order: u64) -> Decided {

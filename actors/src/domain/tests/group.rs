@@ -459,3 +459,41 @@ fn joining_an_expired_group_is_refused_even_before_the_expiry_nudge() {
     assert_eq!(group(&state, number).members.len(), 2);
     assert_eq!(units_held(&state, "u2"), 0);
 }
+
+#[test]
+fn a_payment_after_the_group_expired_fails_the_group_even_before_the_nudge() {
+    let mut state = group_buy(2);
+    let now = START + 1_000;
+    let started = ok(&mut state, start_group("leader", "r1"), now);
+    let (number, leader) = (group_of(&started), order_of(&started));
+    ok(&mut state, mock_pay(leader, "leader"), now);
+    let expires_at_ms = group(&state, number).expires_at_ms;
+    // The member joins just before the group's end: their own pay deadline is later.
+    let member = order_of(&ok(
+        &mut state,
+        join(number, "member", "r2"),
+        expires_at_ms - 1_000,
+    ));
+
+    let refused = run(&mut state, mock_pay(member, "member"), expires_at_ms);
+    assert_eq!(refused, Err(Rejection::GroupClosed));
+
+    let decision = ok(&mut state, notify(member, "t-late", PRICE), expires_at_ms);
+    assert_eq!(decision.events[0], EventKind::GroupFailed { group: number });
+    assert_eq!(
+        group(&state, number).status,
+        GroupStatus::Failed,
+        "never SUCCESS after expiry"
+    );
+    assert_eq!(order(&state, member).status, OrderStatus::RefundPending);
+    assert_eq!(
+        order(&state, leader).status,
+        OrderStatus::RefundPending,
+        "the paid leader is refunded"
+    );
+    assert_eq!(
+        units(&state),
+        (state.stock.total, 0, 0),
+        "every unit is back"
+    );
+}

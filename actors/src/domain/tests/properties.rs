@@ -691,9 +691,14 @@ impl Harness {
                 )
                 // A notification after the deadline times the order out and marks the
                 // money for refund in one command (TIMEOUT, then REFUND_PENDING).
+                // So does one for an order whose group is past its expiry (the group
+                // fails in the same command).
                 || (previous == OrderStatus::PendingPay
                     && found.status == OrderStatus::RefundPending
-                    && self.now >= found.expires_at_ms);
+                    && (self.now >= found.expires_at_ms
+                        || found
+                            .group
+                            .is_some_and(|number| self.now >= group(state, number).expires_at_ms)));
             assert!(
                 allowed,
                 "order {number}: {} -> {}",
