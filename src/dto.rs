@@ -6,7 +6,7 @@ use crate::error::ApiError;
 use chrono::{DateTime, SecondsFormat, Utc};
 use playcore_actors::domain::ids::{valid_identifier, REQUEST_ID_LENGTH_MAX, USER_ID_LENGTH_MAX};
 use playcore_actors::domain::state::ApprovalRecord;
-use playcore_actors::domain::{ActivityConfig, ApprovalStatus, Rules, Stock, TemplateCode};
+use playcore_actors::domain::{ActivityConfig, ApprovalStatus, Rules, Source, Stock, TemplateCode};
 use playcore_actors::views::{ActivityView, GroupView, OrderView};
 use serde::{Deserialize, Serialize};
 
@@ -138,6 +138,10 @@ pub struct OrderDto {
     pub paid_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub referrer_id: Option<String>,
 }
 
 impl From<&OrderView> for OrderDto {
@@ -153,6 +157,8 @@ impl From<&OrderView> for OrderDto {
             expires_at: rfc3339(view.expires_at_ms),
             paid_at: view.paid_at_ms.map(rfc3339),
             group_id: view.group.map(|group| group.to_string()),
+            channel_id: view.source.channel.clone(),
+            referrer_id: view.source.referrer.clone(),
         }
     }
 }
@@ -240,6 +246,19 @@ pub fn identifier(field: &str, value: &str, length_max: usize) -> Result<String,
             format!("1 to {length_max} visible ASCII characters"),
         ))
     }
+}
+
+/// The attribution of an order: the H5 page's channel (`c_id`) and referrer (`u_id`).
+pub fn source(channel_id: Option<&str>, referrer_id: Option<&str>) -> Result<Source, ApiError> {
+    let optional = |field: &str, value: Option<&str>| {
+        value
+            .map(|text| identifier(field, text, USER_ID_LENGTH_MAX))
+            .transpose()
+    };
+    Ok(Source {
+        channel: optional("channelId", channel_id)?,
+        referrer: optional("referrerId", referrer_id)?,
+    })
 }
 
 pub fn user_id(value: &str) -> Result<String, ApiError> {

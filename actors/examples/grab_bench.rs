@@ -151,6 +151,7 @@ async fn rush(registry: Arc<Registry>, ids: Vec<ActivityId>, grabs: u64, in_flig
                     user: format!("u{number}"),
                     request: "r".into(),
                     quantity: 1,
+                    source: Default::default(),
                 };
                 match registry.execute(id, command).await {
                     Ok(_) => succeeded.set(succeeded.get() + 1),

@@ -2,6 +2,7 @@
 //! pushes read without a mailbox hop. Times are milliseconds since the Unix epoch (UTC).
 
 use crate::domain::state::{ActivityState, Group, Order, Phase};
+use crate::domain::Source;
 use crate::domain::{
     ActivityConfig, ActivityId, ApprovalStatus, GroupId, GroupStatus, OrderId, OrderStatus, Stock,
 };
@@ -31,6 +32,7 @@ pub struct OrderView {
     pub expires_at_ms: i64,
     pub paid_at_ms: Option<i64>,
     pub group: Option<GroupId>,
+    pub source: Source,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -99,6 +101,7 @@ pub fn order_view(activity: ActivityId, number: u64, order: &Order) -> OrderView
         created_at_ms: order.created_at_ms,
         expires_at_ms: order.expires_at_ms,
         paid_at_ms: order.paid_at_ms,
+        source: order.source.clone(),
         group: order.group.map(|group| GroupId {
             activity,
             number: group,

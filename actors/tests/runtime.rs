@@ -95,6 +95,7 @@ fn grab(number: usize) -> Command {
         user: format!("user-{number}"),
         request: "r".into(),
         quantity: 1,
+        source: Default::default(),
     }
 }
 

@@ -105,6 +105,9 @@ async fn get_activity(core: CoreData, path: web::Path<String>) -> Result<HttpRes
     Ok(envelope::ok(ActivityDto::from(view.as_ref())))
 }
 
+/// The grab body of API.md. `storeId`, `city`, `device` and `tags` describe the user for
+/// gray release and eligibility rules (the supervisors issue); they are accepted and
+/// type-checked now so clients can send them already.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct GrabBody {
@@ -119,9 +122,7 @@ struct GrabBody {
     device: Option<String>,
     #[allow(dead_code)]
     tags: Option<Vec<String>>,
-    #[allow(dead_code)]
     channel_id: Option<String>,
-    #[allow(dead_code)]
     referrer_id: Option<String>,
 }
 
@@ -143,6 +144,7 @@ async fn grab(
         user: dto::user_id(&body.user_id)?,
         request: dto::request_id(&body.request_id)?,
         quantity: quantity(body.quantity)?,
+        source: dto::source(body.channel_id.as_deref(), body.referrer_id.as_deref())?,
     };
     let answer = outcome::execute(&core, id, command, "activity").await?;
     Ok(outcome::created_or_replayed(&answer))
@@ -153,6 +155,8 @@ async fn grab(
 struct GroupBody {
     user_id: String,
     request_id: String,
+    channel_id: Option<String>,
+    referrer_id: Option<String>,
 }
 
 async fn start_group(
@@ -164,6 +168,7 @@ async fn start_group(
     let command = Command::StartGroup {
         user: dto::user_id(&body.user_id)?,
         request: dto::request_id(&body.request_id)?,
+        source: dto::source(body.channel_id.as_deref(), body.referrer_id.as_deref())?,
     };
     let answer = outcome::execute(&core, id, command, "activity").await?;
     Ok(outcome::created_or_replayed(&answer))
@@ -179,6 +184,7 @@ async fn join_group(
         group: id.number,
         user: dto::user_id(&body.user_id)?,
         request: dto::request_id(&body.request_id)?,
+        source: dto::source(body.channel_id.as_deref(), body.referrer_id.as_deref())?,
     };
     let answer = outcome::execute(&core, id.activity, command, "group").await?;
     Ok(outcome::created_or_replayed(&answer))

@@ -834,3 +834,38 @@ async fn a_notification_that_is_not_json_is_an_unsupported_media_type() {
     assert_error(&json(response).await, "UNSUPPORTED_MEDIA_TYPE");
     assert_eq!(order(&app, &order_id).await["status"], "PENDING_PAY");
 }
+
+#[actix_web::test]
+async fn an_order_keeps_its_channel_and_referrer() {
+    let app = spawn_app().await;
+    let id = create_online_flash_sale(&app, 10, 2, 300).await;
+    let body = json!({"userId": "alice", "requestId": "r1", "channelId": "wechat-moments", "referrerId": "bob"});
+
+    let (status, reply) = post(&app, &format!("/api/v1/activities/{id}/orders"), &body).await;
+
+    assert_eq!(status, StatusCode::CREATED, "{reply}");
+    assert_eq!(reply["data"]["channelId"], "wechat-moments");
+    assert_eq!(reply["data"]["referrerId"], "bob");
+    let order_id = reply["data"]["orderId"]
+        .as_str()
+        .expect("an order id")
+        .to_string();
+    let (_, order) = get(&app, &format!("/api/v1/orders/{order_id}")).await;
+    assert_eq!(order["data"]["referrerId"], "bob");
+}
+
+#[actix_web::test]
+async fn a_malformed_channel_is_refused_naming_the_field() {
+    let app = spawn_app().await;
+    let id = create_online_flash_sale(&app, 10, 2, 300).await;
+    let body = json!({"userId": "alice", "requestId": "r1", "channelId": "has space"});
+
+    let (status, reply) = post(&app, &format!("/api/v1/activities/{id}/orders"), &body).await;
+
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{reply}");
+    assert_error(&reply, "VALIDATION_FAILED");
+    assert!(
+        reply["error"]["details"]["fields"]["channelId"].is_string(),
+        "{reply}"
+    );
+}

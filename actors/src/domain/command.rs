@@ -38,15 +38,18 @@ pub enum Command {
         user: String,
         request: String,
         quantity: u32,
+        source: Source,
     },
     StartGroup {
         user: String,
         request: String,
+        source: Source,
     },
     JoinGroup {
         group: u64,
         user: String,
         request: String,
+        source: Source,
     },
     Pay {
         order: u64,
@@ -68,6 +71,14 @@ pub enum Command {
     CompleteRefund {
         order: u64,
     },
+}
+
+/// Where an order came from (the H5 page's `c_id` channel and `u_id` referrer), kept on
+/// the order for attribution.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Source {
+    pub channel: Option<String>,
+    pub referrer: Option<String>,
 }
 
 /// How money arrived for an order.

@@ -2,7 +2,7 @@
 //!
 //! Pure: no I/O, no clock (time is `now_ms`), no randomness. A refusal is a `Rejection`.
 
-use super::command::Command;
+use super::command::{Command, Source};
 use super::config::ActivityConfig;
 use super::event::EventKind;
 use super::rejection::Rejection;
@@ -46,6 +46,14 @@ impl Decision {
 
 type Decided = Result<Decision, Rejection>;
 
+/// Who asks for an order, with which request id, from where.
+#[derive(Clone, Copy)]
+struct Buyer<'a> {
+    user: &'a str,
+    request: &'a str,
+    source: &'a Source,
+}
+
 /// Checks a new activity's configuration and returns its ACTIVITY_CREATED event.
 pub fn decide_create(config: ActivityConfig, by: &str) -> Result<EventKind, Rejection> {
     if let Some(error) = config.validate().into_iter().next() {
@@ -82,13 +90,42 @@ impl ActivityState {
                 user,
                 request,
                 quantity,
-            } => self.decide_grab(user, request, *quantity, now_ms),
-            Command::StartGroup { user, request } => self.decide_start_group(user, request, now_ms),
+                source,
+            } => self.decide_grab(
+                Buyer {
+                    user,
+                    request,
+                    source,
+                },
+                *quantity,
+                now_ms,
+            ),
+            Command::StartGroup {
+                user,
+                request,
+                source,
+            } => self.decide_start_group(
+                Buyer {
+                    user,
+                    request,
+                    source,
+                },
+                now_ms,
+            ),
             Command::JoinGroup {
                 group,
                 user,
                 request,
-            } => self.decide_join(*group, user, request, now_ms),
+                source,
+            } => self.decide_join(
+                *group,
+                Buyer {
+                    user,
+                    request,
+                    source,
+                },
+                now_ms,
+            ),
             Command::Pay { order, payment } => self.decide_pay(*order, payment, now_ms),
             Command::Cancel { order, user } => self.decide_cancel(*order, user),
             Command::ExpireOrder { order } => self.decide_expire_order(*order, now_ms),
@@ -251,16 +288,16 @@ impl ActivityState {
 
     fn order_created(
         &self,
-        user: &str,
-        request: &str,
+        buyer: Buyer,
         quantity: u32,
         group: Option<u64>,
         now_ms: i64,
     ) -> EventKind {
         EventKind::InstanceCreated {
             order: self.orders.len() as u64 + 1,
-            user: user.to_string(),
-            request: request.to_string(),
+            user: buyer.user.to_string(),
+            request: buyer.request.to_string(),
+            source: buyer.source.clone(),
             quantity,
             amount_cents: self.config.price_cents * u64::from(quantity),
             expires_at_ms: now_ms.saturating_add(self.config.pay_timeout_ms()),
@@ -274,7 +311,8 @@ impl ActivityState {
             .then_some(EventKind::FlashSaleSoldOut)
     }
 
-    fn decide_grab(&self, user: &str, request: &str, quantity: u32, now_ms: i64) -> Decided {
+    fn decide_grab(&self, buyer: Buyer, quantity: u32, now_ms: i64) -> Decided {
+        let (user, request) = (buyer.user, buyer.request);
         if let Some(order) = self.replayed_order(user, request) {
             return Ok(Decision::replay(Subject::Order(order)));
         }
@@ -291,7 +329,7 @@ impl ActivityState {
         }
         self.check_open(now_ms)?;
         self.check_units(user, quantity)?;
-        let created = self.order_created(user, request, quantity, None, now_ms);
+        let created = self.order_created(buyer, quantity, None, now_ms);
         let order = self.orders.len() as u64 + 1;
         let mut events = vec![created];
         events.extend(self.sold_out_after(quantity));
@@ -304,7 +342,8 @@ impl ActivityState {
         Some(Decision::replay(Subject::Group { group, order }))
     }
 
-    fn decide_start_group(&self, user: &str, request: &str, now_ms: i64) -> Decided {
+    fn decide_start_group(&self, buyer: Buyer, now_ms: i64) -> Decided {
+        let (user, request) = (buyer.user, buyer.request);
         if let Some(decision) = self.group_replay(user, request) {
             return Ok(decision);
         }
@@ -324,7 +363,7 @@ impl ActivityState {
                 target,
                 expires_at_ms,
             },
-            self.order_created(user, request, 1, Some(group), now_ms),
+            self.order_created(buyer, 1, Some(group), now_ms),
             EventKind::GroupMemberJoined {
                 group,
                 user: user.to_string(),
@@ -334,7 +373,8 @@ impl ActivityState {
         Ok(Decision::new(events, Subject::Group { group, order }))
     }
 
-    fn decide_join(&self, group: u64, user: &str, request: &str, now_ms: i64) -> Decided {
+    fn decide_join(&self, group: u64, buyer: Buyer, now_ms: i64) -> Decided {
+        let (user, request) = (buyer.user, buyer.request);
         if let Some(decision) = self.group_replay(user, request) {
             return Ok(decision);
         }
@@ -358,7 +398,7 @@ impl ActivityState {
         self.check_units(user, 1)?;
         let order = self.orders.len() as u64 + 1;
         let events = vec![
-            self.order_created(user, request, 1, Some(group), now_ms),
+            self.order_created(buyer, 1, Some(group), now_ms),
             EventKind::GroupMemberJoined {
                 group,
                 user: user.to_string(),

@@ -3,6 +3,7 @@
 //! Names follow what the platform already speaks (INSTANCE_CREATED, GROUP_FULL …).
 //! Every event is stamped with the time its command was decided at.
 
+use super::command::Source;
 use super::config::ActivityConfig;
 use serde::{Deserialize, Serialize};
 
@@ -52,6 +53,7 @@ pub enum EventKind {
         order: u64,
         user: String,
         request: String,
+        source: Source,
         quantity: u32,
         amount_cents: u64,
         expires_at_ms: i64,

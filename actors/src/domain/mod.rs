@@ -13,7 +13,7 @@ pub mod settle;
 pub mod state;
 pub mod template;
 
-pub use command::{Command, Payment};
+pub use command::{Command, Payment, Source};
 pub use config::{ActivityConfig, FieldError};
 pub use decide::{decide_create, Decision, Subject};
 pub use event::{Event, EventKind};

@@ -3,6 +3,7 @@
 //! `apply` never fails and never looks at a clock: the same events give the same state,
 //! which is what makes recovery a deterministic replay.
 
+use super::command::Source;
 use super::config::ActivityConfig;
 use super::event::{Event, EventKind};
 use super::ids::ActivityId;
@@ -120,6 +121,7 @@ pub struct Order {
     pub paid_at_ms: Option<i64>,
     pub trade_number: Option<String>,
     pub group: Option<u64>,
+    pub source: Source,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -383,6 +385,7 @@ impl ActivityState {
                 order,
                 user,
                 request,
+                source,
                 quantity,
                 amount_cents,
                 expires_at_ms,
@@ -406,6 +409,7 @@ impl ActivityState {
                     paid_at_ms: None,
                     trade_number: None,
                     group: *group,
+                    source: source.clone(),
                 };
                 self.orders.push(new_order);
                 self.counts.pending_pay += 1;

@@ -153,12 +153,14 @@ pub fn grab(user: &str, request: &str, quantity: u32) -> Command {
         user: user.to_string(),
         request: request.to_string(),
         quantity,
+        source: Source::default(),
     }
 }
 pub fn start_group(user: &str, request: &str) -> Command {
     Command::StartGroup {
         user: user.to_string(),
         request: request.to_string(),
+        source: Source::default(),
     }
 }
 pub fn join(group: u64, user: &str, request: &str) -> Command {
@@ -166,6 +168,7 @@ pub fn join(group: u64, user: &str, request: &str) -> Command {
         group,
         user: user.to_string(),
         request: request.to_string(),
+        source: Source::default(),
     }
 }
 pub fn mock_pay(order: u64, user: &str) -> Command {

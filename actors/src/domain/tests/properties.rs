@@ -345,7 +345,7 @@ impl Harness {
         let now = self.now;
         let request_key = match &command {
             Command::Grab { user, request, .. }
-            | Command::StartGroup { user, request }
+            | Command::StartGroup { user, request, .. }
             | Command::JoinGroup { user, request, .. } => Some((user.clone(), request.clone())),
             _ => None,
         };
