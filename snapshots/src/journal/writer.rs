@@ -34,8 +34,6 @@ pub(super) fn run(shared: Arc<Shared>, watermark: watch::Sender<u64>) -> Result<
         watermark,
         batch: Batch::default(),
         record: Vec::new(),
-        last_flush: Instant::now(),
-        unflushed: false,
         floor_done_seq: 0,
     };
     let outcome = writer.run();
@@ -100,9 +98,6 @@ struct Writer {
     batch: Batch,
     /// Scratch buffer for one sled value (header + body).
     record: Vec<u8>,
-    last_flush: Instant,
-    /// Relaxed mode: data was handed to sled since the last flush.
-    unflushed: bool,
     /// Truncation below this floor is complete; nothing to do until it rises.
     floor_done_seq: u64,
 }
@@ -152,23 +147,17 @@ impl Writer {
                 self.take(&mut pending);
                 return Step::Batch;
             }
-            if self.truncation_wanted() || self.flush_due() {
+            if self.truncation_wanted() {
                 return Step::Housekeeping;
             }
             if pending.state != State::Open {
                 return Step::Close;
             }
             pending.writer_waiting = true;
-            pending = match self.flush_wait() {
-                Some(timeout) => {
-                    let waited = shared.writer_wakeup.wait_timeout(pending, timeout);
-                    waited.unwrap_or_else(PoisonError::into_inner).0
-                }
-                None => shared
-                    .writer_wakeup
-                    .wait(pending)
-                    .unwrap_or_else(PoisonError::into_inner),
-            };
+            pending = shared
+                .writer_wakeup
+                .wait(pending)
+                .unwrap_or_else(PoisonError::into_inner);
             pending.writer_waiting = false;
         }
     }
@@ -266,42 +255,13 @@ impl Writer {
             .sync_time_us_total
             .fetch_add(sync_us, Ordering::Relaxed);
         counters.sync_count.fetch_add(1, Ordering::Relaxed);
-        self.unflushed = false;
-        self.last_flush = Instant::now();
     }
 
     fn housekeeping(&mut self) -> Result<(), StoreError> {
         if self.truncation_wanted() {
             self.truncate_step()?;
         }
-        if self.flush_due() {
-            let started = Instant::now();
-            self.shared.store.flush()?;
-            self.count_sync(started);
-        }
         Ok(())
-    }
-
-    /// The writer itself never flushes on an interval: in relaxed mode the flusher thread
-    /// does (see `flush_until_closed`).
-    fn flush_interval(&self) -> Option<Duration> {
-        None
-    }
-
-    fn flush_due(&self) -> bool {
-        match self.flush_interval() {
-            Some(interval) => self.unflushed && self.last_flush.elapsed() >= interval,
-            None => false,
-        }
-    }
-
-    /// How long an idle writer may sleep before a relaxed-mode flush is due.
-    fn flush_wait(&self) -> Option<Duration> {
-        let interval = self.flush_interval()?;
-        if !self.unflushed {
-            return None;
-        }
-        Some(interval.saturating_sub(self.last_flush.elapsed()))
     }
 
     fn truncation_wanted(&self) -> bool {
