@@ -4,7 +4,7 @@
 
 use sled::IVec;
 
-use crate::codec::{self, EventFrames, JournalHeader, RecordFault, JOURNAL_HEADER_BYTES};
+use crate::codec::{self, EventFrames, RecordFault, JOURNAL_HEADER_BYTES};
 use crate::journal::Durability;
 use crate::store::{Store, StoreError};
 
@@ -153,6 +153,30 @@ fn scan_journal_with(
     Ok((end_seq, None))
 }
 
+fn load_snapshots(store: &Store) -> Result<Vec<RecoveredSnapshot>, StoreError> {
+    let mut snapshots = Vec::new();
+    for entry in store.snapshots_tree().iter() {
+        let (key, value) = entry?;
+        let Some(stream) = codec::key_seq(&key) else {
+            tracing::error!(key = ?key, "snapshot with a malformed key skipped");
+            continue;
+        };
+        match codec::read_snapshot_value(&value) {
+            Ok((seq, payload)) => snapshots.push(RecoveredSnapshot {
+                stream,
+                seq,
+                payload: payload.to_vec(),
+            }),
+            Err(fault) => tracing::error!(
+                stream,
+                %fault,
+                "snapshot corrupt: skipped, the stream is rebuilt from the journal alone"
+            ),
+        }
+    }
+    Ok(snapshots)
+}
+
 /// Verifies one record and lists its events as (stream, byte range in `value`).
 fn verify_record(
     key: &[u8],
@@ -211,16 +235,26 @@ pub fn read_events(
         None => tree.iter(),
     };
     let mut expected_seq = None;
+    let mut frames = Vec::new();
     for entry in records {
         let (key, value) = entry?;
-        let wanted = Wanted { after_seq, limit };
-        let end_seq =
-            decode_record(&key, &value, expected_seq, wanted, &mut events).map_err(|fault| {
+        let (first_seq, end_seq) =
+            verify_record(&key, &value, expected_seq, &mut frames).map_err(|fault| {
                 StoreError::Corrupt {
                     seq: codec::key_seq(&key).unwrap_or(start_seq),
                     fault,
                 }
             })?;
+        for (offset, (stream, (start, end))) in frames.iter().enumerate() {
+            let seq = first_seq + offset as u64;
+            if seq > after_seq && events.len() < limit {
+                events.push(RecoveredEvent {
+                    seq,
+                    stream: *stream,
+                    payload: value[*start..*end].to_vec(),
+                });
+            }
+        }
         expected_seq = Some(end_seq);
         if events.len() >= limit {
             break;
@@ -251,88 +285,6 @@ pub fn corrupt_last_record(store: &Store, how: Corruption) -> Result<(), StoreEr
     }
     tree.insert(key, bytes)?;
     store.sync(Durability::Fsync)
-}
-
-/// Which decoded events to keep.
-#[derive(Clone, Copy)]
-struct Wanted {
-    after_seq: u64,
-    limit: usize,
-}
-
-fn load_snapshots(store: &Store) -> Result<Vec<RecoveredSnapshot>, StoreError> {
-    let mut snapshots = Vec::new();
-    for entry in store.snapshots_tree().iter() {
-        let (key, value) = entry?;
-        let Some(stream) = codec::key_seq(&key) else {
-            tracing::error!(key = ?key, "snapshot with a malformed key skipped");
-            continue;
-        };
-        match codec::read_snapshot_value(&value) {
-            Ok((seq, payload)) => snapshots.push(RecoveredSnapshot {
-                stream,
-                seq,
-                payload: payload.to_vec(),
-            }),
-            Err(fault) => tracing::error!(
-                stream,
-                %fault,
-                "snapshot corrupt: skipped, the stream is rebuilt from the journal alone"
-            ),
-        }
-    }
-    Ok(snapshots)
-}
-
-/// Verifies one record (checksum, key, contiguity with `expected_seq`, body) and
-/// appends its wanted events to `out`; on a fault nothing is appended.
-fn decode_record(
-    key: &[u8],
-    value: &[u8],
-    expected_seq: Option<u64>,
-    wanted: Wanted,
-    out: &mut Vec<RecoveredEvent>,
-) -> Result<u64, RecordFault> {
-    let (header, body) = codec::read_journal_record(value)?;
-    if codec::key_seq(key) != Some(header.first_seq) {
-        return Err(RecordFault::KeyMismatch);
-    }
-    if let Some(expected) = expected_seq.filter(|expected| *expected != header.first_seq) {
-        return Err(RecordFault::NotContiguous {
-            expected,
-            found: header.first_seq,
-        });
-    }
-    let kept_len = out.len();
-    decode_events(header, body, wanted, out).inspect_err(|_| out.truncate(kept_len))?;
-    Ok(header.end_seq())
-}
-
-fn decode_events(
-    header: JournalHeader,
-    body: &[u8],
-    wanted: Wanted,
-    out: &mut Vec<RecoveredEvent>,
-) -> Result<(), RecordFault> {
-    if body.is_empty() {
-        return Ok(()); // a gap record: its seqs carry no event
-    }
-    let mut seq = header.first_seq;
-    for frame in EventFrames::new(body) {
-        let (stream, payload) = frame?;
-        if seq > wanted.after_seq && out.len() < wanted.limit {
-            out.push(RecoveredEvent {
-                seq,
-                stream,
-                payload: payload.to_vec(),
-            });
-        }
-        seq += 1;
-    }
-    if seq != header.end_seq() {
-        return Err(RecordFault::MalformedBody);
-    }
-    Ok(())
 }
 
 /// Removes the bad record and every later key, then makes the removal durable so
