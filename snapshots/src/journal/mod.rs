@@ -136,6 +136,17 @@ impl Pending {
     }
 
     /// Returns whether the caller must notify the writer (it was asleep).
+    /// Refuses an append when the journal is closed or `capacity_events` are queued.
+    fn admit(&self, capacity_events: usize) -> Result<(), AppendError> {
+        if self.state != State::Open {
+            return Err(AppendError::Closed);
+        }
+        if self.queued() >= capacity_events {
+            return Err(AppendError::Full);
+        }
+        Ok(())
+    }
+
     fn take_writer_wakeup(&mut self) -> bool {
         std::mem::take(&mut self.writer_waiting)
     }
@@ -308,12 +319,7 @@ impl Journal {
     ) -> Result<u64, AppendError> {
         let shared = &self.inner.shared;
         let mut pending = shared.lock_pending();
-        if pending.state != State::Open {
-            return Err(AppendError::Closed);
-        }
-        if pending.queued() >= shared.config.capacity_events {
-            return Err(AppendError::Full);
-        }
+        pending.admit(shared.config.capacity_events)?;
         let rollback_len = pending.events.len();
         let mut guard = FrameGuard {
             pending: &mut pending,
@@ -366,12 +372,7 @@ impl Journal {
         }
         let shared = &self.inner.shared;
         let mut pending = shared.lock_pending();
-        if pending.state != State::Open {
-            return Err(AppendError::Closed);
-        }
-        if pending.queued() >= shared.config.capacity_events {
-            return Err(AppendError::Full);
-        }
+        pending.admit(shared.config.capacity_events)?;
         if seq >= pending.next_seq {
             let appended_seq = pending.next_seq - 1;
             return Err(AppendError::SnapshotAhead { seq, appended_seq });
