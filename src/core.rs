@@ -50,6 +50,7 @@ pub fn runtime_options(settings: &Settings) -> RuntimeOptions {
             durability,
             capacity_events: usize::try_from(storage.journal_capacity_events).unwrap_or(usize::MAX),
             record_bytes_max: JOURNAL_RECORD_BYTES_MAX,
+            group_commit_window: Duration::from_micros(storage.group_commit_window_us),
         },
         activities_max: settings.actors.max_activities,
         timers_capacity: TIMERS_CAPACITY,

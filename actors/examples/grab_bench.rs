@@ -59,6 +59,7 @@ fn options(durability: Durability, arbiters: u64) -> RuntimeOptions {
             durability,
             capacity_events: 4_000_000,
             record_bytes_max: 48 * 1024,
+            ..JournalConfig::default()
         },
         activities_max: 1000,
         timers_capacity: 100_000_000,

@@ -26,6 +26,7 @@ fn options(mailbox_capacity: usize, snapshot_every_events: u64) -> RuntimeOption
             durability: Durability::Fsync,
             capacity_events: 100_000,
             record_bytes_max: 4096,
+            ..JournalConfig::default()
         },
         activities_max: 100,
         timers_capacity: 1_000_000,

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use super::{Durability, Pending, QueuedSnapshot, Shared, State};
+use super::{Durability, Pending, QueuedSnapshot, Shared, State, GROUP_COMMIT_EVENTS_ENOUGH};
 use crate::codec::{self, RecordFault, JOURNAL_HEADER_BYTES};
 use crate::store::StoreError;
 
@@ -137,11 +137,11 @@ impl Writer {
         let mut pending = shared.lock_pending();
         loop {
             if !pending.is_empty() {
-                if self.gathering(&pending) {
-                    // Relaxed mode: nobody waits for this batch, so let it grow for a
-                    // moment; a few large sled records cost far less than many tiny ones.
+                if let Some(window) = self.gather_window(&pending) {
+                    // Let the batch grow for a moment: a few large records and syncs cost
+                    // far less than many tiny ones.
                     drop(pending);
-                    std::thread::sleep(RELAXED_GATHER);
+                    std::thread::sleep(window);
                     pending = shared.lock_pending();
                 }
                 self.take(&mut pending);
@@ -162,9 +162,18 @@ impl Writer {
         }
     }
 
-    fn gathering(&self, pending: &Pending) -> bool {
-        let relaxed = self.shared.config.durability != Durability::Fsync;
-        relaxed && pending.state == State::Open && pending.event_count < RELAXED_GATHER_EVENTS_MAX
+    /// How long to let a small batch gather first, if at all. Relaxed mode: nobody waits
+    /// for the batch. Fsync mode: the configured group-commit window.
+    fn gather_window(&self, pending: &Pending) -> Option<Duration> {
+        if pending.state != State::Open {
+            return None;
+        }
+        let config = &self.shared.config;
+        let (window, enough) = match config.durability {
+            Durability::Fsync => (config.group_commit_window, GROUP_COMMIT_EVENTS_ENOUGH),
+            Durability::Relaxed { .. } => (RELAXED_GATHER, RELAXED_GATHER_EVENTS_MAX),
+        };
+        (!window.is_zero() && pending.event_count < enough).then_some(window)
     }
 
     fn take(&mut self, pending: &mut MutexGuard<'_, Pending>) {

@@ -1,7 +1,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use playcore_snapshots::codec::{read_journal_record, EventFrames, JOURNAL_HEADER_BYTES};
-use playcore_snapshots::{recover, AppendError, Durability, Journal, Store};
+use playcore_snapshots::{recover, AppendError, Durability, Journal, JournalConfig, Store};
+use std::time::Duration;
 
 use crate::helpers::*;
 
@@ -171,5 +172,38 @@ fn relaxed_mode_flushes_an_idle_journal_after_the_interval() -> TestResult {
     append_raw(&journal, 1, b"paid")?;
     assert!(eventually(|| journal.stats().sync_count >= 1));
     journal.shutdown()?;
+    Ok(())
+}
+
+/// Appends one event every 200 µs for `count` events and returns how many syncs it took.
+fn syncs_for_a_trickle(window: Duration, count: usize) -> Result<u64, BoxError> {
+    let directory = tempfile::tempdir()?;
+    let store = Store::open(directory.path())?;
+    let journal_config = JournalConfig {
+        group_commit_window: window,
+        ..config(Durability::Fsync, 48 * 1024)
+    };
+    let journal = Journal::start(store, journal_config, 1);
+    for index in 0..count {
+        append_raw(&journal, 1, format!("grab {index}").as_bytes())?;
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    wait_all_durable(&journal)?;
+    let syncs = journal.stats().sync_count;
+    journal.shutdown()?;
+    Ok(syncs)
+}
+
+#[test]
+fn the_group_commit_window_gathers_a_trickle_into_few_syncs() -> TestResult {
+    // 100 appends over about 20 ms: a 20 ms window needs a handful of syncs, where
+    // syncing at once needs one per append or so.
+    let gathered = syncs_for_a_trickle(Duration::from_millis(20), 100)?;
+    assert!(gathered <= 5, "{gathered} syncs with a 20 ms window");
+    let immediate = syncs_for_a_trickle(Duration::ZERO, 100)?;
+    assert!(
+        immediate > gathered * 3,
+        "{immediate} syncs at once vs {gathered} gathered"
+    );
     Ok(())
 }
