@@ -410,7 +410,17 @@ impl ActivityActor {
         if self.entries_since_snapshot == 0 {
             return;
         }
-        match encode(&self.state) {
+        let started = std::time::Instant::now();
+        let encoded = encode(&self.state);
+        if let Ok(bytes) = &encoded {
+            tracing::info!(
+                activity = %self.state.id,
+                bytes = bytes.len(),
+                encode_ms = started.elapsed().as_millis() as u64,
+                "snapshot encoded"
+            );
+        }
+        match encoded {
             Ok(bytes) => match self
                 .journal
                 .append_snapshot(self.state.id.0, self.last_seq, bytes)
