@@ -1,0 +1,202 @@
+//! Keep-alive HTTP/1.1 connections, one per concurrent worker.
+//!
+//! hyper's connection-level client rather than a pooled one: each worker owns its
+//! connection, so there is no pool lock on the path and a request never waits behind
+//! another worker's. A failed connection is reopened by its worker.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::{handshake, SendRequest};
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST};
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpStream;
+
+/// Why a request got no HTTP answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("bad url {url}: {reason}")]
+    Url { url: String, reason: String },
+    #[error("connecting to {address}: {source}")]
+    Connect {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("http: {0}")]
+    Http(#[from] hyper::Error),
+    #[error("building a request: {0}")]
+    Request(#[from] hyper::http::Error),
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+}
+
+/// Where requests go: a loopback `http://HOST:PORT`.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub url: String,
+    pub address: SocketAddr,
+    host: HeaderValue,
+}
+
+impl Target {
+    /// Parses `http://HOST:PORT` (a trailing slash is allowed). Only loopback addresses
+    /// are accepted: load tests never leave the machine.
+    pub async fn parse(url: &str) -> Result<Target, ClientError> {
+        let invalid = |reason: &str| ClientError::Url {
+            url: url.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let authority = url
+            .strip_prefix("http://")
+            .ok_or_else(|| invalid("only http:// is supported"))?
+            .trim_end_matches('/');
+        let address = tokio::net::lookup_host(authority)
+            .await
+            .map_err(|error| invalid(&error.to_string()))?
+            .find(|address| address.ip().is_loopback())
+            .ok_or_else(|| invalid("the harness only targets loopback addresses"))?;
+        let host = HeaderValue::from_str(authority).map_err(|_| invalid("bad host"))?;
+        Ok(Target {
+            url: format!("http://{authority}"),
+            address,
+            host,
+        })
+    }
+}
+
+/// One request to send.
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub method: Method,
+    pub path: String,
+    pub body: Option<Bytes>,
+    /// `Authorization: Bearer …`
+    pub token: Option<String>,
+    /// Extra header (name, value), e.g. the payment signature.
+    pub header: Option<(&'static str, String)>,
+}
+
+impl Call {
+    pub fn get(path: impl Into<String>) -> Call {
+        Call {
+            method: Method::GET,
+            path: path.into(),
+            body: None,
+            token: None,
+            header: None,
+        }
+    }
+
+    pub fn post(path: impl Into<String>, body: impl Into<Bytes>) -> Call {
+        Call {
+            method: Method::POST,
+            body: Some(body.into()),
+            ..Call::get(path)
+        }
+    }
+
+    pub fn put(path: impl Into<String>, body: impl Into<Bytes>) -> Call {
+        Call {
+            method: Method::PUT,
+            ..Call::post(path, body)
+        }
+    }
+
+    pub fn with_token(mut self, token: &str) -> Call {
+        self.token = Some(token.to_owned());
+        self
+    }
+}
+
+/// An HTTP answer: status and whole body.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Bytes,
+}
+
+/// A keep-alive connection to one target.
+pub struct Connection {
+    target: Target,
+    sender: Option<SendRequest<Full<Bytes>>>,
+    timeout: Duration,
+}
+
+impl Connection {
+    /// A connection that dials on first use.
+    pub fn new(target: Target, timeout: Duration) -> Connection {
+        Connection {
+            target,
+            sender: None,
+            timeout,
+        }
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    async fn dial(&self) -> Result<SendRequest<Full<Bytes>>, ClientError> {
+        let stream = TcpStream::connect(self.target.address)
+            .await
+            .map_err(|source| ClientError::Connect {
+                address: self.target.address.to_string(),
+                source,
+            })?;
+        stream.set_nodelay(true).ok();
+        let (sender, connection) = handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(async move {
+            // Ends when the server closes or the sender is dropped; errors surface on the
+            // next request through the sender.
+            let _ = connection.await;
+        });
+        Ok(sender)
+    }
+
+    /// Sends `call` and reads the whole answer. On any failure the connection is dropped,
+    /// and the next call dials anew.
+    pub async fn send(&mut self, call: &Call) -> Result<Answer, ClientError> {
+        let outcome = tokio::time::timeout(self.timeout, self.exchange(call)).await;
+        let result = match outcome {
+            Ok(result) => result,
+            Err(_) => Err(ClientError::Timeout(self.timeout)),
+        };
+        if result.is_err() {
+            self.sender = None;
+        }
+        result
+    }
+
+    async fn exchange(&mut self, call: &Call) -> Result<Answer, ClientError> {
+        let request = self.request(call)?;
+        let sender = match self.sender.as_mut() {
+            Some(sender) if !sender.is_closed() => sender,
+            _ => self.sender.insert(self.dial().await?),
+        };
+        sender.ready().await?;
+        let response = sender.send_request(request).await?;
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await?.to_bytes();
+        Ok(Answer { status, body })
+    }
+
+    fn request(&self, call: &Call) -> Result<Request<Full<Bytes>>, ClientError> {
+        let mut builder = Request::builder()
+            .method(call.method.clone())
+            .uri(call.path.as_str())
+            .header(HOST, self.target.host.clone());
+        if call.body.is_some() {
+            builder = builder.header(CONTENT_TYPE, "application/json");
+        }
+        if let Some(token) = &call.token {
+            builder = builder.header(AUTHORIZATION, format!("Bearer {token}"));
+        }
+        if let Some((name, value)) = &call.header {
+            builder = builder.header(*name, value.as_str());
+        }
+        let body = call.body.clone().unwrap_or_default();
+        Ok(builder.body(Full::new(body))?)
+    }
+}
