@@ -18,15 +18,17 @@ use std::sync::Arc;
 pub const GROUPS_LISTED_MAX: usize = 100;
 
 pub fn configure(config: &mut web::ServiceConfig) {
+    // actix matches routes in order, running each dynamic pattern's regex until one fits:
+    // the flash-sale grab, the hottest path, goes first.
     config
+        .route(
+            "/api/v1/activities/{activityId}/orders",
+            web::post().to(grab),
+        )
         .route("/api/v1/activities", web::get().to(list_activities))
         .route(
             "/api/v1/activities/{activityId}",
             web::get().to(get_activity),
-        )
-        .route(
-            "/api/v1/activities/{activityId}/orders",
-            web::post().to(grab),
         )
         .route(
             "/api/v1/activities/{activityId}/groups",
