@@ -132,6 +132,10 @@ pub struct Options {
     /// No live progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Only set the scenario's activity up (create, submit, approve, publish), print its
+    /// id and stop: for driving it with another tool, such as wrk.
+    #[arg(long)]
+    pub setup_only: bool,
     /// Distort what the verdict is shown (for testing the verdict itself).
     #[arg(long, value_enum, hide = true)]
     pub distort: Option<Distortion>,

@@ -75,8 +75,17 @@ struct Shared<W> {
 pub async fn run<W: Workload>(engine: &Engine, label: &str, workload: Arc<W>) -> Vec<PhaseSummary> {
     let names = workload.kinds();
     let units = workload.units();
+    let connections = connect_all(engine).await;
+    let timelines = recorder::timelines(names.len());
+    let mut recorders: Vec<Recorder> = connections
+        .iter()
+        .map(|_| Recorder::new(names.len(), Instant::now(), timelines.clone()))
+        .collect();
     let progress = Progress::start(label, units, engine.quiet);
     let started = Instant::now();
+    recorders
+        .iter_mut()
+        .for_each(|recorder| recorder.start(started));
     let shared = Arc::new(Shared {
         workload,
         started,
@@ -85,13 +94,12 @@ pub async fn run<W: Workload>(engine: &Engine, label: &str, workload: Arc<W>) ->
         rate: engine.rate,
         deadline: engine.duration.map(|duration| started + duration),
         done: progress.counter(),
-        timelines: recorder::timelines(names.len()),
+        timelines,
     });
-    let workers: Vec<_> = (0..engine.concurrency)
-        .map(|_| {
-            let connection = Connection::new(engine.target.clone(), engine.timeout);
-            tokio::spawn(work(shared.clone(), connection, names.len()))
-        })
+    let workers: Vec<_> = connections
+        .into_iter()
+        .zip(recorders)
+        .map(|(connection, recorder)| tokio::spawn(work(shared.clone(), connection, recorder)))
         .collect();
     let mut recorded: Vec<Recorded> = Vec::with_capacity(workers.len());
     for worker in workers {
@@ -109,12 +117,32 @@ pub async fn run<W: Workload>(engine: &Engine, label: &str, workload: Arc<W>) ->
     )
 }
 
+/// One connection per worker, all dialed and warmed up before the phase's clock starts.
+async fn connect_all(engine: &Engine) -> Vec<Connection> {
+    let dialing: Vec<_> = (0..engine.concurrency)
+        .map(|_| {
+            let mut connection = Connection::new(engine.target.clone(), engine.timeout);
+            tokio::spawn(async move {
+                connection.warm_up().await;
+                connection
+            })
+        })
+        .collect();
+    let mut connections = Vec::with_capacity(dialing.len());
+    for dial in dialing {
+        match dial.await {
+            Ok(connection) => connections.push(connection),
+            Err(_) => connections.push(Connection::new(engine.target.clone(), engine.timeout)),
+        }
+    }
+    connections
+}
+
 async fn work<W: Workload>(
     shared: Arc<Shared<W>>,
     mut connection: Connection,
-    kinds: usize,
+    mut recorder: Recorder,
 ) -> Recorded {
-    let mut recorder = Recorder::new(kinds, shared.started, shared.timelines.clone());
     while let Some((index, due)) = next_unit(&shared).await {
         let mut step = shared.workload.first(index);
         let mut sent_at = due;

@@ -15,6 +15,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if options.setup_only {
+        return ExitCode::SUCCESS; // the activity id is printed; nothing was measured
+    }
     println!("{}", report::render_table(&report));
     let chart = options.out.with_extension("svg");
     let written = report::write_json(&report, &options.out)

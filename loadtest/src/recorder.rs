@@ -60,6 +60,13 @@ impl Recorder {
         }
     }
 
+    /// Restarts the clock: seconds of the timeline count from `started`. Recorders are
+    /// made before a phase starts (their histograms are large), then started.
+    pub fn start(&mut self, started: Instant) {
+        self.started = started;
+        self.last_completion = started;
+    }
+
     /// Records one answer of `kind` that took `latency` and ended now with `code`.
     pub fn record(&mut self, kind: usize, latency: Duration, code: &str) {
         let now = Instant::now();
@@ -81,9 +88,10 @@ impl Recorder {
         for (kind, recorder) in self.kinds.iter_mut().enumerate() {
             flush_second(&self.timelines, kind, recorder);
         }
+        let codes = self.kinds.iter().map(|k| k.codes).collect();
         Recorded {
-            totals: self.kinds.iter().map(|k| k.total.clone()).collect(),
-            codes: self.kinds.iter().map(|k| k.codes).collect(),
+            totals: self.kinds.into_iter().map(|k| k.total).collect(),
+            codes,
             last_completion: self.last_completion,
         }
     }

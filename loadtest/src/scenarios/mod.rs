@@ -80,7 +80,12 @@ async fn judge_grabs(
 /// Runs the scenario of `options` against its server.
 pub async fn run(options: &Options) -> Result<Report, HarnessError> {
     options.validate().map_err(HarnessError::Options)?;
-    let setup = Setup::new(options).await?;
+    let mut setup = Setup::new(options).await?;
+    if options.setup_only {
+        let activity = setup.admin.set_up(&flash_rush::flash_sale(options)).await?;
+        println!("{activity}");
+        return Ok(setup.report(options, &activity));
+    }
     match options.scenario {
         Scenario::FlashRush => flash_rush::run(options, setup).await,
         Scenario::Mixed => mixed::run(options, setup).await,
