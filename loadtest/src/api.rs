@@ -202,8 +202,14 @@ impl Admin {
         }
     }
 
+    /// One admin call; a transport failure is retried once on a fresh connection (a
+    /// server that just started may drop the first one). Every admin action the harness
+    /// takes is idempotent except create, where a retry at worst leaves an unused draft.
     async fn call(&mut self, action: &str, call: Call) -> Result<Value, HarnessError> {
-        let answer = self.connection.send(&call).await?;
+        let answer = match self.connection.send(&call).await {
+            Ok(answer) => answer,
+            Err(_) => self.connection.send(&call).await?,
+        };
         data(action, answer)
     }
 
