@@ -122,11 +122,13 @@ pub async fn run(options: &Options, mut setup: Setup) -> Result<Report, HarnessE
                     payer: None,
                 };
                 let label = format!("ceiling{suffix}");
-                let mut summaries =
+                let summaries =
                     driver::run(&engine(options, target.clone()), &label, Arc::new(workload)).await;
-                summaries.truncate(1);
-                summaries[0].name = format!("ceiling round trip{suffix}");
-                Some(summaries.remove(0))
+                // Only grabs go to the ceiling (no payer): its first kind is the phase.
+                summaries.into_iter().next().map(|mut grabs| {
+                    grabs.name = format!("ceiling round trip{suffix}");
+                    grabs
+                })
             }
             None => None,
         };
