@@ -14,8 +14,10 @@ use crate::publisher::Publisher;
 use crate::timers::{Deadline, DeadlineKind, Timers};
 use crate::views::{self, ActivityView, GroupView, OrderView};
 use actix::prelude::*;
+use playcore_snapshots::journal::SnapshotError;
 use playcore_snapshots::{encode, encode_into, AppendError, Journal};
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -114,6 +116,7 @@ pub struct ActivityActor {
     last_seq: u64,
     /// Entries appended since the last snapshot.
     entries_since_snapshot: u64,
+    snapshot_flags: Arc<SnapshotFlags>,
     clock: fn() -> i64,
 }
 
@@ -137,6 +140,7 @@ impl ActivityActor {
             waiting: false,
             last_seq,
             entries_since_snapshot: 0,
+            snapshot_flags: Arc::default(),
             clock: now_ms,
         }
     }
@@ -203,7 +207,7 @@ impl ActivityActor {
         self.entries_since_snapshot += 1;
         self.stage_views(touched_groups, context);
         if self.entries_since_snapshot >= self.settings.snapshot_every_events {
-            self.snapshot();
+            self.snapshot(false);
         }
         Ok(())
     }
@@ -405,41 +409,58 @@ impl ActivityActor {
         }
     }
 
-    /// Queues a snapshot of the whole state at `last_seq`.
-    fn snapshot(&mut self) {
-        if self.entries_since_snapshot == 0 {
+    /// Queues a snapshot of the whole state at `last_seq`: the actor only takes an image
+    /// (O(chunks), see `Chunked`); the journal's snapshot thread encodes and stores it.
+    /// At most one periodic snapshot is in flight per actor; `force` (shutdown) queues one
+    /// regardless (the journal stores a stream's snapshots in queue order).
+    fn snapshot(&mut self, force: bool) {
+        let retry = self.snapshot_flags.failed.swap(false, Ordering::AcqRel);
+        if self.entries_since_snapshot == 0 && !retry {
             return;
         }
-        let started = std::time::Instant::now();
-        let encoded = encode(&self.state);
-        if let Ok(bytes) = &encoded {
-            tracing::info!(
-                activity = %self.state.id,
-                bytes = bytes.len(),
-                encode_ms = started.elapsed().as_millis() as u64,
-                "snapshot encoded"
-            );
+        if !force && self.snapshot_flags.in_flight.swap(true, Ordering::AcqRel) {
+            self.snapshot_flags.failed.fetch_or(retry, Ordering::AcqRel);
+            return;
         }
-        match encoded {
-            Ok(bytes) => match self
-                .journal
-                .append_snapshot(self.state.id.0, self.last_seq, bytes)
-            {
-                Ok(_) => {
-                    self.entries_since_snapshot = 0;
-                    let safe_after_seq = self.journal.appended_seq() + 1;
-                    self.floors
-                        .snapshot_queued(self.state.id, self.last_seq + 1, safe_after_seq);
-                }
-                Err(error) => {
-                    tracing::warn!(activity = %self.state.id, ?error, "snapshot not queued")
-                }
-            },
+        self.snapshot_flags.in_flight.store(true, Ordering::Release);
+        let (id, seq) = (self.state.id, self.last_seq);
+        let image = self.state.image();
+        let encoder = Box::new(move || {
+            let started = std::time::Instant::now();
+            let encoded = encode(&image);
+            if let Ok(bytes) = &encoded {
+                let encode_ms = started.elapsed().as_millis() as u64;
+                tracing::info!(activity = %id, bytes = bytes.len(), encode_ms, "snapshot encoded");
+            }
+            encoded
+        });
+        let (floors, flags) = (Arc::clone(&self.floors), Arc::clone(&self.snapshot_flags));
+        let done = Box::new(move |outcome: Result<(), SnapshotError>| {
+            match outcome {
+                Ok(()) => floors.snapshot_durable(id, seq + 1),
+                Err(_) => flags.failed.store(true, Ordering::Release),
+            }
+            flags.in_flight.store(false, Ordering::Release);
+        });
+        match self.journal.queue_snapshot(id.0, seq, encoder, done) {
+            Ok(()) => self.entries_since_snapshot = 0,
             Err(error) => {
-                tracing::error!(activity = %self.state.id, %error, "snapshot encoding failed")
+                self.snapshot_flags
+                    .in_flight
+                    .store(false, Ordering::Release);
+                tracing::warn!(activity = %id, ?error, "snapshot not queued")
             }
         }
     }
+}
+
+/// Shared with the snapshot thread's completion callback.
+#[derive(Default)]
+struct SnapshotFlags {
+    /// A snapshot is queued or being stored.
+    in_flight: AtomicBool,
+    /// The last snapshot failed: take another even without new entries.
+    failed: AtomicBool,
 }
 
 /// Wall-clock milliseconds since the Unix epoch: the one place the actor reads time.
@@ -459,7 +480,9 @@ impl Actor for ActivityActor {
             Arc::new(views::activity_view(&self.state)),
             self.all_group_views(),
         );
-        context.run_interval(self.settings.snapshot_interval, |actor, _| actor.snapshot());
+        context.run_interval(self.settings.snapshot_interval, |actor, _| {
+            actor.snapshot(false)
+        });
     }
 }
 
@@ -506,7 +529,7 @@ impl Handler<TakeSnapshot> for ActivityActor {
     type Result = ();
 
     fn handle(&mut self, message: TakeSnapshot, _: &mut Context<Self>) {
-        self.snapshot();
+        self.snapshot(true);
         if let Some(done) = message.done {
             let _ = done.send(());
         }

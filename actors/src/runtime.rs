@@ -238,7 +238,7 @@ impl Runtime {
 }
 
 fn truncate(journal: &Journal, floors: &SnapshotFloors) {
-    let floor_seq = floors.truncation_floor(journal.written_seq());
+    let floor_seq = floors.truncation_floor();
     if floor_seq > 0 {
         journal.truncate_below(floor_seq);
     }
@@ -306,11 +306,13 @@ fn load_snapshot(
     report: &mut RecoveryReport,
 ) -> Result<(), RuntimeError> {
     let (stream, seq) = (snapshot.stream, snapshot.seq);
-    let state: ActivityState = decode(&snapshot.payload).map_err(|error| RuntimeError::Replay {
-        seq,
-        stream,
-        reason: format!("snapshot: {error}"),
-    })?;
+    let mut state: ActivityState =
+        decode(&snapshot.payload).map_err(|error| RuntimeError::Replay {
+            seq,
+            stream,
+            reason: format!("snapshot: {error}"),
+        })?;
+    state.rebuild_indexes();
     states.insert(stream, (state, seq, seq + 1));
     report.snapshots_loaded += 1;
     Ok(())

@@ -27,6 +27,10 @@ use serde::{de::DeserializeOwned, Serialize};
 pub const JOURNAL_MAGIC: [u8; 4] = *b"PCJ1";
 /// Magic bytes that open every snapshot value.
 pub const SNAPSHOT_MAGIC: [u8; 4] = *b"PCS1";
+/// Magic of a snapshot reference: the sled value that names a snapshot file.
+pub const SNAPSHOT_REFERENCE_MAGIC: [u8; 4] = *b"PCR1";
+/// Bytes of a snapshot reference: magic, version, reserved, seq, checksum.
+pub const SNAPSHOT_REFERENCE_BYTES: usize = 20;
 /// The only record format this build reads and writes; anything else is corrupt.
 pub const FORMAT_VERSION: u16 = 1;
 /// Size of a journal record header.
@@ -237,15 +241,53 @@ fn snapshot_checksum(seq: u64, payload: &[u8]) -> u32 {
 
 /// Appends a complete snapshot value (header + payload) to `out`.
 pub fn write_snapshot_value(out: &mut Vec<u8>, seq: u64, payload: &[u8]) {
-    assert!(u32::try_from(payload.len()).is_ok(), "snapshot too large");
     out.reserve(SNAPSHOT_HEADER_BYTES + payload.len());
-    out.extend_from_slice(&SNAPSHOT_MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    out.extend_from_slice(&0_u16.to_le_bytes());
-    out.extend_from_slice(&seq.to_le_bytes());
-    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    out.extend_from_slice(&snapshot_checksum(seq, payload).to_le_bytes());
+    out.extend_from_slice(&snapshot_header(seq, payload));
     out.extend_from_slice(payload);
+}
+
+/// The header of a snapshot value; the payload follows it. Panics past 4 GiB (the
+/// journal refuses such snapshots before they get here).
+pub fn snapshot_header(seq: u64, payload: &[u8]) -> [u8; SNAPSHOT_HEADER_BYTES] {
+    let payload_len = u32::try_from(payload.len()).expect("snapshot too large");
+    let mut header = [0_u8; SNAPSHOT_HEADER_BYTES];
+    header[..4].copy_from_slice(&SNAPSHOT_MAGIC);
+    header[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    header[8..16].copy_from_slice(&seq.to_le_bytes());
+    header[16..20].copy_from_slice(&payload_len.to_le_bytes());
+    header[20..24].copy_from_slice(&snapshot_checksum(seq, payload).to_le_bytes());
+    header
+}
+
+/// The sled value naming the snapshot file of a stream at `seq`.
+pub fn snapshot_reference(seq: u64) -> [u8; SNAPSHOT_REFERENCE_BYTES] {
+    let mut value = [0_u8; SNAPSHOT_REFERENCE_BYTES];
+    value[..4].copy_from_slice(&SNAPSHOT_REFERENCE_MAGIC);
+    value[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    value[8..16].copy_from_slice(&seq.to_le_bytes());
+    let checksum = crc32fast::hash(&value[..16]);
+    value[16..20].copy_from_slice(&checksum.to_le_bytes());
+    value
+}
+
+/// Whether a sled snapshot value is a reference to a file (else an inline snapshot).
+pub fn is_snapshot_reference(value: &[u8]) -> bool {
+    value.starts_with(&SNAPSHOT_REFERENCE_MAGIC)
+}
+
+/// Verifies a snapshot reference and returns the seq it names.
+pub fn read_snapshot_reference(value: &[u8]) -> Result<u64, RecordFault> {
+    if value.len() < SNAPSHOT_REFERENCE_BYTES {
+        return Err(RecordFault::TooShort);
+    }
+    if value.len() > SNAPSHOT_REFERENCE_BYTES {
+        return Err(RecordFault::LengthMismatch);
+    }
+    check_magic_and_version(value, SNAPSHOT_REFERENCE_MAGIC)?;
+    if crc32fast::hash(&value[..16]) != read_u32(value, 16) {
+        return Err(RecordFault::ChecksumMismatch);
+    }
+    Ok(read_u64(value, 8))
 }
 
 /// Verifies a stored snapshot value and returns its seq and payload.

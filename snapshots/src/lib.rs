@@ -9,8 +9,10 @@
 //!   framing, journal record and snapshot headers with format version and crc32.
 //! - [`store`]: [`Store`] opens sled with our settings, owns the trees "journal",
 //!   "snapshots" and "meta", and does the `fdatasync` sled's flush leaves out.
-//! - [`journal`]: [`Journal`] handle and its writer thread: bounded appends, group
-//!   commit, the durable watermark, snapshots in order with events, truncation.
+//! - [`journal`]: [`Journal`] handle, its writer thread (bounded appends, group commit,
+//!   the durable watermark, truncation) and its snapshot thread (encodes queued
+//!   snapshots and stores each in its own file, named by a reference in sled, beside the
+//!   group commit rather than inside it).
 //! - [`recovery`]: [`recover`] reads snapshots and the journal back, verifies every
 //!   record and cuts a corrupt tail; [`read_events`] pages through the event log.
 //!
@@ -19,8 +21,8 @@
 //! In [`Durability::Fsync`] mode an event is covered by [`Journal::durable_seq`]
 //! only after its record was written, sled-flushed and fdatasync'ed; nothing below
 //! the watermark is lost by a crash. [`Durability::Relaxed`] trades the last flush
-//! interval for throughput. A snapshot is written after every event appended before
-//! it, so it is never durable before the events it reflects.
+//! interval for throughput. A snapshot's reference is stored only once every event it
+//! reflects is written, so it is never durable before them.
 //!
 //! Journal sled keys are first sequence numbers (u64 big-endian), so key order is
 //! seq order; each value is one record holding a batch of events (one sled insert

@@ -5,7 +5,7 @@
 use sled::IVec;
 
 use crate::codec::{self, EventFrames, RecordFault, JOURNAL_HEADER_BYTES};
-use crate::journal::Durability;
+use crate::journal::{parse_snapshot_file_name, snapshot_file_name, Durability};
 use crate::store::{Store, StoreError};
 
 /// Everything recovery found.
@@ -155,17 +155,19 @@ fn scan_journal_with(
 
 fn load_snapshots(store: &Store) -> Result<Vec<RecoveredSnapshot>, StoreError> {
     let mut snapshots = Vec::new();
+    let mut streams = std::collections::HashSet::new();
     for entry in store.snapshots_tree().iter() {
         let (key, value) = entry?;
         let Some(stream) = codec::key_seq(&key) else {
             tracing::error!(key = ?key, "snapshot with a malformed key skipped");
             continue;
         };
-        match codec::read_snapshot_value(&value) {
+        streams.insert(stream);
+        match read_snapshot(store, stream, &value) {
             Ok((seq, payload)) => snapshots.push(RecoveredSnapshot {
                 stream,
                 seq,
-                payload: payload.to_vec(),
+                payload,
             }),
             Err(fault) => tracing::error!(
                 stream,
@@ -174,7 +176,70 @@ fn load_snapshots(store: &Store) -> Result<Vec<RecoveredSnapshot>, StoreError> {
             ),
         }
     }
+    remove_unreferenced_files(store, &snapshots, &streams)?;
     Ok(snapshots)
+}
+
+/// A snapshot's seq and payload, from the file its reference names (or, as older
+/// versions stored it, inline in the sled value), verified.
+fn read_snapshot(store: &Store, stream: u64, value: &[u8]) -> Result<(u64, Vec<u8>), String> {
+    if !codec::is_snapshot_reference(value) {
+        let (seq, payload) =
+            codec::read_snapshot_value(value).map_err(|fault| fault.to_string())?;
+        return Ok((seq, payload.to_vec()));
+    }
+    let seq = codec::read_snapshot_reference(value).map_err(|fault| fault.to_string())?;
+    let path = store
+        .snapshots_directory()
+        .join(snapshot_file_name(stream, seq));
+    let bytes = std::fs::read(&path).map_err(|error| format!("{}: {error}", path.display()))?;
+    let (file_seq, payload) =
+        codec::read_snapshot_value(&bytes).map_err(|fault| fault.to_string())?;
+    if file_seq != seq {
+        return Err(format!("{} holds seq {file_seq}", path.display()));
+    }
+    Ok((seq, payload.to_vec()))
+}
+
+/// Deletes snapshot files no reference names: a crash between writing a file and making
+/// its reference durable, or before an older file was deleted, leaves such files behind.
+/// The files of a stream whose reference is unreadable are kept for inspection.
+fn remove_unreferenced_files(
+    store: &Store,
+    snapshots: &[RecoveredSnapshot],
+    streams: &std::collections::HashSet<u64>,
+) -> Result<(), StoreError> {
+    let directory = store.snapshots_directory();
+    let entries = match std::fs::read_dir(&directory) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(StoreError::io(&directory, error)),
+    };
+    let referenced: std::collections::HashMap<u64, u64> = snapshots
+        .iter()
+        .map(|snapshot| (snapshot.stream, snapshot.seq))
+        .collect();
+    for entry in entries {
+        let path = entry
+            .map_err(|error| StoreError::io(&directory, error))?
+            .path();
+        let name = path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .unwrap_or("");
+        let unreferenced = match parse_snapshot_file_name(name) {
+            Some((stream, seq)) => match referenced.get(&stream) {
+                Some(referenced_seq) => *referenced_seq != seq,
+                None => !streams.contains(&stream),
+            },
+            None => name.ends_with(".tmp"),
+        };
+        if unreferenced {
+            tracing::info!(path = %path.display(), "unreferenced snapshot file removed");
+            std::fs::remove_file(&path).map_err(|error| StoreError::io(&path, error))?;
+        }
+    }
+    Ok(())
 }
 
 /// Verifies one record and lists its events as (stream, byte range in `value`).

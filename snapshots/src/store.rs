@@ -43,7 +43,7 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    fn io(path: &Path, source: io::Error) -> StoreError {
+    pub(crate) fn io(path: &Path, source: io::Error) -> StoreError {
         StoreError::Io {
             path: path.to_path_buf(),
             source,
@@ -152,12 +152,22 @@ impl Store {
     /// `fdatasync` of sled's data file and of any blob file not synced before. Call
     /// after [`Store::flush`].
     pub fn sync_files(&self) -> Result<(), StoreError> {
+        self.sync_data_file()?;
+        self.sync_new_blobs()
+    }
+
+    /// `fdatasync` of sled's data file only.
+    pub(crate) fn sync_data_file(&self) -> Result<(), StoreError> {
         let data_path = || self.inner.directory.join("db");
         self.inner
             .data_file
             .sync_data()
-            .map_err(|error| StoreError::io(&data_path(), error))?;
-        self.sync_new_blobs()
+            .map_err(|error| StoreError::io(&data_path(), error))
+    }
+
+    /// Where snapshot files live (see `journal::snapshotter`).
+    pub fn snapshots_directory(&self) -> PathBuf {
+        self.inner.directory.join("snapshots")
     }
 
     fn sync_new_blobs(&self) -> Result<(), StoreError> {
@@ -226,7 +236,7 @@ fn sync_blob(path: &Path) -> Result<(), StoreError> {
     }
 }
 
-fn sync_directory(directory: &Path) -> Result<(), StoreError> {
+pub(crate) fn sync_directory(directory: &Path) -> Result<(), StoreError> {
     File::open(directory)
         .and_then(|handle| handle.sync_all())
         .map_err(|error| StoreError::io(directory, error))

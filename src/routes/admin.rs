@@ -342,8 +342,9 @@ fn orders_page(
     let start = usize::try_from(after)
         .unwrap_or(usize::MAX)
         .min(state.orders.len());
-    let matching = state.orders[start..]
-        .iter()
+    let matching = state
+        .orders
+        .iter_from(start)
         .enumerate()
         .map(|(offset, order)| (start as u64 + offset as u64 + 1, order));
     let mut page: Vec<OrderDto> = Vec::new();

@@ -3,6 +3,7 @@
 //! No actix, no I/O, no clock, no randomness: time and ids are arguments. That makes
 //! recovery a deterministic replay and the invariants checkable by property tests.
 
+pub mod chunked;
 pub mod command;
 pub mod config;
 pub mod decide;
@@ -19,7 +20,9 @@ pub use decide::{decide_create, Decision, Subject};
 pub use event::{Event, EventKind};
 pub use ids::{ActivityId, GroupId, OrderId};
 pub use rejection::Rejection;
-pub use state::{ActivityState, ApprovalStatus, GroupStatus, OrderStatus, Phase, Stock};
+pub use state::{
+    ActivityImage, ActivityState, ApprovalStatus, GroupStatus, OrderStatus, Phase, Stock,
+};
 pub use template::{Rules, TemplateCode};
 
 #[cfg(test)]

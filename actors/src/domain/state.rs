@@ -3,6 +3,7 @@
 //! `apply` never fails and never looks at a clock: the same events give the same state,
 //! which is what makes recovery a deterministic replay.
 
+use super::chunked::Chunked;
 use super::command::Source;
 use super::config::ActivityConfig;
 use super::event::{Event, EventKind};
@@ -208,6 +209,10 @@ impl OrderCounts {
 }
 
 /// Everything one activity actor holds.
+///
+/// Serialized without `users` and `trades`: both are indexes over `orders`, rebuilt by
+/// [`ActivityState::rebuild_indexes`] after decoding. The serialized fields are exactly
+/// those of [`ActivityImage`], in the same order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActivityState {
     pub id: ActivityId,
@@ -216,24 +221,41 @@ pub struct ActivityState {
     pub publication: Publication,
     pub stock: Stock,
     /// Order number n is at index n - 1: numbers are dense, so no hashing on the hot path.
-    pub orders: Vec<Order>,
+    pub orders: Chunked<Order>,
     /// Group number n is at index n - 1.
-    pub groups: Vec<Group>,
-    pub users: FastMap<Arc<str>, UserState>,
-    /// Trade number -> order number: payment notifications are idempotent by trade number.
-    pub trades: FastMap<String, u64>,
+    pub groups: Chunked<Group>,
     pub counts: OrderCounts,
     pub created_by: String,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
     /// Events applied so far; a reader can tell newer state from older.
     pub version: u64,
+    #[serde(skip)]
+    pub users: FastMap<Arc<str>, UserState>,
+    /// Trade number -> order number: payment notifications are idempotent by trade number.
+    #[serde(skip)]
+    pub trades: FastMap<String, u64>,
 }
 
-/// Orders reserved up front for a new activity, at most: the vector's untouched capacity is
-/// only address space, so a sale does not pay for copying and page-faulting its order list
-/// at every doubling on the hot path.
-const ORDERS_RESERVED_MAX: u64 = 1 << 20;
+/// What a snapshot stores of an activity, taken in O(chunks) so the actor never pauses
+/// for it (see [`Chunked`]); encoded on another thread. Encodes exactly like the
+/// [`ActivityState`] it was taken from.
+#[derive(Clone, Debug, Serialize)]
+pub struct ActivityImage {
+    id: ActivityId,
+    config: Arc<ActivityConfig>,
+    approval: Approval,
+    publication: Publication,
+    stock: Stock,
+    orders: Chunked<Order>,
+    groups: Chunked<Group>,
+    counts: OrderCounts,
+    created_by: String,
+    created_at_ms: i64,
+    updated_at_ms: i64,
+    version: u64,
+}
+
 /// Users reserved up front, at most: a hash table touches one control byte per slot at
 /// once (half a MiB at this bound), the rest is untouched address space until used.
 const USERS_RESERVED_MAX: u64 = 1 << 18;
@@ -260,8 +282,8 @@ impl ActivityState {
                 ever_published: false,
             },
             stock,
-            orders: Vec::with_capacity(stock.total.min(ORDERS_RESERVED_MAX) as usize),
-            groups: Vec::new(),
+            orders: Chunked::default(),
+            groups: Chunked::default(),
             users: FastMap::with_capacity_and_hasher(
                 stock.total.min(USERS_RESERVED_MAX) as usize,
                 Default::default(),
@@ -287,12 +309,51 @@ impl ActivityState {
 
     fn order_mut(&mut self, number: u64) -> &mut Order {
         let index = usize::try_from(number - 1).unwrap_or(usize::MAX);
-        &mut self.orders[index]
+        self.orders
+            .get_mut(index)
+            .expect("events name existing orders")
     }
 
     fn group_mut(&mut self, number: u64) -> &mut Group {
         let index = usize::try_from(number - 1).unwrap_or(usize::MAX);
-        &mut self.groups[index]
+        self.groups
+            .get_mut(index)
+            .expect("events name existing groups")
+    }
+
+    /// A copy of what a snapshot stores, sharing the order and group chunks.
+    pub fn image(&self) -> ActivityImage {
+        ActivityImage {
+            id: self.id,
+            config: Arc::clone(&self.config),
+            approval: self.approval.clone(),
+            publication: self.publication.clone(),
+            stock: self.stock,
+            orders: self.orders.clone(),
+            groups: self.groups.clone(),
+            counts: self.counts,
+            created_by: self.created_by.clone(),
+            created_at_ms: self.created_at_ms,
+            updated_at_ms: self.updated_at_ms,
+            version: self.version,
+        }
+    }
+
+    /// Rebuilds `users` and `trades` from the orders, after decoding a snapshot.
+    pub fn rebuild_indexes(&mut self) {
+        self.users.clear();
+        self.trades.clear();
+        for (index, order) in self.orders.iter().enumerate() {
+            let number = index as u64 + 1;
+            let user_state = self.users.entry(Arc::clone(&order.user)).or_default();
+            user_state.orders.push(number);
+            if order.status.holds_units() {
+                user_state.units_held += order.quantity;
+            }
+            if let Some(trade) = &order.trade_number {
+                self.trades.insert(trade.clone(), number);
+            }
+        }
     }
 
     /// The order a user's earlier request created, if any.

@@ -14,8 +14,12 @@
 //!   `Failed`: appends get `Closed` and waiters get `Closed` once the watch sender
 //!   (owned by the writer) is dropped.
 
+mod snapshotter;
 mod writer;
 
+pub use snapshotter::{parse_snapshot_file_name, snapshot_file_name};
+
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
@@ -88,6 +92,26 @@ pub enum AppendError {
     TooLarge { bytes: usize },
 }
 
+/// Why a queued snapshot did not become durable. The journal before it stays needed.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("snapshot could not be encoded: {0}")]
+    Encode(#[from] CodecError),
+    #[error("snapshot of {bytes} bytes is too large")]
+    TooLarge { bytes: usize },
+    #[error("snapshot not stored: {0}")]
+    Store(#[from] StoreError),
+    /// The journal failed or closed before the snapshot was stored.
+    #[error("journal is closed")]
+    Closed,
+}
+
+/// Produces a snapshot's payload; runs on the snapshot thread, not the caller's.
+pub type SnapshotEncoder = Box<dyn FnOnce() -> Result<Vec<u8>, CodecError> + Send>;
+/// Told once whether the snapshot became durable; runs on the snapshot thread. Dropped
+/// without a call when the journal fails before the snapshot's turn.
+pub type SnapshotDone = Box<dyn FnOnce(Result<(), SnapshotError>) + Send>;
+
 /// Counters of the writer, for metrics and benchmarks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct JournalStats {
@@ -116,11 +140,12 @@ enum State {
     Failed,
 }
 
-/// A snapshot waiting for the writer.
+/// A snapshot waiting for the snapshot thread.
 struct QueuedSnapshot {
     stream: u64,
     seq: u64,
-    payload: Vec<u8>,
+    encode: SnapshotEncoder,
+    done: SnapshotDone,
 }
 
 /// Everything appended but not yet taken by the writer. Guarded by `Shared::pending`.
@@ -130,8 +155,9 @@ struct Pending {
     first_seq: u64,
     event_count: usize,
     next_seq: u64,
-    /// Written after the events of the same batch, so never durable before them.
-    snapshots: Vec<QueuedSnapshot>,
+    /// Taken by the snapshot thread, which stores each only once the events it reflects
+    /// are written.
+    snapshots: VecDeque<QueuedSnapshot>,
     state: State,
     /// Set by the writer before it sleeps; appenders notify the condvar only then.
     writer_waiting: bool,
@@ -142,8 +168,9 @@ impl Pending {
         self.event_count + self.snapshots.len()
     }
 
+    /// No events for the writer (snapshots are the snapshot thread's).
     fn is_empty(&self) -> bool {
-        self.event_count == 0 && self.snapshots.is_empty()
+        self.event_count == 0
     }
 
     /// Returns whether the caller must notify the writer (it was asleep).
@@ -171,6 +198,8 @@ struct Shared {
     /// cross an `.await`, and the writer thread is not async.
     pending: Mutex<Pending>,
     writer_wakeup: Condvar,
+    /// Wakes the snapshot thread: a snapshot was queued or the state changed.
+    snapshot_wakeup: Condvar,
     durable_seq: AtomicU64,
     appended_seq: AtomicU64,
     floor_seq: AtomicU64,
@@ -217,11 +246,12 @@ pub struct Journal {
 struct Inner {
     shared: Arc<Shared>,
     writer: Mutex<Option<JoinHandle<Result<(), StoreError>>>>,
+    snapshotter: Mutex<Option<JoinHandle<Result<(), StoreError>>>>,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if let Err(error) = shutdown_writer(&self.shared, &self.writer) {
+        if let Err(error) = shutdown_threads(self) {
             tracing::error!(%error, "journal shutdown on drop failed");
         }
     }
@@ -270,11 +300,12 @@ impl Journal {
                 first_seq: next_seq,
                 event_count: 0,
                 next_seq,
-                snapshots: Vec::new(),
+                snapshots: VecDeque::new(),
                 state: State::Open,
                 writer_waiting: false,
             }),
             writer_wakeup: Condvar::new(),
+            snapshot_wakeup: Condvar::new(),
             durable_seq: AtomicU64::new(next_seq - 1),
             appended_seq: AtomicU64::new(next_seq - 1),
             floor_seq: AtomicU64::new(0),
@@ -286,6 +317,7 @@ impl Journal {
         let inner = Inner {
             shared,
             writer: Mutex::new(None),
+            snapshotter: Mutex::new(None),
         };
         let journal = Journal {
             inner: Arc::new(inner),
@@ -299,6 +331,16 @@ impl Journal {
             .name("journal-writer".into())
             .spawn(move || writer::run(writer_shared, watermark_sender))
             .expect("spawning the journal writer thread");
+        let snapshotter_shared = Arc::clone(&self.inner.shared);
+        let snapshotter = std::thread::Builder::new()
+            .name("journal-snapshots".into())
+            .spawn(move || snapshotter::run(snapshotter_shared))
+            .expect("spawning the journal snapshot thread");
+        *self
+            .inner
+            .snapshotter
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(snapshotter);
         if let Durability::Relaxed { flush_interval_ms } = self.inner.shared.config.durability {
             // Weak: the flusher must not keep the store open after the journal is gone.
             let flusher_shared = Arc::downgrade(&self.inner.shared);
@@ -366,10 +408,36 @@ impl Journal {
         Ok(seq)
     }
 
-    /// Queues a snapshot of `stream`'s state that reflects every event of that
-    /// stream with seq <= `seq`. The writer writes it after every event appended
-    /// before this call, in the same or a later flush, so it is never durable before
-    /// the events it reflects. Counts against `capacity_events`.
+    /// Queues a snapshot of `stream`'s state that reflects every event of that stream
+    /// with seq <= `seq`. The snapshot thread runs `encode`, writes the payload and makes
+    /// it durable, never before the events it reflects are written, then calls `done`.
+    /// Snapshots are stored in queue order. Counts against `capacity_events` until taken.
+    pub fn queue_snapshot(
+        &self,
+        stream: u64,
+        seq: u64,
+        encode: SnapshotEncoder,
+        done: SnapshotDone,
+    ) -> Result<(), AppendError> {
+        let shared = &self.inner.shared;
+        let mut pending = shared.lock_pending();
+        pending.admit(shared.config.capacity_events)?;
+        if seq >= pending.next_seq {
+            let appended_seq = pending.next_seq - 1;
+            return Err(AppendError::SnapshotAhead { seq, appended_seq });
+        }
+        pending.snapshots.push_back(QueuedSnapshot {
+            stream,
+            seq,
+            encode,
+            done,
+        });
+        drop(pending);
+        shared.snapshot_wakeup.notify_one();
+        Ok(())
+    }
+
+    /// [`Journal::queue_snapshot`] of an encoded payload, nobody told when it is durable.
     pub fn append_snapshot(
         &self,
         stream: u64,
@@ -381,24 +449,7 @@ impl Journal {
                 bytes: payload.len(),
             });
         }
-        let shared = &self.inner.shared;
-        let mut pending = shared.lock_pending();
-        pending.admit(shared.config.capacity_events)?;
-        if seq >= pending.next_seq {
-            let appended_seq = pending.next_seq - 1;
-            return Err(AppendError::SnapshotAhead { seq, appended_seq });
-        }
-        pending.snapshots.push(QueuedSnapshot {
-            stream,
-            seq,
-            payload,
-        });
-        let wake = pending.take_writer_wakeup();
-        drop(pending);
-        if wake {
-            shared.writer_wakeup.notify_one();
-        }
-        Ok(())
+        self.queue_snapshot(stream, seq, Box::new(move || Ok(payload)), Box::new(drop))
     }
 
     /// Highest seq such that every event <= it is durable (fsync mode: written,
@@ -478,14 +529,14 @@ impl Journal {
     /// relaxed mode), stops the writer thread and joins it. Later calls return Ok.
     /// Returns the writer's error if it had failed.
     pub fn shutdown(&self) -> Result<(), StoreError> {
-        shutdown_writer(&self.inner.shared, &self.inner.writer)
+        shutdown_threads(&self.inner)
     }
 }
 
-fn shutdown_writer(
-    shared: &Shared,
-    writer: &Mutex<Option<JoinHandle<Result<(), StoreError>>>>,
-) -> Result<(), StoreError> {
+/// Closes the journal: the writer drains and syncs the events, then the snapshot thread
+/// stores what is still queued (its snapshots wait for the writer's last batch).
+fn shutdown_threads(inner: &Inner) -> Result<(), StoreError> {
+    let shared = &inner.shared;
     {
         let mut pending = shared.lock_pending();
         if pending.state == State::Open {
@@ -493,7 +544,15 @@ fn shutdown_writer(
         }
     }
     shared.writer_wakeup.notify_one();
-    let handle = writer.lock().unwrap_or_else(PoisonError::into_inner).take();
+    shared.snapshot_wakeup.notify_one();
+    let written = join(&inner.writer);
+    shared.snapshot_wakeup.notify_one();
+    let stored = join(&inner.snapshotter);
+    written.and(stored)
+}
+
+fn join(thread: &Mutex<Option<JoinHandle<Result<(), StoreError>>>>) -> Result<(), StoreError> {
+    let handle = thread.lock().unwrap_or_else(PoisonError::into_inner).take();
     match handle {
         Some(handle) => handle.join().map_err(|_| StoreError::WriterPanicked)?,
         None => Ok(()),

@@ -2,8 +2,7 @@
 //! flushing and background truncation.
 //!
 //! One loop iteration: take everything pending (one swap under the lock), insert it
-//! into sled as records of at most `record_bytes_max`, insert the queued snapshots,
-//! make it durable (fsync mode), publish the watermark, then do bounded housekeeping.
+//! into sled as records of at most `record_bytes_max`, make it durable (fsync mode), publish the watermark, then do bounded housekeeping.
 //! Batches form from what arrived during the previous flush; a small batch first gathers
 //! for the group-commit window (fsync mode, when configured) or 1 ms (relaxed mode).
 
@@ -13,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use super::{Durability, Pending, QueuedSnapshot, Shared, State, GROUP_COMMIT_EVENTS_ENOUGH};
+use super::{Durability, Pending, Shared, State, GROUP_COMMIT_EVENTS_ENOUGH};
 use crate::codec::{self, RecordFault, JOURNAL_HEADER_BYTES};
 use crate::store::StoreError;
 
@@ -84,7 +83,6 @@ struct Batch {
     events: Vec<u8>,
     first_seq: u64,
     event_count: usize,
-    snapshots: Vec<QueuedSnapshot>,
 }
 
 enum Step {
@@ -111,9 +109,11 @@ impl Drop for Writer {
         if pending.state != State::Closed {
             pending.state = State::Failed;
             pending.events = Vec::new();
-            pending.snapshots = Vec::new();
+            pending.snapshots.clear();
             pending.event_count = 0;
         }
+        drop(pending);
+        self.shared.snapshot_wakeup.notify_one();
     }
 }
 
@@ -179,7 +179,6 @@ impl Writer {
 
     fn take(&mut self, pending: &mut MutexGuard<'_, Pending>) {
         std::mem::swap(&mut pending.events, &mut self.batch.events);
-        std::mem::swap(&mut pending.snapshots, &mut self.batch.snapshots);
         self.batch.first_seq = pending.first_seq;
         self.batch.event_count = std::mem::take(&mut pending.event_count);
         pending.first_seq = pending.next_seq;
@@ -193,12 +192,6 @@ impl Writer {
             self.shared.config.record_bytes_max,
             &mut self.record,
         )?;
-        for snapshot in &self.batch.snapshots {
-            self.record.clear();
-            codec::write_snapshot_value(&mut self.record, snapshot.seq, &snapshot.payload);
-            let key = snapshot.stream.to_be_bytes();
-            store.snapshots_tree().insert(key, self.record.as_slice())?;
-        }
         match self.shared.config.durability {
             Durability::Fsync => self.sync_fully()?,
             Durability::Relaxed { .. } => self.shared.unflushed.store(true, Ordering::Release),
@@ -215,22 +208,17 @@ impl Writer {
     fn count_batch(&self, records: u64) {
         let counters = &self.shared.counters;
         let events = self.batch.event_count as u64;
-        let snapshots = self.batch.snapshots.len() as u64;
         counters.batches_written.fetch_add(1, Ordering::Relaxed);
         counters.events_written.fetch_add(events, Ordering::Relaxed);
         counters
             .records_written
             .fetch_add(records, Ordering::Relaxed);
-        counters
-            .snapshots_written
-            .fetch_add(snapshots, Ordering::Relaxed);
         counters.last_batch_events.store(events, Ordering::Relaxed);
     }
 
     fn recycle_batch(&mut self) {
         self.batch.events.clear();
         self.batch.events.shrink_to(BUFFER_RETAIN_BYTES_MAX);
-        self.batch.snapshots.clear();
         self.record.clear();
         self.record.shrink_to(BUFFER_RETAIN_BYTES_MAX);
     }
@@ -307,6 +295,7 @@ impl Writer {
     fn close(&mut self) -> Result<(), StoreError> {
         self.sync_fully()?;
         self.shared.lock_pending().state = State::Closed;
+        self.shared.snapshot_wakeup.notify_one();
         Ok(())
     }
 }

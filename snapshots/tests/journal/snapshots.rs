@@ -1,3 +1,4 @@
+use playcore_snapshots::journal::snapshot_file_name;
 use playcore_snapshots::{
     corrupt_last_record, recover, Corruption, Durability, RecoveredSnapshot, Store,
 };
@@ -108,5 +109,134 @@ fn snapshot_newer_than_a_cut_journal_keeps_seqs_contiguous() -> TestResult {
         .collect();
     assert_eq!(as_tuples(&reopened.events), [kept, after_cut].concat());
     assert_eq!(reopened.next_seq, 12);
+    Ok(())
+}
+
+fn snapshot_files(store: &Store) -> Result<Vec<String>, BoxError> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(store.snapshots_directory())? {
+        names.push(entry?.file_name().to_string_lossy().into_owned());
+    }
+    names.sort();
+    Ok(names)
+}
+
+#[test]
+fn a_snapshot_lives_in_its_own_file_and_replaces_the_older_one() -> TestResult {
+    let directory = tempfile::tempdir()?;
+    let (told, outcomes) = std::sync::mpsc::channel();
+    with_journal(
+        directory.path(),
+        config(Durability::Fsync, 4096),
+        1,
+        |journal| {
+            append_raw(journal, 3, b"created")?;
+            append_raw(journal, 3, b"paid")?;
+            for seq in [1, 2] {
+                let told = told.clone();
+                journal.queue_snapshot(
+                    3,
+                    seq,
+                    Box::new(move || Ok(format!("state at {seq}").into_bytes())),
+                    Box::new(move |outcome| told.send(outcome.is_ok()).expect("test listens")),
+                )?;
+            }
+            Ok(())
+        },
+    )?;
+    let outcomes: Vec<bool> = outcomes.try_iter().collect();
+    assert_eq!(
+        outcomes,
+        vec![true, true],
+        "each snapshot is reported durable"
+    );
+    let store = Store::open(directory.path())?;
+    assert_eq!(
+        snapshot_files(&store)?,
+        vec![snapshot_file_name(3, 2)],
+        "the older file is deleted once the newer one is durable"
+    );
+    let recovered = recover(&store)?;
+    assert_eq!(recovered.snapshots.len(), 1);
+    assert_eq!(recovered.snapshots[0].payload, b"state at 2");
+    Ok(())
+}
+
+#[test]
+fn a_failed_encoding_is_reported_and_keeps_the_previous_snapshot() -> TestResult {
+    let directory = tempfile::tempdir()?;
+    let (told, outcomes) = std::sync::mpsc::channel();
+    with_journal(
+        directory.path(),
+        config(Durability::Fsync, 4096),
+        1,
+        |journal| {
+            append_raw(journal, 3, b"created")?;
+            journal.append_snapshot(3, 1, b"state at 1".to_vec())?;
+            append_raw(journal, 3, b"paid")?;
+            journal.queue_snapshot(
+                3,
+                2,
+                Box::new(|| playcore_snapshots::decode::<u64>(&[]).map(|_| Vec::new())),
+                Box::new(move |outcome| told.send(outcome.is_err()).expect("test listens")),
+            )?;
+            Ok(())
+        },
+    )?;
+    assert_eq!(outcomes.try_iter().collect::<Vec<bool>>(), vec![true]);
+    let recovered = recover(&Store::open(directory.path())?)?;
+    assert_eq!(recovered.snapshots.len(), 1);
+    assert_eq!(recovered.snapshots[0].seq, 1);
+    assert_eq!(
+        recovered.events.len(),
+        2,
+        "the journal after it is all there"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_garbled_snapshot_file_is_skipped_and_stray_files_are_removed() -> TestResult {
+    let directory = tempfile::tempdir()?;
+    with_journal(
+        directory.path(),
+        config(Durability::Fsync, 4096),
+        1,
+        |journal| {
+            append_raw(journal, 4, b"created")?;
+            append_raw(journal, 5, b"created")?;
+            journal.append_snapshot(4, 1, b"state of 4".to_vec())?;
+            journal.append_snapshot(5, 2, b"state of 5".to_vec())?;
+            Ok(())
+        },
+    )?;
+    let store = Store::open(directory.path())?;
+    let snapshots_directory = store.snapshots_directory();
+    let garbled_path = snapshots_directory.join(snapshot_file_name(4, 1));
+    let mut garbled = std::fs::read(&garbled_path)?;
+    if let Some(byte) = garbled.last_mut() {
+        *byte ^= 0xFF;
+    }
+    std::fs::write(&garbled_path, garbled)?;
+    // Left by crashes: a half-written file, and a file whose reference never became durable.
+    std::fs::write(snapshots_directory.join("x.tmp"), b"half")?;
+    std::fs::write(
+        snapshots_directory.join(snapshot_file_name(6, 9)),
+        b"orphan",
+    )?;
+
+    let recovered = recover(&store)?;
+    let streams: Vec<u64> = recovered
+        .snapshots
+        .iter()
+        .map(|found| found.stream)
+        .collect();
+    assert_eq!(streams, vec![5]);
+    assert_eq!(recovered.events.len(), 2);
+    assert_eq!(
+        snapshot_files(&store)?,
+        vec![snapshot_file_name(4, 1), snapshot_file_name(5, 2)],
+        "strays go; the garbled file stays for inspection"
+    );
     Ok(())
 }

@@ -561,7 +561,7 @@ impl Harness {
 
         // The per-user limit, across orders and groups.
         let mut held: HashMap<&str, u32> = HashMap::new();
-        for found in &state.orders {
+        for found in state.orders.iter() {
             assert!(
                 state.users.contains_key(&*found.user),
                 "every buyer has a user record"
@@ -762,6 +762,18 @@ fn run_steps(config: ActivityConfig, steps: &[Step]) {
     }
     let cloned = harness.state().clone();
     assert_eq!(&cloned, harness.state());
+    assert_eq!(&snapshot_round_trip(harness.state()), harness.state());
+}
+
+/// What recovery makes of a snapshot: the image encoded, decoded as a state, indexes
+/// rebuilt. The image must encode exactly like the state it was taken from.
+fn snapshot_round_trip(state: &ActivityState) -> ActivityState {
+    let bytes = playcore_snapshots::encode(&state.image()).expect("encode the image");
+    let direct = playcore_snapshots::encode(state).expect("encode the state");
+    assert_eq!(bytes, direct, "an image encodes like its state");
+    let mut decoded: ActivityState = playcore_snapshots::decode(&bytes).expect("decode");
+    decoded.rebuild_indexes();
+    decoded
 }
 
 proptest! {
@@ -805,6 +817,7 @@ fn replaying_the_journal_on_a_fresh_state_recovers_an_equal_state() {
     assert_eq!(flash.state.version, flash.journal.len() as u64);
     assert_eq!(flash.recovered(), flash.state);
     assert_eq!(flash.state.clone(), flash.state);
+    assert_eq!(snapshot_round_trip(&flash.state), flash.state);
 
     let mut groups = Journaled::new(config(TemplateCode::CourseGroup, 10, 1, 2));
     groups.ok(submit(OPERATOR), CREATED_AT);
@@ -822,6 +835,7 @@ fn replaying_the_journal_on_a_fresh_state_recovers_an_equal_state() {
     edited.title = "edited".to_string();
     groups.ok(update(edited), START + GROUP_TTL_MS);
     assert_eq!(groups.recovered(), groups.state);
+    assert_eq!(snapshot_round_trip(&groups.state), groups.state);
     assert_eq!(groups.state.config.title, "edited");
     assert_eq!(groups.state.stock.total, 12);
 }
