@@ -50,6 +50,9 @@ pub const DEV_TOKENS: [&str; 4] = [
 pub const DEV_PAYMENT_SECRET: &str = "dev-payment-secret";
 /// Upper bound on `server.body_limit_bytes`: requests are small JSON documents.
 const BODY_LIMIT_BYTES_MAX: usize = 16 * 1024 * 1024;
+/// Upper bound on `ws.max_connections`: past it a box runs out of ports and file
+/// descriptors long before the limit would bite.
+const WS_CONNECTIONS_MAX: usize = 1_000_000;
 /// A longer group-commit window would only add latency: 256 entries gather far sooner
 /// under any load worth batching.
 const GROUP_COMMIT_WINDOW_US_MAX: u64 = 20_000;
@@ -150,6 +153,16 @@ pub struct PaymentSettings {
 pub struct WsSettings {
     /// At most one frame per subscriber per interval; bounds push traffic on hot items.
     pub push_interval_ms: u64,
+    /// Open websockets at most; past it an upgrade gets 503 OVERLOADED (each one holds a
+    /// socket, a task and a few KiB of buffers).
+    pub max_connections: usize,
+    /// The server pings each client this often …
+    pub heartbeat_interval_ms: u64,
+    /// … and closes a client it has heard nothing from (no pong, no frame) for this long.
+    pub client_timeout_ms: u64,
+    /// A client whose one-frame queue stays full this long (it does not read what it is
+    /// sent) is dropped, so it holds neither memory nor anyone else up.
+    pub slow_client_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -385,16 +398,44 @@ impl Settings {
             ),
             ("actors.timer_tick_ms", self.actors.timer_tick_ms),
             ("ws.push_interval_ms", self.ws.push_interval_ms),
+            ("ws.max_connections", self.ws.max_connections as u64),
+            ("ws.heartbeat_interval_ms", self.ws.heartbeat_interval_ms),
+            ("ws.slow_client_timeout_ms", self.ws.slow_client_timeout_ms),
         ];
         for (key, value) in positive {
             if value == 0 {
                 problems.push(format!("{key} must be greater than 0"));
             }
         }
+        self.validate_ws(problems);
         let window_us = self.storage.group_commit_window_us;
         if window_us > GROUP_COMMIT_WINDOW_US_MAX {
             problems.push(format!(
                 "storage.group_commit_window_us must be 0..={GROUP_COMMIT_WINDOW_US_MAX}, got {window_us}"
+            ));
+        }
+    }
+
+    fn validate_ws(&self, problems: &mut Vec<String>) {
+        let ws = &self.ws;
+        if ws.max_connections > WS_CONNECTIONS_MAX {
+            problems.push(format!(
+                "ws.max_connections must be 1..={WS_CONNECTIONS_MAX}, got {}",
+                ws.max_connections
+            ));
+        }
+        if ws.slow_client_timeout_ms <= ws.push_interval_ms {
+            problems.push(format!(
+                "ws.slow_client_timeout_ms ({}) must be longer than ws.push_interval_ms ({}), \
+                 or a client is dropped for the pacing of its own pushes",
+                ws.slow_client_timeout_ms, ws.push_interval_ms
+            ));
+        }
+        if ws.client_timeout_ms <= ws.heartbeat_interval_ms {
+            problems.push(format!(
+                "ws.client_timeout_ms ({}) must be longer than ws.heartbeat_interval_ms ({}), \
+                 or every client is closed before it can answer a ping",
+                ws.client_timeout_ms, ws.heartbeat_interval_ms
             ));
         }
     }
@@ -766,6 +807,28 @@ mod tests {
             not_a_number.contains("PLAYCORE__SERVER__WORKERS"),
             "{not_a_number}"
         );
+    }
+
+    #[test]
+    fn websocket_bounds_are_checked() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let load = |env: &[(&str, &str)]| {
+            Settings::load_from(&sources(directory.path(), env), &Overrides::default())
+                .expect_err("invalid")
+                .to_string()
+        };
+        let silent = load(&[("PLAYCORE__WS__CLIENT_TIMEOUT_MS", "10000")]);
+        assert!(silent.contains("ws.client_timeout_ms"), "{silent}");
+        let slow = load(&[("PLAYCORE__WS__SLOW_CLIENT_TIMEOUT_MS", "100")]);
+        assert!(slow.contains("ws.slow_client_timeout_ms"), "{slow}");
+        let none = load(&[("PLAYCORE__WS__MAX_CONNECTIONS", "0")]);
+        assert!(
+            none.contains("ws.max_connections must be greater than 0"),
+            "{none}"
+        );
+        let defaults = Settings::embedded_defaults().expect("defaults load");
+        assert_eq!(defaults.ws.max_connections, 20_000);
+        assert_eq!(defaults.ws.heartbeat_interval_ms, 10_000);
     }
 
     fn production_error(extra_env: &[(&str, &str)]) -> String {

@@ -10,7 +10,8 @@
 //!   files, `--config`, `PLAYCORE__*` variables and flags; validated; secrets redacted.
 //! - [`startup`]: [`startup::Application`]: recover the core, bind, serve, shut down in order.
 //! - [`core`]: the running core (actor runtime, journal, recovery) the routes talk to.
-//! - [`routes`]: HTTP routes — `ops` (health, readiness, metrics), `public` (H5), `admin`.
+//! - [`routes`]: HTTP routes — `ops` (health, readiness, metrics), `public` (H5 API),
+//!   `admin`, `h5` (the embedded H5 pages, `assets/h5/`).
 //! - [`dto`]: wire types (camelCase JSON) and their parsing into domain types.
 //! - [`outcome`]: maps the actors' answers and rejections onto replies and error codes.
 //! - [`envelope`]: the success and error envelopes every JSON reply is wrapped in.
@@ -20,6 +21,7 @@
 //! - [`auth`]: bearer tokens, roles and the [`auth::Caller`] extractor.
 //! - [`signature`]: HMAC-SHA256 signatures of payment notifications.
 //! - [`telemetry`]: logging setup and the Prometheus metrics registry.
+//! - [`ws`]: the websockets: a fan-out hub per watched activity or group, sessions.
 
 pub mod auth;
 pub mod cli;
@@ -35,3 +37,4 @@ pub mod routes;
 pub mod signature;
 pub mod startup;
 pub mod telemetry;
+pub mod ws;

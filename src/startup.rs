@@ -1,8 +1,9 @@
 //! Wiring and lifecycle: recover the core, then bind, serve, and shut down in order.
 //!
 //! Shutdown protocol (SIGTERM or Ctrl-C):
-//! 1. the HTTP server stops accepting connections and lets in-flight requests finish,
-//!    for at most `server.shutdown_timeout_seconds`;
+//! 1. websockets get a close frame (1001 Going Away); the HTTP server stops accepting
+//!    connections and lets in-flight requests finish, for at most
+//!    `server.shutdown_timeout_seconds`;
 //! 2. `Core::shutdown` flushes the journal and writes snapshots;
 //! 3. the process exits 0.
 //!
@@ -24,7 +25,7 @@ use crate::core::{Core, CoreError};
 use crate::error::{ApiError, ErrorCode};
 use crate::request_id::RequestIdMiddleware;
 use crate::telemetry::Metrics;
-use crate::{extract, routes};
+use crate::{extract, routes, ws};
 
 /// Pending connections the kernel queues before accept: a flash sale opens with a burst.
 const LISTEN_BACKLOG: u32 = 4096;
@@ -49,16 +50,19 @@ pub struct AppState {
     pub core: web::Data<Arc<Core>>,
     pub metrics: web::Data<Metrics>,
     pub tokens: web::Data<TokenTable>,
+    pub websockets: web::Data<ws::Websockets>,
 }
 
 impl AppState {
     pub fn new(settings: Settings, core: Arc<Core>, metrics: Arc<Metrics>) -> Self {
         let tokens = TokenTable::from_settings(&settings.auth);
+        let websockets = ws::Websockets::new(&settings.ws, &metrics);
         Self {
             settings: web::Data::new(settings),
             core: web::Data::new(core),
             metrics: web::Data::from(metrics),
             tokens: web::Data::new(tokens),
+            websockets: web::Data::new(websockets),
         }
     }
 
@@ -68,7 +72,8 @@ impl AppState {
             .app_data(self.settings.clone())
             .app_data(self.core.clone())
             .app_data(self.metrics.clone())
-            .app_data(self.tokens.clone());
+            .app_data(self.tokens.clone())
+            .app_data(self.websockets.clone());
         extract::configure(config, self.settings.server.body_limit_bytes);
         routes::configure(config);
         config.default_service(web::to(route_not_found));
@@ -89,6 +94,7 @@ pub struct Application {
     address: SocketAddr,
     server: Server,
     core: Arc<Core>,
+    websockets: web::Data<ws::Websockets>,
 }
 
 impl Application {
@@ -101,13 +107,18 @@ impl Application {
         let metrics = Arc::new(Metrics::new());
         let core = Core::start(&settings, Arc::clone(&metrics)).await?;
         let state = AppState::new(settings, Arc::clone(&core), metrics);
+        let websockets = state.websockets.clone();
         let (server, address) = bind(state)?;
         info!(%address, "listening");
+        for id in core.demo_activities() {
+            info!(activity = %id, "demo activity online: http://{address}/h5/activities/{id}");
+        }
         Ok(Self {
             port: address.port(),
             address,
             server,
             core,
+            websockets,
         })
     }
 
@@ -131,7 +142,8 @@ impl Application {
     /// Serves until SIGTERM / Ctrl-C (or a stop through the handle), then shuts the core
     /// down; see the module doc for the protocol.
     pub async fn run_until_stopped(self) -> Result<(), StartupError> {
-        let signals = actix_web::rt::spawn(stop_on_signal(self.server.handle()));
+        let hub = Arc::clone(&self.websockets.hub);
+        let signals = actix_web::rt::spawn(stop_on_signal(self.server.handle(), hub));
         let served = self.server.await;
         signals.abort();
         info!("HTTP server stopped; shutting the core down");
@@ -155,6 +167,7 @@ fn bind(state: AppState) -> Result<(Server, SocketAddr), StartupError> {
             .wrap(RequestIdMiddleware)
             .configure(move |config| state.register(config))
     })
+    .on_connect(ws::remember_socket)
     .workers(workers)
     .backlog(LISTEN_BACKLOG)
     .shutdown_timeout(shutdown_timeout)
@@ -177,13 +190,15 @@ fn bind(state: AppState) -> Result<(Server, SocketAddr), StartupError> {
     Ok((server.run(), address))
 }
 
-/// Waits for SIGTERM or Ctrl-C, then asks the server to stop gracefully.
-async fn stop_on_signal(handle: ServerHandle) {
+/// Waits for SIGTERM or Ctrl-C, then closes the websockets (they would otherwise hold the
+/// drain for its whole timeout) and asks the server to stop gracefully.
+async fn stop_on_signal(handle: ServerHandle, hub: Arc<ws::hub::Hub>) {
     let signal = wait_for_signal().await;
     info!(
         signal,
         "shutdown signal received; draining in-flight requests"
     );
+    hub.close();
     handle.stop(true).await;
 }
 

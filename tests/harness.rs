@@ -7,8 +7,8 @@ mod common;
 use clap::Parser;
 use common::{Server, TestDir};
 use playcore_loadtest::cli::Options;
+use playcore_loadtest::run_blocking;
 use playcore_loadtest::summary::Report;
-use playcore_loadtest::{run_blocking, HarnessError};
 
 fn start(name: &str) -> (TestDir, Server) {
     let dir = TestDir::new(name);
@@ -188,11 +188,28 @@ fn an_open_loop_run_keeps_its_rate() {
 }
 
 #[test]
-fn ws_fanout_says_clearly_that_the_server_has_no_websockets() {
+fn ws_fanout_measures_push_delays_to_every_subscriber_during_a_rush() {
     let (dir, server) = start("harness-ws");
-    let error = run_blocking(&options(&server, &dir, &["ws-fanout"])).expect_err("unsupported");
-    assert!(matches!(error, HarnessError::Unsupported(_)), "{error}");
-    assert!(error.to_string().contains("websockets"), "{error}");
+    let mut args = RUSH.to_vec();
+    args[0] = "ws-fanout";
+    args.extend(["--subscribers", "200", "--pay-share", "0.3"]);
+    let report = run(&server, &dir, &args);
+    assert_eq!(failed_checks(&report), Vec::<String>::new());
+    let checks = &report.verdict.as_ref().expect("a verdict").checks;
+    assert!(
+        checks
+            .iter()
+            .any(|check| check.name.contains("ended on the final state")),
+        "the fan-out checks are part of the verdict: {checks:?}"
+    );
+    let delay = phase(&report, "ws push delay");
+    assert_eq!(delay.codes["SUBSCRIBERS"], 200, "{:?}", delay.codes);
+    assert_eq!(delay.codes["DROPPED"], 0, "{:?}", delay.codes);
+    assert!(
+        delay.requests >= 200,
+        "every subscriber saw changes: {delay:?}"
+    );
+    assert!(delay.latency.p99_us < 5_000_000, "{:?}", delay.latency);
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! app data, extractor configs and the default service are set up in `startup`.
 
 pub mod admin;
+pub mod h5;
 pub mod ops;
 pub mod public;
 
@@ -11,4 +12,6 @@ pub fn configure(config: &mut web::ServiceConfig) {
     ops::configure(config);
     public::configure(config);
     admin::configure(config);
+    crate::ws::configure(config);
+    h5::configure(config);
 }

@@ -75,14 +75,30 @@ impl Server {
     /// Starts `playcore serve` on a free port and `data_dir`, logging to `log_path`, and
     /// waits until `/readyz` answers 200.
     pub fn start(data_dir: &Path, log_path: &Path) -> Server {
+        Server::start_with_env(data_dir, log_path, &[])
+    }
+
+    /// [`Server::start`] with extra environment variables (`PLAYCORE__SECTION__KEY`).
+    pub fn start_with_env(data_dir: &Path, log_path: &Path, env: &[(&str, &str)]) -> Server {
+        Server::launch(data_dir, log_path, env, &[])
+    }
+
+    /// [`Server::start`] with extra command-line flags (`--demo`).
+    pub fn start_with_args(data_dir: &Path, log_path: &Path, args: &[&str]) -> Server {
+        Server::launch(data_dir, log_path, &[], args)
+    }
+
+    fn launch(data_dir: &Path, log_path: &Path, env: &[(&str, &str)], args: &[&str]) -> Server {
         let port = free_port();
         let log = File::create(log_path).expect("create the log file");
         let child = Command::new(env!("CARGO_BIN_EXE_playcore"))
+            .envs(env.iter().copied())
             .arg("serve")
             .arg("--bind")
             .arg(format!("127.0.0.1:{port}"))
             .arg("--data-dir")
             .arg(data_dir)
+            .args(args)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .env_remove("PLAYCORE_ENV")
             .env("RUST_LOG", "info")
