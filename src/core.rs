@@ -8,7 +8,7 @@ use playcore_actors::domain::{ActivityConfig, ActivityId, Command, Rules, Templa
 use playcore_actors::{ActorSettings, Runtime, RuntimeOptions};
 use playcore_snapshots::{JournalConfig, Store};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// Deadlines the timeout supervisor holds at most (unpaid orders, groups, refunds, windows).
@@ -28,6 +28,8 @@ pub enum CoreError {
 pub struct Core {
     pub runtime: Arc<Runtime>,
     ready: AtomicBool,
+    /// The activities `--demo` seeded at this start (empty otherwise), for their H5 links.
+    demo_activities: OnceLock<Vec<ActivityId>>,
 }
 
 pub fn runtime_options(settings: &Settings) -> RuntimeOptions {
@@ -83,9 +85,11 @@ impl Core {
         let core = Arc::new(Core {
             runtime,
             ready: AtomicBool::new(false),
+            demo_activities: OnceLock::new(),
         });
         if settings.demo {
-            core.seed_demo().await;
+            let seeded = core.seed_demo().await;
+            let _ = core.demo_activities.set(seeded);
         }
         core.ready.store(true, Ordering::Release);
         Ok(core)
@@ -164,6 +168,12 @@ impl Core {
         }
     }
 
+    /// The activities `--demo` seeded at this start; empty without `--demo` or when the
+    /// store already held activities.
+    pub fn demo_activities(&self) -> &[ActivityId] {
+        self.demo_activities.get().map_or(&[], Vec::as_slice)
+    }
+
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
     }
@@ -175,19 +185,21 @@ impl Core {
     }
 
     /// Seeds a running flash sale and a group buy, approved and online, unless the store
-    /// already holds activities (a restart with --demo does not seed twice).
-    async fn seed_demo(&self) {
+    /// already holds activities (a restart with --demo does not seed twice). Returns the
+    /// ids seeded; their H5 links are logged once the port is bound (`startup`).
+    async fn seed_demo(&self) -> Vec<ActivityId> {
         if !self.runtime.registry.is_empty() {
-            return;
+            tracing::info!("demo not seeded: the data directory already holds activities");
+            return Vec::new();
         }
+        let mut seeded = Vec::new();
         for config in demo_configs(now_ms()) {
             match self.seed_one(config).await {
-                Ok(id) => {
-                    tracing::info!(activity = %id, "demo activity online: http://127.0.0.1/api/v1/activities/{id}")
-                }
+                Ok(id) => seeded.push(id),
                 Err(error) => tracing::error!(%error, "demo seeding failed"),
             }
         }
+        seeded
     }
 
     async fn seed_one(
