@@ -6,7 +6,7 @@ use crate::error::{ApiError, ErrorCode};
 use actix_web::HttpResponse;
 use playcore_actors::domain::Rejection;
 use playcore_actors::{Answer, ExecuteError, SubjectView};
-use serde_json::json;
+use serde::Serialize;
 
 impl From<Rejection> for ApiError {
     fn from(rejection: Rejection) -> ApiError {
@@ -59,15 +59,26 @@ pub async fn execute(
         .map_err(|error| execute_error(error, what))
 }
 
-/// The JSON of an answer's subject.
-pub fn subject_json(subject: &SubjectView) -> serde_json::Value {
+/// An answer's subject as the reply's `data`, serialized straight from the DTOs.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum SubjectJson {
+    Activity(ActivityDto),
+    Order(OrderDto),
+    Group {
+        group: GroupDto,
+        order: Option<OrderDto>,
+    },
+}
+
+pub fn subject_json(subject: &SubjectView) -> SubjectJson {
     match subject {
-        SubjectView::Activity(view) => json!(ActivityDto::from(view.as_ref())),
-        SubjectView::Order(view) => json!(OrderDto::from(view)),
-        SubjectView::Group { group, order } => json!({
-            "group": GroupDto::from(group),
-            "order": order.as_ref().map(OrderDto::from),
-        }),
+        SubjectView::Activity(view) => SubjectJson::Activity(ActivityDto::from(view.as_ref())),
+        SubjectView::Order(view) => SubjectJson::Order(OrderDto::from(view)),
+        SubjectView::Group { group, order } => SubjectJson::Group {
+            group: GroupDto::from(group),
+            order: order.as_ref().map(OrderDto::from),
+        },
     }
 }
 

@@ -203,9 +203,13 @@ impl Store {
 }
 
 fn open_sled(directory: &Path) -> Result<sled::Db, StoreError> {
+    // No background flusher: the journal makes every batch durable itself (fsync mode) or
+    // flushes on its own interval (relaxed mode); sled's extra flush with `sync_all` every
+    // 500 ms only competed with those syncs.
     let config = sled::Config::new()
         .path(directory)
-        .segment_size(SEGMENT_BYTES);
+        .segment_size(SEGMENT_BYTES)
+        .flush_every_ms(None);
     let deadline = Instant::now() + Duration::from_millis(LOCK_WAIT_MS_MAX);
     loop {
         match config.open() {

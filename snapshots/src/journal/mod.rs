@@ -37,7 +37,7 @@ pub enum Durability {
     /// nothing acknowledged is lost by a crash or power loss.
     Fsync,
     /// The watermark covers an event as soon as it is handed to sled; sled is flushed
-    /// every `flush_interval_ms` (sled's own flusher also syncs every 500 ms). A crash
+    /// every `flush_interval_ms` and fdatasync'ed every 500 ms. A crash
     /// of the process or the machine can lose the last interval of acknowledged events.
     Relaxed { flush_interval_ms: u64 },
 }

@@ -26,6 +26,26 @@ const BUFFER_RETAIN_BYTES_MAX: usize = 16 * 1024 * 1024;
 /// one oversized event) always fits the u32 length of the header.
 const RECORD_BODY_BYTES_LIMIT: usize = 1 << 30;
 
+/// A previous batch of this many entries or more means load: the next small batch gathers
+/// for the whole group-commit window. A smaller previous batch earns its share of the
+/// window, so an unloaded journal syncs at once and a reply barely waits, while under
+/// load the window makes the batches (and so the syncs per entry) grow.
+const GATHER_FULL_WINDOW_EVENTS: usize = 64;
+
+/// Fsync mode: how long a batch of `pending_events` gathers, given the previous batch's
+/// size; `None` when it is large enough to go at once.
+fn fsync_gather_window(
+    window: Duration,
+    pending_events: usize,
+    previous_batch_events: usize,
+) -> Option<Duration> {
+    if pending_events >= GROUP_COMMIT_EVENTS_ENOUGH {
+        return None;
+    }
+    let load = previous_batch_events.min(GATHER_FULL_WINDOW_EVENTS) as u32;
+    Some(window * load / GATHER_FULL_WINDOW_EVENTS as u32)
+}
+
 /// Thread entry point. The watch sender is owned here: when this returns (or
 /// unwinds), every watermark waiter learns that no further progress will come.
 pub(super) fn run(shared: Arc<Shared>, watermark: watch::Sender<u64>) -> Result<(), StoreError> {
@@ -49,10 +69,16 @@ const RELAXED_GATHER: Duration = Duration::from_millis(1);
 /// Relaxed mode: a batch this large is written at once.
 const RELAXED_GATHER_EVENTS_MAX: usize = 4096;
 
+/// Relaxed mode: how often the flusher also fdatasyncs sled's data file (sled's own
+/// flusher, which did so every 500 ms, is switched off).
+const RELAXED_FILE_SYNC_INTERVAL: Duration = Duration::from_millis(500);
+
 /// Relaxed mode: flushes sled every `interval` on its own thread, so the writer never
-/// stalls behind a flush (a sled flush under load takes tens of milliseconds). Ends when
-/// the journal closes; closing itself makes everything durable.
+/// stalls behind a flush (a sled flush under load takes tens of milliseconds), and
+/// fdatasyncs the data file every `RELAXED_FILE_SYNC_INTERVAL`. Ends when the journal
+/// closes; closing itself makes everything durable.
 pub(super) fn flush_until_closed(shared: std::sync::Weak<Shared>, interval: Duration) {
+    let mut file_synced_at = Instant::now();
     loop {
         std::thread::sleep(interval);
         let Some(shared) = shared.upgrade() else {
@@ -66,6 +92,13 @@ pub(super) fn flush_until_closed(shared: std::sync::Weak<Shared>, interval: Dura
             if let Err(error) = shared.store.flush() {
                 tracing::error!(%error, "relaxed-mode flush failed");
                 return;
+            }
+            if file_synced_at.elapsed() >= RELAXED_FILE_SYNC_INTERVAL {
+                file_synced_at = Instant::now();
+                if let Err(error) = shared.store.sync_data_file() {
+                    tracing::error!(%error, "relaxed-mode fdatasync failed");
+                    return;
+                }
             }
             let counters = &shared.counters;
             let sync_us = started.elapsed().as_micros() as u64;
@@ -164,17 +197,24 @@ impl Writer {
     }
 
     /// How long to let a small batch gather first, if at all. Relaxed mode: nobody waits
-    /// for the batch. Fsync mode: the configured group-commit window.
+    /// for the batch. Fsync mode: the group-commit window, scaled by the load (see
+    /// [`fsync_gather_window`]).
     fn gather_window(&self, pending: &Pending) -> Option<Duration> {
         if pending.state != State::Open {
             return None;
         }
         let config = &self.shared.config;
-        let (window, enough) = match config.durability {
-            Durability::Fsync => (config.group_commit_window, GROUP_COMMIT_EVENTS_ENOUGH),
-            Durability::Relaxed { .. } => (RELAXED_GATHER, RELAXED_GATHER_EVENTS_MAX),
+        let window = match config.durability {
+            Durability::Fsync => fsync_gather_window(
+                config.group_commit_window,
+                pending.event_count,
+                self.batch.event_count,
+            ),
+            Durability::Relaxed { .. } => {
+                (pending.event_count < RELAXED_GATHER_EVENTS_MAX).then_some(RELAXED_GATHER)
+            }
         };
-        (!window.is_zero() && pending.event_count < enough).then_some(window)
+        window.filter(|window| !window.is_zero())
     }
 
     fn take(&mut self, pending: &mut MutexGuard<'_, Pending>) {
@@ -216,6 +256,7 @@ impl Writer {
         counters.last_batch_events.store(events, Ordering::Relaxed);
     }
 
+    /// Keeps `event_count`: the next batch's gather window depends on it.
     fn recycle_batch(&mut self) {
         self.batch.events.clear();
         self.batch.events.shrink_to(BUFFER_RETAIN_BYTES_MAX);
@@ -369,4 +410,24 @@ fn insert_record(
     codec::write_journal_record(record, first_seq, count, body);
     tree.insert(first_seq.to_be_bytes(), record.as_slice())?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_gather_window_grows_with_the_load_and_ends_at_enough_events() {
+        let window = Duration::from_millis(1);
+        assert_eq!(fsync_gather_window(window, 1, 0), Some(Duration::ZERO));
+        assert_eq!(
+            fsync_gather_window(window, 1, GATHER_FULL_WINDOW_EVENTS / 4),
+            Some(window / 4)
+        );
+        assert_eq!(fsync_gather_window(window, 1, 10_000), Some(window));
+        assert_eq!(
+            fsync_gather_window(window, GROUP_COMMIT_EVENTS_ENOUGH, 10_000),
+            None
+        );
+    }
 }
