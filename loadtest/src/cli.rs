@@ -18,6 +18,18 @@ pub enum Scenario {
     Mixed,
 }
 
+impl Scenario {
+    /// The name on the command line (and in reports): `flash-rush`, `ws-fanout` …
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::FlashRush => "flash-rush",
+            Scenario::GroupBuy => "group-buy",
+            Scenario::WsFanout => "ws-fanout",
+            Scenario::Mixed => "mixed",
+        }
+    }
+}
+
 /// How the harness pays the orders it pays.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -193,6 +205,21 @@ impl Options {
             "open"
         } else {
             "closed"
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scenario_is_named_in_reports_as_on_the_command_line() {
+        for scenario in Scenario::value_variants() {
+            let possible = scenario
+                .to_possible_value()
+                .expect("every scenario is selectable");
+            assert_eq!(scenario.name(), possible.get_name());
         }
     }
 }

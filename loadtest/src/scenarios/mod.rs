@@ -37,7 +37,7 @@ impl Setup {
         let mut recorded = serde_json::to_value(options).unwrap_or_default();
         recorded["activityId"] = activity.into();
         Report {
-            scenario: format!("{:?}", options.scenario),
+            scenario: options.scenario.name().to_string(),
             loop_mode: options.loop_mode().to_owned(),
             options: recorded,
             machine: serde_json::json!({
