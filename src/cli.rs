@@ -1,11 +1,13 @@
 //! The command line: `playcore serve [--config FILE] [--bind HOST:PORT] [--data-dir DIR]
-//! [--demo]`. Parsing only; the flags become the last layer of the settings.
+//! [--demo]` and `playcore audit verify [--data-dir DIR]`. Parsing only; the flags become
+//! the last layer of the settings.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{Overrides, Settings};
+use crate::audit::{self, VerifyError};
+use crate::config::{ConfigError, Overrides, Settings};
 use crate::startup::{self, StartupError};
 
 /// playcore: flash sales and group buys as durable in-memory actors.
@@ -20,6 +22,34 @@ pub struct Cli {
 pub enum Command {
     /// Recover state from the data directory, then serve HTTP and websockets.
     Serve(ServeArgs),
+    /// The admin audit log of a stopped server.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walks the hash chain and checks every record; exits 1 at the first broken one.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// The data directory (default: storage.data_dir of the settings). The server must
+    /// not be running on it.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Why a command failed; printed by `main`, which then exits 1.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Audit(#[from] VerifyError),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -50,10 +80,26 @@ impl ServeArgs {
 }
 
 /// Runs the parsed command to completion.
-pub fn run(cli: Cli) -> Result<(), StartupError> {
+pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
-        Command::Serve(args) => startup::serve(Settings::load(&args.overrides())?),
+        Command::Serve(args) => Ok(startup::serve(
+            Settings::load(&args.overrides()).map_err(StartupError::from)?,
+        )?),
+        Command::Audit(AuditCommand::Verify(args)) => verify(args),
     }
+}
+
+fn verify(args: VerifyArgs) -> Result<(), CliError> {
+    let data_dir = match args.data_dir {
+        Some(directory) => directory,
+        None => Settings::load(&Overrides::default())?.storage.data_dir,
+    };
+    let verified = audit::verify_directory(&data_dir)?;
+    println!(
+        "audit log intact: {} records, last hash {}",
+        verified.records, verified.last_hash
+    );
+    Ok(())
 }
 
 #[cfg(test)]
@@ -74,11 +120,23 @@ mod tests {
             "--demo",
         ])
         .expect("parses");
-        let Command::Serve(args) = cli.command;
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve");
+        };
         let overrides = args.overrides();
         assert_eq!(overrides.config_file, Some(PathBuf::from("x.toml")));
         assert_eq!(overrides.bind.as_deref(), Some("0.0.0.0:9"));
         assert_eq!(overrides.data_dir, Some(PathBuf::from("d")));
         assert!(overrides.demo);
+    }
+
+    #[test]
+    fn audit_verify_takes_a_data_dir() {
+        let cli = Cli::try_parse_from(["playcore", "audit", "verify", "--data-dir", "d"])
+            .expect("parses");
+        let Command::Audit(AuditCommand::Verify(args)) = cli.command else {
+            panic!("not audit verify");
+        };
+        assert_eq!(args.data_dir, Some(PathBuf::from("d")));
     }
 }

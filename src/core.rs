@@ -1,6 +1,7 @@
 //! The core: opens the store, recovers the actors (before the port opens), seeds the demo,
 //! and shuts down in order (snapshot, then flush and sync the journal).
 
+use crate::audit::AuditLog;
 use crate::config::{Durability, Settings};
 use crate::telemetry::Metrics;
 use playcore_actors::activity_actor::now_ms;
@@ -27,6 +28,8 @@ pub enum CoreError {
 
 pub struct Core {
     pub runtime: Arc<Runtime>,
+    /// The admin audit log, in the runtime's database (tree "audit").
+    pub audit: Arc<AuditLog>,
     ready: AtomicBool,
     /// The activities `--demo` seeded at this start (empty otherwise), for their H5 links.
     demo_activities: OnceLock<Vec<ActivityId>>,
@@ -71,6 +74,10 @@ impl Core {
             path: path.display().to_string(),
             reason: error.to_string(),
         })?;
+        let audit = AuditLog::open(store.clone()).map_err(|error| CoreError::Store {
+            path: path.display().to_string(),
+            reason: error.to_string(),
+        })?;
         let runtime = Runtime::start(store, runtime_options(settings))
             .map_err(|error| CoreError::Recovery(error.to_string()))?;
         let report = &runtime.recovery;
@@ -84,6 +91,7 @@ impl Core {
         );
         let core = Arc::new(Core {
             runtime,
+            audit: Arc::new(audit),
             ready: AtomicBool::new(false),
             demo_activities: OnceLock::new(),
         });

@@ -18,11 +18,14 @@
 //! - [`error`]: [`error::ApiError`] and the contract's error codes with their statuses.
 //! - [`extract`]: JSON, path and query extraction with the contract's errors; range checks.
 //! - [`request_id`]: the `X-Request-Id` middleware and the current request's id.
+//! - [`audit`]: the append-only, hash-chained log of admin writes and its verification.
+//! - [`gray`]: the gray-release check of trading requests and the record of its decisions.
 //! - [`auth`]: bearer tokens, roles and the [`auth::Caller`] extractor.
 //! - [`signature`]: HMAC-SHA256 signatures of payment notifications.
 //! - [`telemetry`]: logging setup and the Prometheus metrics registry.
 //! - [`ws`]: the websockets: a fan-out hub per watched activity or group, sessions.
 
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;
@@ -31,6 +34,7 @@ pub mod dto;
 pub mod envelope;
 pub mod error;
 pub mod extract;
+pub mod gray;
 pub mod outcome;
 pub mod request_id;
 pub mod routes;

@@ -51,6 +51,7 @@ pub struct AppState {
     pub metrics: web::Data<Metrics>,
     pub tokens: web::Data<TokenTable>,
     pub websockets: web::Data<ws::Websockets>,
+    pub gray: web::Data<crate::gray::GrayMonitor>,
 }
 
 impl AppState {
@@ -63,6 +64,7 @@ impl AppState {
             metrics: web::Data::from(metrics),
             tokens: web::Data::new(tokens),
             websockets: web::Data::new(websockets),
+            gray: web::Data::default(),
         }
     }
 
@@ -73,7 +75,8 @@ impl AppState {
             .app_data(self.core.clone())
             .app_data(self.metrics.clone())
             .app_data(self.tokens.clone())
-            .app_data(self.websockets.clone());
+            .app_data(self.websockets.clone())
+            .app_data(self.gray.clone());
         extract::configure(config, self.settings.server.body_limit_bytes);
         routes::configure(config);
         config.default_service(web::to(route_not_found));

@@ -4,7 +4,8 @@
 use crate::domain::state::{ActivityState, Group, Order, Phase};
 use crate::domain::Source;
 use crate::domain::{
-    ActivityConfig, ActivityId, ApprovalStatus, GroupId, GroupStatus, OrderId, OrderStatus, Stock,
+    ActivityConfig, ActivityId, ApprovalStatus, GrayConfig, GroupId, GroupStatus, OrderId,
+    OrderStatus, Stock,
 };
 use std::sync::Arc;
 
@@ -19,6 +20,8 @@ pub struct ActivityView {
     pub version: u64,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
+    /// The gray release at this version, shared with the state: an `Arc` clone per change.
+    pub gray: Arc<GrayConfig>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -88,6 +91,7 @@ pub fn activity_view(state: &ActivityState) -> ActivityView {
         version: state.version,
         created_at_ms: state.created_at_ms,
         updated_at_ms: state.updated_at_ms,
+        gray: Arc::clone(&state.gray),
     }
 }
 

@@ -2,6 +2,7 @@
 //! Bearer tokens; roles per API.md: operator (create, edit, submit, publish), approver
 //! (approve, reject), admin (everything). Reads need any role.
 
+use crate::audit;
 use crate::auth::{Caller, Role};
 use crate::core::Core;
 use crate::dto::{approval_name, ActivityBody, ActivityDto, ApprovalRecordDto, OrderDto, StockDto};
@@ -15,7 +16,7 @@ use playcore_actors::domain::state::ActivityState;
 use playcore_actors::domain::{ActivityId, Command, Event, OrderStatus};
 use playcore_actors::views::order_view;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::sync::Arc;
 
 /// Largest page of orders or events.
@@ -55,8 +56,21 @@ pub fn configure(config: &mut web::ServiceConfig) {
 
 type CoreData = web::Data<Arc<Core>>;
 
-async fn run(core: &Core, id: ActivityId, command: Command) -> Result<HttpResponse, ApiError> {
+/// Runs an admin write and, once the actor accepted it and it changed something (not an
+/// idempotent repeat), records it in the audit log before replying.
+async fn run(
+    core: &Core,
+    caller: &Caller,
+    action: &str,
+    id: ActivityId,
+    command: Command,
+) -> Result<HttpResponse, ApiError> {
+    let before = audit::activity_json(core, id);
     let answer = outcome::execute(core, id, command, "activity").await?;
+    if !answer.replayed {
+        let after = audit::to_json(&outcome::subject_json(&answer.subject));
+        audit::record_activity(core, caller, action, id, before, after).await?;
+    }
     Ok(outcome::ok(&answer))
 }
 
@@ -72,7 +86,18 @@ async fn create_activity(
         .create_activity(config, caller.name())
         .await
         .map_err(|error| execute_error(error, "activity"))?;
-    Ok(envelope::created(ActivityDto::from(view.as_ref())))
+    let created = ActivityDto::from(view.as_ref());
+    let after = audit::to_json(&created);
+    audit::record_activity(
+        &core,
+        &caller,
+        "activity.create",
+        view.id,
+        Value::Null,
+        after,
+    )
+    .await?;
+    Ok(envelope::created(created))
 }
 
 async fn list_activities(core: CoreData, caller: Caller) -> Result<HttpResponse, ApiError> {
@@ -113,6 +138,8 @@ async fn update_activity(
     let config = body.into_inner().into_config()?;
     run(
         &core,
+        &caller,
+        "activity.update",
         id,
         Command::Update {
             config,
@@ -139,10 +166,12 @@ async fn act(
     caller: &Caller,
     path: &str,
     role: Role,
+    action: &str,
     command: impl FnOnce(String) -> Command,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[role])?;
-    run(core, activity_id(path)?, command(caller.name().to_string())).await
+    let id = activity_id(path)?;
+    run(core, caller, action, id, command(caller.name().to_string())).await
 }
 
 async fn submit(
@@ -150,9 +179,14 @@ async fn submit(
     caller: Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    act(&core, &caller, &path, Role::Operator, |by| {
-        Command::Submit { by }
-    })
+    act(
+        &core,
+        &caller,
+        &path,
+        Role::Operator,
+        "approval.submit",
+        |by| Command::Submit { by },
+    )
     .await
 }
 
@@ -163,9 +197,14 @@ async fn approve(
     body: Option<Json<RemarkBody>>,
 ) -> Result<HttpResponse, ApiError> {
     let remark = remark(body);
-    act(&core, &caller, &path, Role::Approver, |by| {
-        Command::Approve { by, remark }
-    })
+    act(
+        &core,
+        &caller,
+        &path,
+        Role::Approver,
+        "approval.approve",
+        |by| Command::Approve { by, remark },
+    )
     .await
 }
 
@@ -176,9 +215,14 @@ async fn reject(
     body: Option<Json<RemarkBody>>,
 ) -> Result<HttpResponse, ApiError> {
     let remark = remark(body);
-    act(&core, &caller, &path, Role::Approver, |by| {
-        Command::Reject { by, remark }
-    })
+    act(
+        &core,
+        &caller,
+        &path,
+        Role::Approver,
+        "approval.reject",
+        |by| Command::Reject { by, remark },
+    )
     .await
 }
 
@@ -187,9 +231,14 @@ async fn withdraw(
     caller: Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    act(&core, &caller, &path, Role::Operator, |by| {
-        Command::Withdraw { by }
-    })
+    act(
+        &core,
+        &caller,
+        &path,
+        Role::Operator,
+        "approval.withdraw",
+        |by| Command::Withdraw { by },
+    )
     .await
 }
 
@@ -198,9 +247,14 @@ async fn publish(
     caller: Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    act(&core, &caller, &path, Role::Operator, |by| {
-        Command::Publish { by }
-    })
+    act(
+        &core,
+        &caller,
+        &path,
+        Role::Operator,
+        "activity.publish",
+        |by| Command::Publish { by },
+    )
     .await
 }
 
@@ -209,9 +263,14 @@ async fn unpublish(
     caller: Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    act(&core, &caller, &path, Role::Operator, |by| {
-        Command::Unpublish { by }
-    })
+    act(
+        &core,
+        &caller,
+        &path,
+        Role::Operator,
+        "activity.unpublish",
+        |by| Command::Unpublish { by },
+    )
     .await
 }
 

@@ -2,6 +2,8 @@
 //! app data, extractor configs and the default service are set up in `startup`.
 
 pub mod admin;
+pub mod audit;
+pub mod gray;
 pub mod h5;
 pub mod ops;
 pub mod public;
@@ -12,6 +14,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
     ops::configure(config);
     public::configure(config);
     admin::configure(config);
+    gray::configure(config);
+    audit::configure(config);
     crate::ws::configure(config);
     h5::configure(config);
 }

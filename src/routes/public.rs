@@ -7,10 +7,11 @@ use crate::dto::{self, ActivityDto, GroupDto, OrderDto};
 use crate::envelope;
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::Json;
+use crate::gray::{self, GrayMonitor};
 use crate::outcome::{self, execute_error};
 use crate::signature;
 use actix_web::{web, HttpRequest, HttpResponse};
-use playcore_actors::domain::{ActivityId, Command, GroupId, OrderId, Payment};
+use playcore_actors::domain::{ActivityId, Command, GrayUser, GroupId, OrderId, Payment};
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -53,6 +54,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
 }
 
 type CoreData = web::Data<Arc<Core>>;
+type GrayData = web::Data<GrayMonitor>;
 
 pub fn activity_id(text: &str) -> Result<ActivityId, ApiError> {
     ActivityId::parse(text).ok_or_else(|| ApiError::not_found("activity", text))
@@ -108,24 +110,26 @@ async fn get_activity(core: CoreData, path: web::Path<String>) -> Result<HttpRes
 }
 
 /// The grab body of API.md. `storeId`, `city`, `device` and `tags` describe the user for
-/// gray release and eligibility rules (the supervisors issue); they are accepted and
-/// type-checked now so clients can send them already.
+/// the gray release (see `crate::gray`) and, later, eligibility rules.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct GrabBody {
     user_id: String,
     request_id: String,
     quantity: Option<i64>,
-    #[allow(dead_code)]
     store_id: Option<String>,
-    #[allow(dead_code)]
     city: Option<String>,
-    #[allow(dead_code)]
     device: Option<String>,
-    #[allow(dead_code)]
     tags: Option<Vec<String>>,
     channel_id: Option<String>,
     referrer_id: Option<String>,
+}
+
+impl GrabBody {
+    fn asker(&self) -> GrayUser<'_> {
+        let (store, city) = (&self.store_id, &self.city);
+        gray::asker(&self.user_id, store, city, &self.device, &self.tags)
+    }
 }
 
 fn quantity(value: Option<i64>) -> Result<u32, ApiError> {
@@ -138,6 +142,7 @@ fn quantity(value: Option<i64>) -> Result<u32, ApiError> {
 
 async fn grab(
     core: CoreData,
+    monitor: GrayData,
     path: web::Path<String>,
     body: Json<GrabBody>,
 ) -> Result<HttpResponse, ApiError> {
@@ -148,6 +153,7 @@ async fn grab(
         quantity: quantity(body.quantity)?,
         source: dto::source(body.channel_id.as_deref(), body.referrer_id.as_deref())?,
     };
+    gray::admit(&core, &monitor, id, &body.asker())?;
     let answer = outcome::execute(&core, id, command, "activity").await?;
     Ok(outcome::created_or_replayed(&answer))
 }
@@ -159,10 +165,22 @@ struct GroupBody {
     request_id: String,
     channel_id: Option<String>,
     referrer_id: Option<String>,
+    store_id: Option<String>,
+    city: Option<String>,
+    device: Option<String>,
+    tags: Option<Vec<String>>,
+}
+
+impl GroupBody {
+    fn asker(&self) -> GrayUser<'_> {
+        let (store, city) = (&self.store_id, &self.city);
+        gray::asker(&self.user_id, store, city, &self.device, &self.tags)
+    }
 }
 
 async fn start_group(
     core: CoreData,
+    monitor: GrayData,
     path: web::Path<String>,
     body: Json<GroupBody>,
 ) -> Result<HttpResponse, ApiError> {
@@ -172,12 +190,14 @@ async fn start_group(
         request: dto::request_id(&body.request_id)?,
         source: dto::source(body.channel_id.as_deref(), body.referrer_id.as_deref())?,
     };
+    gray::admit(&core, &monitor, id, &body.asker())?;
     let answer = outcome::execute(&core, id, command, "activity").await?;
     Ok(outcome::created_or_replayed(&answer))
 }
 
 async fn join_group(
     core: CoreData,
+    monitor: GrayData,
     path: web::Path<String>,
     body: Json<GroupBody>,
 ) -> Result<HttpResponse, ApiError> {
@@ -188,6 +208,7 @@ async fn join_group(
         request: dto::request_id(&body.request_id)?,
         source: dto::source(body.channel_id.as_deref(), body.referrer_id.as_deref())?,
     };
+    gray::admit(&core, &monitor, id.activity, &body.asker())?;
     let answer = outcome::execute(&core, id.activity, command, "group").await?;
     Ok(outcome::created_or_replayed(&answer))
 }

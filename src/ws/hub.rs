@@ -674,6 +674,7 @@ mod tests {
             version,
             created_at_ms: 0,
             updated_at_ms: 0,
+            gray: Arc::default(),
         }
     }
 

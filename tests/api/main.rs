@@ -5,6 +5,7 @@ mod admin;
 mod concurrency;
 mod envelope;
 mod fixtures;
+mod gray;
 mod groups;
 mod helpers;
 mod lifecycle;

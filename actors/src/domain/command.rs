@@ -1,6 +1,8 @@
 //! Commands: what callers ask an activity to do. `decide` turns them into events.
 
 use super::config::ActivityConfig;
+use super::gray::GrayConfig;
+use std::sync::Arc;
 
 /// A request to one activity. Time is not part of it: `decide` takes `now` as an argument.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,6 +72,12 @@ pub enum Command {
     /// The refund of a REFUND_PENDING order went through.
     CompleteRefund {
         order: u64,
+    },
+    /// Replaces the gray release; `decide` stamps the next version on it.
+    ConfigureGray {
+        /// Shared, not inline: the largest variant would otherwise size every command.
+        config: Arc<GrayConfig>,
+        by: String,
     },
 }
 

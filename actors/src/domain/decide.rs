@@ -5,9 +5,11 @@
 use super::command::{Command, Source};
 use super::config::ActivityConfig;
 use super::event::EventKind;
+use super::gray::GrayConfig;
 use super::rejection::Rejection;
 use super::state::{ActivityState, ApprovalStatus, GroupStatus, Phase};
 use super::template::TemplateCode;
+use std::sync::Arc;
 
 /// What a command's answer is about, read from the state after its events are applied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,7 +133,27 @@ impl ActivityState {
             Command::ExpireOrder { order } => self.decide_expire_order(*order, now_ms),
             Command::ExpireGroup { group } => self.decide_expire_group(*group, now_ms),
             Command::CompleteRefund { order } => self.decide_complete_refund(*order),
+            Command::ConfigureGray { config, by } => self.decide_gray(config, by),
         }
+    }
+
+    /// Any approval or publication state may change its gray release.
+    fn decide_gray(&self, config: &GrayConfig, by: &str) -> Decided {
+        if let Some(error) = config.validate().into_iter().next() {
+            return Err(Rejection::Validation {
+                field: error.field,
+                reason: error.reason,
+            });
+        }
+        let config = GrayConfig {
+            version: self.gray.version + 1,
+            ..config.clone()
+        };
+        let event = EventKind::GrayConfigured {
+            config: Arc::new(config),
+            by: by.to_string(),
+        };
+        Ok(Decision::new(vec![event], Subject::Activity))
     }
 
     fn decide_update(&self, config: &ActivityConfig, by: &str) -> Decided {

@@ -5,7 +5,9 @@
 
 use super::command::Source;
 use super::config::ActivityConfig;
+use super::gray::GrayConfig;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// One fact about one activity.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,6 +117,13 @@ pub enum EventKind {
     GroupFailed {
         group: u64,
     },
+    /// The gray release was replaced; `config.version` is its new version. Last, so the
+    /// encodings of the variants before it do not change.
+    GrayConfigured {
+        /// Shared with the state and the views once applied; encoded like a plain value.
+        config: Arc<GrayConfig>,
+        by: String,
+    },
 }
 
 impl EventKind {
@@ -147,6 +156,7 @@ impl EventKind {
             EventKind::GroupFull { .. } => "GROUP_FULL",
             EventKind::CourseOpen { .. } => "COURSE_OPEN",
             EventKind::GroupFailed { .. } => "GROUP_FAILED",
+            EventKind::GrayConfigured { .. } => "GRAY_CONFIGURED",
         }
     }
 }

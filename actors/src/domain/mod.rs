@@ -8,6 +8,7 @@ pub mod command;
 pub mod config;
 pub mod decide;
 pub mod event;
+pub mod gray;
 pub mod ids;
 pub mod rejection;
 pub mod settle;
@@ -18,6 +19,7 @@ pub use command::{Command, Payment, Source};
 pub use config::{ActivityConfig, FieldError};
 pub use decide::{decide_create, Decision, Subject};
 pub use event::{Event, EventKind};
+pub use gray::{GrayConfig, GrayDecision, GrayReason, GrayUser};
 pub use ids::{ActivityId, GroupId, OrderId};
 pub use rejection::Rejection;
 pub use state::{

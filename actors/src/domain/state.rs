@@ -7,6 +7,7 @@ use super::chunked::Chunked;
 use super::command::Source;
 use super::config::ActivityConfig;
 use super::event::{Event, EventKind};
+use super::gray::GrayConfig;
 use super::ids::ActivityId;
 use serde::{Deserialize, Serialize};
 /// The maps keyed by caller-chosen strings: ahash is fast and randomly seeded, so crafted
@@ -230,6 +231,8 @@ pub struct ActivityState {
     pub updated_at_ms: i64,
     /// Events applied so far; a reader can tell newer state from older.
     pub version: u64,
+    /// Shared with the published view: the hot path decides on it without a mailbox hop.
+    pub gray: Arc<GrayConfig>,
     #[serde(skip)]
     pub users: FastMap<Arc<str>, UserState>,
     /// Trade number -> order number: payment notifications are idempotent by trade number.
@@ -254,6 +257,7 @@ pub struct ActivityImage {
     created_at_ms: i64,
     updated_at_ms: i64,
     version: u64,
+    gray: Arc<GrayConfig>,
 }
 
 /// Users reserved up front, at most: a hash table touches one control byte per slot at
@@ -294,6 +298,7 @@ impl ActivityState {
             created_at_ms: at_ms,
             updated_at_ms: at_ms,
             version: 1,
+            gray: Arc::default(),
         }
     }
 
@@ -336,6 +341,7 @@ impl ActivityState {
             created_at_ms: self.created_at_ms,
             updated_at_ms: self.updated_at_ms,
             version: self.version,
+            gray: Arc::clone(&self.gray),
         }
     }
 
@@ -413,6 +419,7 @@ impl ActivityState {
             EventKind::ActivityOnline => self.publication.phase = Phase::Online,
             EventKind::ActivityEnded => self.publication.phase = Phase::Ended,
             EventKind::FlashSaleSoldOut | EventKind::CourseOpen { .. } => {}
+            EventKind::GrayConfigured { config, .. } => self.gray = Arc::clone(config),
             kind => self.apply_trade(kind, event.at_ms),
         }
     }

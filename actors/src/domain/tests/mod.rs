@@ -3,6 +3,7 @@
 
 mod approval;
 mod flash_sale;
+mod gray;
 mod group;
 mod properties;
 
