@@ -20,7 +20,8 @@ PLAYCORE=http://127.0.0.1:$PLAYCORE_PORT
 CEILING=http://127.0.0.1:$CEILING_PORT
 mkdir -p "$OUT"
 
-cargo build --release -p playcore -p playcore-loadtest
+# The build the tests use (same features), so nothing is built twice.
+cargo test --workspace --release --no-run
 BIN=target/release
 HARNESS=$BIN/playcore-loadtest
 DATA=$(mktemp -d)

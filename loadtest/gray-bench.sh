@@ -16,7 +16,7 @@ URL=http://127.0.0.1:$PORT
 OUT=${OUT:-target/loadtest}
 mkdir -p "$OUT"
 
-cargo build --release -p playcore -p playcore-loadtest
+cargo test --workspace --release --no-run    # the tests' build: nothing built twice
 BIN=${CARGO_TARGET_DIR:-target}/release
 DATA=$(mktemp -d)
 $BIN/playcore serve --bind "127.0.0.1:$PORT" --data-dir "$DATA" >"$OUT/gray-server.log" 2>&1 &
