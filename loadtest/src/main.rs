@@ -6,6 +6,10 @@ use clap::Parser;
 use playcore_loadtest::{report, scenarios, Options};
 use std::process::ExitCode;
 
+/// mimalloc, as in both servers: glibc's malloc/free showed in the harness's own profile.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let options = Options::parse();
     let report = match scenarios::run_blocking(&options) {
