@@ -57,6 +57,9 @@ const WS_CONNECTIONS_MAX: usize = 1_000_000;
 /// under any load worth batching.
 const GROUP_COMMIT_WINDOW_US_MAX: u64 = 20_000;
 
+/// A health run at least once a day; a longer interval would hide what it is for.
+const SCHEDULER_INTERVAL_SECONDS_MAX: u64 = 86_400;
+
 /// Every setting of the server.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -67,6 +70,12 @@ pub struct Settings {
     pub payment: PaymentSettings,
     pub ws: WsSettings,
     pub auth: AuthSettings,
+    /// The lifecycle scheduler's health checks and run log (see [`crate::scheduler`]).
+    #[serde(default)]
+    pub scheduler: SchedulerSettings,
+    /// Approval flows per template and store (see [`crate::approval_flows`]).
+    #[serde(default)]
+    pub approval: crate::approval_flows::ApprovalSettings,
     /// Seed demo activities at start (`--demo`); a flag only, never read from files.
     #[serde(skip)]
     pub demo: bool,
@@ -137,6 +146,42 @@ pub struct ActorSettings {
     pub max_orders_per_activity: usize,
     /// Resolution of the deadline queue (order timeouts, group expiry, start/end).
     pub timer_tick_ms: u64,
+}
+
+/// The lifecycle scheduler's health supervisor (defaults in `config/default.toml`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchedulerSettings {
+    /// A health run starts this often.
+    pub health_interval_seconds: u64,
+    /// An unpaid order or an open group this long past its deadline is stuck (the timer
+    /// loop should have handled it); at least two timer ticks, so a deadline that is due
+    /// in the current tick is never reported.
+    pub overdue_grace_ms: u64,
+    /// Journal entries assigned but not yet durable above which the journal lags.
+    pub journal_lag_events_max: u64,
+    /// Pending journal events, as a percentage of `storage.journal_capacity_events`,
+    /// above which the journal is near its bound.
+    pub journal_pending_percent_max: u64,
+    /// Mailbox depth, as a percentage of `actors.mailbox_capacity`, above which an
+    /// activity's mailbox is deep.
+    pub mailbox_depth_percent_max: u64,
+    /// Orders and groups one health run looks at per activity (the bound on its work;
+    /// a cursor carries on from there in the next run).
+    pub scan_items_per_activity_max: usize,
+}
+
+impl Default for SchedulerSettings {
+    fn default() -> Self {
+        Self {
+            health_interval_seconds: 30,
+            overdue_grace_ms: 2_000,
+            journal_lag_events_max: 100_000,
+            journal_pending_percent_max: 80,
+            mailbox_depth_percent_max: 80,
+            scan_items_per_activity_max: 10_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -350,6 +395,8 @@ impl Settings {
         let mut problems = Vec::new();
         self.validate_numbers(&mut problems);
         self.validate_tokens(&mut problems);
+        self.validate_scheduler(&mut problems);
+        self.approval.problems(&self.auth.tokens, &mut problems);
         if self.server.bind.trim().is_empty() {
             problems.push("server.bind must be HOST:PORT".to_owned());
         }
@@ -413,6 +460,46 @@ impl Settings {
             problems.push(format!(
                 "storage.group_commit_window_us must be 0..={GROUP_COMMIT_WINDOW_US_MAX}, got {window_us}"
             ));
+        }
+    }
+
+    fn validate_scheduler(&self, problems: &mut Vec<String>) {
+        let scheduler = &self.scheduler;
+        let interval = scheduler.health_interval_seconds;
+        if !(1..=SCHEDULER_INTERVAL_SECONDS_MAX).contains(&interval) {
+            problems.push(format!(
+                "scheduler.health_interval_seconds must be 1..={SCHEDULER_INTERVAL_SECONDS_MAX}, \
+                 got {interval}"
+            ));
+        }
+        let grace_min_ms = 2 * self.actors.timer_tick_ms;
+        if scheduler.overdue_grace_ms < grace_min_ms {
+            problems.push(format!(
+                "scheduler.overdue_grace_ms ({}) must be at least two timer ticks ({grace_min_ms})",
+                scheduler.overdue_grace_ms
+            ));
+        }
+        let percents = [
+            (
+                "scheduler.journal_pending_percent_max",
+                scheduler.journal_pending_percent_max,
+            ),
+            (
+                "scheduler.mailbox_depth_percent_max",
+                scheduler.mailbox_depth_percent_max,
+            ),
+        ];
+        for (key, value) in percents {
+            if !(1..=100).contains(&value) {
+                problems.push(format!("{key} must be 1..=100, got {value}"));
+            }
+        }
+        if scheduler.journal_lag_events_max == 0 || scheduler.scan_items_per_activity_max == 0 {
+            problems.push(
+                "scheduler.journal_lag_events_max and scheduler.scan_items_per_activity_max \
+                 must be greater than 0"
+                    .to_owned(),
+            );
         }
     }
 
@@ -684,6 +771,54 @@ mod tests {
         assert!(settings.payment.mock);
         assert_eq!(settings.auth.tokens.len(), 4);
         settings.validate().expect("defaults are valid");
+    }
+
+    #[test]
+    fn scheduler_settings_are_layered_and_validated() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let env = [("PLAYCORE__SCHEDULER__HEALTH_INTERVAL_SECONDS", "1")];
+        let settings = Settings::load_from(&sources(directory.path(), &env), &Overrides::default())
+            .expect("loads");
+        assert_eq!(settings.scheduler.health_interval_seconds, 1);
+        let defaults = Settings::embedded_defaults().expect("defaults load");
+        assert_eq!(defaults.scheduler.health_interval_seconds, 30);
+        let base = SchedulerSettings::default;
+        let invalid = [
+            (
+                "health_interval_seconds",
+                SchedulerSettings {
+                    health_interval_seconds: 0,
+                    ..base()
+                },
+            ),
+            (
+                "overdue_grace_ms",
+                SchedulerSettings {
+                    overdue_grace_ms: 99,
+                    ..base()
+                },
+            ),
+            (
+                "mailbox_depth_percent_max",
+                SchedulerSettings {
+                    mailbox_depth_percent_max: 101,
+                    ..base()
+                },
+            ),
+            (
+                "scan_items_per_activity_max",
+                SchedulerSettings {
+                    scan_items_per_activity_max: 0,
+                    ..base()
+                },
+            ),
+        ];
+        for (key, scheduler) in invalid {
+            let mut settings = settings.clone();
+            settings.scheduler = scheduler;
+            let error = settings.validate().expect_err(key);
+            assert!(error.to_string().contains(key), "{key}: {error}");
+        }
     }
 
     #[test]

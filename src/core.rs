@@ -225,6 +225,7 @@ impl Core {
                 id,
                 Command::Submit {
                     by: "demo-operator".into(),
+                    flow: playcore_actors::domain::ApprovalFlow::default(),
                 },
             )
             .await?;

@@ -222,6 +222,10 @@ pub struct ApprovalRecordDto {
     pub remark: String,
     pub at: String,
     pub revision: u32,
+    /// The level acted on, from 1.
+    pub level: u32,
+    /// SHA-256 (hex) of the encoded configuration under review.
+    pub config_hash: String,
 }
 
 impl From<&ApprovalRecord> for ApprovalRecordDto {
@@ -232,6 +236,8 @@ impl From<&ApprovalRecord> for ApprovalRecordDto {
             remark: record.remark.clone(),
             at: rfc3339(record.at_ms),
             revision: record.revision,
+            level: record.level,
+            config_hash: record.config_hash.clone(),
         }
     }
 }

@@ -18,13 +18,16 @@
 //! - [`error`]: [`error::ApiError`] and the contract's error codes with their statuses.
 //! - [`extract`]: JSON, path and query extraction with the contract's errors; range checks.
 //! - [`request_id`]: the `X-Request-Id` middleware and the current request's id.
+//! - [`approval_flows`]: approval flows per template and store, from the settings.
 //! - [`audit`]: the append-only, hash-chained log of admin writes and its verification.
 //! - [`gray`]: the gray-release check of trading requests and the record of its decisions.
+//! - [`scheduler`]: the lifecycle scheduler: health checks, alerts, the run log.
 //! - [`auth`]: bearer tokens, roles and the [`auth::Caller`] extractor.
 //! - [`signature`]: HMAC-SHA256 signatures of payment notifications.
 //! - [`telemetry`]: logging setup and the Prometheus metrics registry.
 //! - [`ws`]: the websockets: a fan-out hub per watched activity or group, sessions.
 
+pub mod approval_flows;
 pub mod audit;
 pub mod auth;
 pub mod cli;
@@ -38,6 +41,7 @@ pub mod gray;
 pub mod outcome;
 pub mod request_id;
 pub mod routes;
+pub mod scheduler;
 pub mod signature;
 pub mod startup;
 pub mod telemetry;

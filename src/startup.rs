@@ -4,7 +4,8 @@
 //! 1. websockets get a close frame (1001 Going Away); the HTTP server stops accepting
 //!    connections and lets in-flight requests finish, for at most
 //!    `server.shutdown_timeout_seconds`;
-//! 2. `Core::shutdown` flushes the journal and writes snapshots;
+//! 2. the lifecycle scheduler's tasks stop (`Scheduler::stop`), then `Core::shutdown`
+//!    flushes the journal and writes snapshots;
 //! 3. the process exits 0.
 //!
 //! Recovery runs before the port is bound, so a client that can connect is served by a
@@ -24,6 +25,7 @@ use crate::config::{ConfigError, Settings};
 use crate::core::{Core, CoreError};
 use crate::error::{ApiError, ErrorCode};
 use crate::request_id::RequestIdMiddleware;
+use crate::scheduler::Scheduler;
 use crate::telemetry::Metrics;
 use crate::{extract, routes, ws};
 
@@ -52,12 +54,14 @@ pub struct AppState {
     pub tokens: web::Data<TokenTable>,
     pub websockets: web::Data<ws::Websockets>,
     pub gray: web::Data<crate::gray::GrayMonitor>,
+    pub scheduler: web::Data<Scheduler>,
 }
 
 impl AppState {
     pub fn new(settings: Settings, core: Arc<Core>, metrics: Arc<Metrics>) -> Self {
         let tokens = TokenTable::from_settings(&settings.auth);
         let websockets = ws::Websockets::new(&settings.ws, &metrics);
+        let scheduler = Scheduler::new(Arc::clone(&metrics));
         Self {
             settings: web::Data::new(settings),
             core: web::Data::new(core),
@@ -65,6 +69,7 @@ impl AppState {
             tokens: web::Data::new(tokens),
             websockets: web::Data::new(websockets),
             gray: web::Data::default(),
+            scheduler: web::Data::new(scheduler),
         }
     }
 
@@ -76,7 +81,8 @@ impl AppState {
             .app_data(self.metrics.clone())
             .app_data(self.tokens.clone())
             .app_data(self.websockets.clone())
-            .app_data(self.gray.clone());
+            .app_data(self.gray.clone())
+            .app_data(self.scheduler.clone());
         extract::configure(config, self.settings.server.body_limit_bytes);
         routes::configure(config);
         config.default_service(web::to(route_not_found));
@@ -98,6 +104,7 @@ pub struct Application {
     server: Server,
     core: Arc<Core>,
     websockets: web::Data<ws::Websockets>,
+    scheduler: web::Data<Scheduler>,
 }
 
 impl Application {
@@ -111,6 +118,9 @@ impl Application {
         let core = Core::start(&settings, Arc::clone(&metrics)).await?;
         let state = AppState::new(settings, Arc::clone(&core), metrics);
         let websockets = state.websockets.clone();
+        let scheduler = state.scheduler.clone();
+        let shared_scheduler = scheduler.clone().into_inner();
+        Scheduler::start(shared_scheduler, Arc::clone(&core), &state.settings);
         let (server, address) = bind(state)?;
         info!(%address, "listening");
         for id in core.demo_activities() {
@@ -122,6 +132,7 @@ impl Application {
             server,
             core,
             websockets,
+            scheduler,
         })
     }
 
@@ -150,6 +161,7 @@ impl Application {
         let served = self.server.await;
         signals.abort();
         info!("HTTP server stopped; shutting the core down");
+        self.scheduler.stop();
         self.core.shutdown().await;
         info!("shutdown complete");
         served.map_err(StartupError::Server)

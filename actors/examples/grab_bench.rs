@@ -100,6 +100,7 @@ async fn open_sales(runtime: &Runtime, count: u64, stock: u64) -> Vec<ActivityId
                 id,
                 Command::Submit {
                     by: "bench-operator".into(),
+                    flow: playcore_actors::domain::ApprovalFlow::default(),
                 },
             )
             .await

@@ -245,7 +245,12 @@ fn truncate(journal: &Journal, floors: &SnapshotFloors) {
 }
 
 fn fire_due(timers: &Timers, registry: &Registry, now: i64, tick: Duration) {
-    for deadline in timers.pop_due(now, DEADLINES_PER_TICK_MAX) {
+    let due = timers.pop_due(now, DEADLINES_PER_TICK_MAX);
+    if due.is_empty() {
+        return;
+    }
+    let (mut fired, mut retried) = (0, 0);
+    for deadline in due {
         let command = match deadline.kind {
             DeadlineKind::Open => Command::Open,
             DeadlineKind::Close => Command::Close,
@@ -253,7 +258,10 @@ fn fire_due(timers: &Timers, registry: &Registry, now: i64, tick: Duration) {
             DeadlineKind::ExpireGroup(group) => Command::ExpireGroup { group },
             DeadlineKind::CompleteRefund(order) => Command::CompleteRefund { order },
         };
-        if !registry.nudge(deadline.activity, command) {
+        if registry.nudge(deadline.activity, command) {
+            fired += 1;
+        } else {
+            retried += 1;
             let retry_at_ms = now + i64::try_from(tick.as_millis()).unwrap_or(50);
             timers.schedule(Deadline {
                 due_at_ms: retry_at_ms,
@@ -261,6 +269,7 @@ fn fire_due(timers: &Timers, registry: &Registry, now: i64, tick: Duration) {
             });
         }
     }
+    timers.record_tick(fired, retried);
 }
 
 fn cores() -> usize {

@@ -8,6 +8,7 @@
 use crate::domain::ActivityId;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// What is due for an activity.
@@ -32,6 +33,18 @@ pub struct Deadline {
 pub struct Timers {
     heap: Mutex<BinaryHeap<Reverse<Deadline>>>,
     capacity: usize,
+    /// Deadlines handed to their actors since start, and those put back because the
+    /// actor's mailbox was full: the scheduler's run log reads them per interval, so the
+    /// tick loop itself records nothing per tick.
+    fired_total: AtomicU64,
+    retried_total: AtomicU64,
+}
+
+/// Totals of the tick loop since start (see [`Timers::totals`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TimerTotals {
+    pub fired: u64,
+    pub retried: u64,
 }
 
 impl Timers {
@@ -39,6 +52,8 @@ impl Timers {
         Timers {
             heap: Mutex::new(BinaryHeap::new()),
             capacity,
+            fired_total: AtomicU64::new(0),
+            retried_total: AtomicU64::new(0),
         }
     }
 
@@ -74,6 +89,19 @@ impl Timers {
             }
         }
         due
+    }
+
+    /// Counts what one tick did: deadlines handed to actors and deadlines put back.
+    pub fn record_tick(&self, fired: u64, retried: u64) {
+        self.fired_total.fetch_add(fired, Ordering::Relaxed);
+        self.retried_total.fetch_add(retried, Ordering::Relaxed);
+    }
+
+    pub fn totals(&self) -> TimerTotals {
+        TimerTotals {
+            fired: self.fired_total.load(Ordering::Relaxed),
+            retried: self.retried_total.load(Ordering::Relaxed),
+        }
     }
 
     pub fn len(&self) -> usize {

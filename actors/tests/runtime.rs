@@ -65,6 +65,7 @@ async fn open_sale(runtime: &Runtime, stock: u64) -> ActivityId {
             id,
             Command::Submit {
                 by: "operator".into(),
+                flow: playcore_actors::domain::ApprovalFlow::default(),
             },
         )
         .await

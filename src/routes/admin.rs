@@ -2,8 +2,10 @@
 //! Bearer tokens; roles per API.md: operator (create, edit, submit, publish), approver
 //! (approve, reject), admin (everything). Reads need any role.
 
+use crate::approval_flows;
 use crate::audit;
 use crate::auth::{Caller, Role};
+use crate::config::Settings;
 use crate::core::Core;
 use crate::dto::{approval_name, ActivityBody, ActivityDto, ApprovalRecordDto, OrderDto, StockDto};
 use crate::envelope;
@@ -13,7 +15,7 @@ use crate::outcome::{self, execute_error};
 use crate::routes::public::activity_id;
 use actix_web::{web, HttpResponse};
 use playcore_actors::domain::state::ActivityState;
-use playcore_actors::domain::{ActivityId, Command, Event, OrderStatus};
+use playcore_actors::domain::{ActivityId, Command, Event, LevelMode, LevelProgress, OrderStatus};
 use playcore_actors::views::order_view;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -176,18 +178,21 @@ async fn act(
 
 async fn submit(
     core: CoreData,
+    settings: web::Data<Settings>,
     caller: Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    act(
-        &core,
-        &caller,
-        &path,
-        Role::Operator,
-        "approval.submit",
-        |by| Command::Submit { by },
-    )
-    .await
+    caller.require(&[Role::Operator])?;
+    let id = activity_id(&path)?;
+    let view = core
+        .runtime
+        .registry
+        .view(id)
+        .ok_or_else(|| ApiError::not_found("activity", id))?;
+    let flow = approval_flows::flow_for(&settings, view.config.template, &view.config.store_id);
+    let by = caller.name().to_string();
+    let command = Command::Submit { by, flow };
+    run(&core, &caller, "approval.submit", id, command).await
 }
 
 async fn approve(
@@ -274,18 +279,45 @@ async fn unpublish(
     .await
 }
 
+fn level_json(number: usize, level: &LevelProgress) -> Value {
+    let (required, percent) = match level.mode {
+        LevelMode::Count(count) => (Some(count), None),
+        LevelMode::Ratio(percent) => (None, Some(percent)),
+        LevelMode::Any | LevelMode::All => (None, None),
+    };
+    json!({
+        "level": number,
+        "mode": level.mode.name(),
+        "required": required,
+        "percent": percent,
+        "approvalsNeeded": level.required(),
+        "candidates": level.candidates,
+        "approvals": level.approvals,
+    })
+}
+
 fn approval_json(state: &ActivityState) -> serde_json::Value {
-    let history: Vec<ApprovalRecordDto> = state
-        .approval
+    let approval = &state.approval;
+    let history: Vec<ApprovalRecordDto> = approval
         .history
         .iter()
         .map(ApprovalRecordDto::from)
         .collect();
+    let levels: Vec<Value> = approval
+        .levels
+        .iter()
+        .enumerate()
+        .map(|(index, level)| level_json(index + 1, level))
+        .collect();
     json!({
         "activityId": state.id.to_string(),
-        "status": approval_name(state.approval.status),
-        "revision": state.approval.revision,
-        "submittedBy": state.approval.submitted_by,
+        "status": approval_name(approval.status),
+        "revision": approval.revision,
+        "submittedBy": approval.submitted_by,
+        "currentLevel": approval.current_level(),
+        "levelCount": approval.flow.levels.len(),
+        "levels": levels,
+        "configHash": approval.config_hash,
         "history": history,
     })
 }
@@ -309,10 +341,47 @@ async fn approval(
 #[derive(Deserialize)]
 struct ApprovalsQuery {
     status: Option<String>,
+    /// `me`, or (admins) a token holder's name: only activities whose current level
+    /// that approver may act on.
+    approver: Option<String>,
+}
+
+/// Whom a pending list is for: a name, and whether that person holds the approver role
+/// (which an open level, one without named candidates, asks for).
+struct Approver {
+    name: String,
+    approves: bool,
+}
+
+/// The approver a pending list is for: `me` is the caller; someone else needs admin.
+fn approver(
+    caller: &Caller,
+    settings: &Settings,
+    wanted: Option<&str>,
+) -> Result<Option<Approver>, ApiError> {
+    let name = match wanted {
+        None => return Ok(None),
+        Some("me") => caller.name(),
+        Some(name) if name == caller.name() => name,
+        Some(name) => {
+            caller.require(&[Role::Admin])?;
+            name
+        }
+    };
+    let holds = |roles: &[Role]| roles.contains(&Role::Approver) || roles.contains(&Role::Admin);
+    let tokens = &settings.auth.tokens;
+    let approves = tokens
+        .iter()
+        .any(|token| token.name == name && holds(&token.roles));
+    Ok(Some(Approver {
+        name: name.to_string(),
+        approves,
+    }))
 }
 
 async fn approvals(
     core: CoreData,
+    settings: web::Data<Settings>,
     caller: Caller,
     query: web::Query<ApprovalsQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -328,14 +397,39 @@ async fn approvals(
             "one of DRAFT, PENDING, APPROVED, REJECTED",
         ));
     }
+    let approver = approver(&caller, &settings, query.approver.as_deref())?;
     let views = core.runtime.registry.views();
-    let matching = views
+    let mut list: Vec<ActivityDto> = Vec::new();
+    for view in views
         .iter()
-        .filter(|view| approval_name(view.approval_status) == wanted);
-    let list: Vec<ActivityDto> = matching
-        .map(|view| ActivityDto::from(view.as_ref()))
-        .collect();
+        .filter(|view| approval_name(view.approval_status) == wanted)
+    {
+        if let Some(approver) = &approver {
+            if !awaits(&core, view.id, approver).await? {
+                continue;
+            }
+        }
+        list.push(ActivityDto::from(view.as_ref()));
+    }
     Ok(envelope::ok(list))
+}
+
+/// Whether the activity's current level waits for the approver (read in its actor).
+async fn awaits(core: &Core, id: ActivityId, approver: &Approver) -> Result<bool, ApiError> {
+    let (name, approves) = (approver.name.clone(), approver.approves);
+    let read = move |state: &ActivityState| {
+        let open = state
+            .approval
+            .levels
+            .last()
+            .is_some_and(|level| level.candidates.is_empty());
+        state.approval.awaits(&name) && (approves || !open)
+    };
+    core.runtime
+        .registry
+        .read(id, read)
+        .await
+        .map_err(|error| execute_error(error, "activity"))
 }
 
 fn stats_json(state: &ActivityState) -> serde_json::Value {

@@ -7,6 +7,7 @@ pub mod gray;
 pub mod h5;
 pub mod ops;
 pub mod public;
+pub mod scheduler;
 
 use actix_web::web;
 
@@ -16,6 +17,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
     admin::configure(config);
     gray::configure(config);
     audit::configure(config);
+    scheduler::configure(config);
     crate::ws::configure(config);
     h5::configure(config);
 }

@@ -2,6 +2,7 @@
 //! its own temporary data directory (see `helpers::spawn_app`) and talks HTTP to it.
 
 mod admin;
+mod approval_flows;
 mod concurrency;
 mod envelope;
 mod fixtures;
@@ -11,3 +12,4 @@ mod helpers;
 mod lifecycle;
 mod ops;
 mod public;
+mod scheduler;

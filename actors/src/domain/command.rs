@@ -1,5 +1,6 @@
 //! Commands: what callers ask an activity to do. `decide` turns them into events.
 
+use super::approval::ApprovalFlow;
 use super::config::ActivityConfig;
 use super::gray::GrayConfig;
 use std::sync::Arc;
@@ -11,8 +12,10 @@ pub enum Command {
         config: ActivityConfig,
         by: String,
     },
+    /// Submits for approval through `flow`, which the state snapshots.
     Submit {
         by: String,
+        flow: ApprovalFlow,
     },
     Approve {
         by: String,

@@ -2,6 +2,7 @@
 //!
 //! Pure: no I/O, no clock (time is `now_ms`), no randomness. A refusal is a `Rejection`.
 
+use super::approval::ApprovalFlow;
 use super::command::{Command, Source};
 use super::config::ActivityConfig;
 use super::event::EventKind;
@@ -56,6 +57,13 @@ struct Buyer<'a> {
     source: &'a Source,
 }
 
+/// SHA-256 (hex) of the encoded configuration: what an approval approved, checkable later.
+pub fn config_hash(config: &ActivityConfig) -> String {
+    use sha2::{Digest, Sha256};
+    let encoded = playcore_snapshots::encode(config).unwrap_or_default();
+    hex::encode(Sha256::digest(&encoded))
+}
+
 /// Checks a new activity's configuration and returns its ACTIVITY_CREATED event.
 pub fn decide_create(config: ActivityConfig, by: &str) -> Result<EventKind, Rejection> {
     if let Some(error) = config.validate().into_iter().next() {
@@ -74,7 +82,7 @@ impl ActivityState {
     pub fn decide(&self, command: &Command, now_ms: i64) -> Decided {
         match command {
             Command::Update { config, by } => self.decide_update(config, by),
-            Command::Submit { by } => self.decide_submit(by),
+            Command::Submit { by, flow } => self.decide_submit(by, flow),
             Command::Approve { by, remark } => self.decide_review(by, remark, true),
             Command::Reject { by, remark } => self.decide_review(by, remark, false),
             Command::Withdraw { by } => self.decide_withdraw(by),
@@ -189,23 +197,37 @@ impl ActivityState {
         Ok(Decision::new(vec![event], Subject::Activity))
     }
 
-    fn decide_submit(&self, by: &str) -> Decided {
+    fn decide_submit(&self, by: &str, flow: &ApprovalFlow) -> Decided {
         match self.approval.status {
-            ApprovalStatus::Draft | ApprovalStatus::Rejected => {
-                let event = EventKind::ApprovalSubmitted { by: by.to_string() };
-                Ok(Decision::new(vec![event], Subject::Activity))
-            }
-            ApprovalStatus::Pending => Err(Rejection::InvalidState("already submitted")),
-            ApprovalStatus::Approved => Err(Rejection::InvalidState("already approved")),
+            ApprovalStatus::Draft | ApprovalStatus::Rejected => {}
+            ApprovalStatus::Pending => return Err(Rejection::InvalidState("already submitted")),
+            ApprovalStatus::Approved => return Err(Rejection::InvalidState("already approved")),
         }
+        if let Some(reason) = flow.problem() {
+            return Err(Rejection::Validation {
+                field: "approvalFlow",
+                reason,
+            });
+        }
+        let event = EventKind::ApprovalFlowSubmitted {
+            by: by.to_string(),
+            flow: flow.clone(),
+            config_hash: config_hash(&self.config),
+        };
+        Ok(Decision::new(vec![event], Subject::Activity))
     }
 
+    /// Approve or reject: the submitter never, only the current level's candidates, and a
+    /// repeat of what the same person just did is a no-op.
     fn decide_review(&self, by: &str, remark: &str, approve: bool) -> Decided {
         if !approve && remark.trim().is_empty() {
             return Err(Rejection::Validation {
                 field: "remark",
                 reason: "required to reject".to_string(),
             });
+        }
+        if self.repeats_review(by, approve) {
+            return Ok(Decision::replay(Subject::Activity));
         }
         if self.approval.status != ApprovalStatus::Pending {
             return Err(Rejection::InvalidState(
@@ -215,16 +237,74 @@ impl ActivityState {
         if self.approval.submitted_by.as_deref() == Some(by) {
             return Err(Rejection::Forbidden("nobody reviews their own submission"));
         }
-        let (by, remark) = (by.to_string(), remark.to_string());
-        let event = if approve {
-            EventKind::ApprovalApproved { by, remark }
-        } else {
-            EventKind::ApprovalRejected { by, remark }
+        let Some(level) = self.approval.levels.last() else {
+            return Err(Rejection::InvalidState(
+                "the submission has no level to review",
+            ));
         };
-        Ok(Decision::new(vec![event], Subject::Activity))
+        if !level.may_act(by) {
+            return Err(Rejection::Forbidden(
+                "only a candidate of the current level may act",
+            ));
+        }
+        let (by, remark) = (by.to_string(), remark.to_string());
+        if !approve {
+            let event = EventKind::ApprovalRejected { by, remark };
+            return Ok(Decision::new(vec![event], Subject::Activity));
+        }
+        Ok(Decision::new(
+            self.approval_events(by, remark),
+            Subject::Activity,
+        ))
+    }
+
+    /// Whether the review repeats the caller's own latest action on this revision.
+    fn repeats_review(&self, by: &str, approve: bool) -> bool {
+        let approval = &self.approval;
+        match approval.status {
+            ApprovalStatus::Pending if approve => approval
+                .levels
+                .last()
+                .is_some_and(|level| level.has_approved(by)),
+            ApprovalStatus::Approved if approve => self.last_record_is("APPROVE", by),
+            ApprovalStatus::Rejected if !approve => self.last_record_is("REJECT", by),
+            _ => false,
+        }
+    }
+
+    fn last_record_is(&self, action: &str, by: &str) -> bool {
+        self.approval
+            .history
+            .last()
+            .is_some_and(|record| record.action == action && record.by == by)
+    }
+
+    /// One more approval of the current level: a vote, a vote and the next level, or the
+    /// approval of the whole flow.
+    fn approval_events(&self, by: String, remark: String) -> Vec<EventKind> {
+        let approval = &self.approval;
+        let level = approval.levels.len() as u32;
+        let completes = approval
+            .levels
+            .last()
+            .is_some_and(|current| current.completed_by_next());
+        if !completes {
+            return vec![EventKind::ApprovalVoted { by, level, remark }];
+        }
+        if (level as usize) < approval.flow.levels.len() {
+            let next = level + 1;
+            return vec![
+                EventKind::ApprovalVoted { by, level, remark },
+                EventKind::ApprovalLevelAdvanced { level: next },
+            ];
+        }
+        vec![EventKind::ApprovalApproved { by, remark }]
     }
 
     fn decide_withdraw(&self, by: &str) -> Decided {
+        if self.approval.status == ApprovalStatus::Draft && self.last_record_is("WITHDRAW", by) {
+            return Ok(Decision::replay(Subject::Activity));
+        }
         if self.approval.status != ApprovalStatus::Pending {
             return Err(Rejection::InvalidState(
                 "only a pending submission can be withdrawn",

@@ -3,6 +3,7 @@
 //! Names follow what the platform already speaks (INSTANCE_CREATED, GROUP_FULL …).
 //! Every event is stamped with the time its command was decided at.
 
+use super::approval::ApprovalFlow;
 use super::command::Source;
 use super::config::ActivityConfig;
 use super::gray::GrayConfig;
@@ -124,6 +125,24 @@ pub enum EventKind {
         config: Arc<GrayConfig>,
         by: String,
     },
+    /// A submission with its approval flow (snapshotted) and the hash of the configuration
+    /// under review; starts level 1. Replaces `ApprovalSubmitted`, which old journals hold.
+    ApprovalFlowSubmitted {
+        by: String,
+        flow: ApprovalFlow,
+        config_hash: String,
+    },
+    /// An approval that counts towards the current level without deciding the flow.
+    ApprovalVoted {
+        by: String,
+        /// The level approved, from 1.
+        level: u32,
+        remark: String,
+    },
+    /// The previous level is complete; `level` (from 1) starts with its candidates.
+    ApprovalLevelAdvanced {
+        level: u32,
+    },
 }
 
 impl EventKind {
@@ -157,6 +176,9 @@ impl EventKind {
             EventKind::CourseOpen { .. } => "COURSE_OPEN",
             EventKind::GroupFailed { .. } => "GROUP_FAILED",
             EventKind::GrayConfigured { .. } => "GRAY_CONFIGURED",
+            EventKind::ApprovalFlowSubmitted { .. } => "APPROVAL_SUBMITTED",
+            EventKind::ApprovalVoted { .. } => "APPROVAL_VOTED",
+            EventKind::ApprovalLevelAdvanced { .. } => "APPROVAL_LEVEL_ADVANCED",
         }
     }
 }

@@ -3,6 +3,7 @@
 //! No actix, no I/O, no clock, no randomness: time and ids are arguments. That makes
 //! recovery a deterministic replay and the invariants checkable by property tests.
 
+pub mod approval;
 pub mod chunked;
 pub mod command;
 pub mod config;
@@ -15,9 +16,10 @@ pub mod settle;
 pub mod state;
 pub mod template;
 
+pub use approval::{ApprovalFlow, FlowLevel, LevelMode, LevelProgress};
 pub use command::{Command, Payment, Source};
 pub use config::{ActivityConfig, FieldError};
-pub use decide::{decide_create, Decision, Subject};
+pub use decide::{config_hash, decide_create, Decision, Subject};
 pub use event::{Event, EventKind};
 pub use gray::{GrayConfig, GrayDecision, GrayReason, GrayUser};
 pub use ids::{ActivityId, GroupId, OrderId};

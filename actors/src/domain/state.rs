@@ -3,6 +3,7 @@
 //! `apply` never fails and never looks at a clock: the same events give the same state,
 //! which is what makes recovery a deterministic replay.
 
+use super::approval::{ApprovalFlow, LevelProgress};
 use super::chunked::Chunked;
 use super::command::Source;
 use super::config::ActivityConfig;
@@ -31,6 +32,11 @@ pub struct ApprovalRecord {
     pub remark: String,
     pub at_ms: i64,
     pub revision: u32,
+    /// The level acted on, from 1; 0 when the action concerns no level (withdraw of a
+    /// legacy submission).
+    pub level: u32,
+    /// SHA-256 (hex) of the encoded configuration under review.
+    pub config_hash: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,6 +46,33 @@ pub struct Approval {
     pub revision: u32,
     pub submitted_by: Option<String>,
     pub history: Vec<ApprovalRecord>,
+    /// The flow of the latest submission, snapshotted from its event.
+    pub flow: ApprovalFlow,
+    /// The levels of the latest submission started so far; the last is the current one.
+    pub levels: Vec<LevelProgress>,
+    /// SHA-256 (hex) of the encoded configuration of the latest submission.
+    pub config_hash: String,
+}
+
+impl Approval {
+    /// The level being decided, from 1, while the submission is pending.
+    pub fn current_level(&self) -> Option<u32> {
+        if self.status == ApprovalStatus::Pending && !self.levels.is_empty() {
+            Some(self.levels.len() as u32)
+        } else {
+            None
+        }
+    }
+
+    /// Whether `name` may act on the current level now.
+    pub fn awaits(&self, name: &str) -> bool {
+        self.current_level().is_some()
+            && self.submitted_by.as_deref() != Some(name)
+            && self
+                .levels
+                .last()
+                .is_some_and(|level| level.may_act(name) && !level.has_approved(name))
+    }
 }
 
 /// Where a published activity is in its time window.
@@ -280,6 +313,9 @@ impl ActivityState {
                 revision: 0,
                 submitted_by: None,
                 history: Vec::new(),
+                flow: ApprovalFlow::default(),
+                levels: Vec::new(),
+                config_hash: String::new(),
             },
             publication: Publication {
                 phase: Phase::Unpublished,
@@ -392,14 +428,20 @@ impl ActivityState {
             EventKind::ActivityCreated { .. } => {}
             EventKind::ActivityUpdated { config, .. } => self.apply_update(config),
             EventKind::ApprovalSubmitted { by } => {
-                self.approval.status = ApprovalStatus::Pending;
-                self.approval.revision += 1;
-                self.approval.submitted_by = Some(by.clone());
-                self.record_approval("SUBMIT", by, "", event.at_ms);
+                self.apply_submitted(by, &ApprovalFlow::default(), "", event.at_ms)
             }
+            EventKind::ApprovalFlowSubmitted {
+                by,
+                flow,
+                config_hash,
+            } => self.apply_submitted(by, flow, config_hash, event.at_ms),
+            EventKind::ApprovalVoted { by, remark, .. } => {
+                self.apply_vote(by, remark, event.at_ms);
+            }
+            EventKind::ApprovalLevelAdvanced { level } => self.apply_level_started(*level),
             EventKind::ApprovalApproved { by, remark } => {
+                self.apply_vote(by, remark, event.at_ms);
                 self.approval.status = ApprovalStatus::Approved;
-                self.record_approval("APPROVE", by, remark, event.at_ms);
             }
             EventKind::ApprovalRejected { by, remark } => {
                 self.approval.status = ApprovalStatus::Rejected;
@@ -435,6 +477,34 @@ impl ActivityState {
         self.publication.phase = Phase::Unpublished;
     }
 
+    /// A new revision starts at level 1 of the flow its event carries.
+    fn apply_submitted(&mut self, by: &str, flow: &ApprovalFlow, config_hash: &str, at_ms: i64) {
+        let approval = &mut self.approval;
+        approval.status = ApprovalStatus::Pending;
+        approval.revision += 1;
+        approval.submitted_by = Some(by.to_string());
+        approval.flow = flow.clone();
+        approval.levels.clear();
+        approval.config_hash = config_hash.to_string();
+        self.apply_level_started(1);
+        self.record_approval("SUBMIT", by, "", at_ms);
+    }
+
+    /// Level `level` (from 1) starts: its candidates are copied from the flow now.
+    fn apply_level_started(&mut self, level: u32) {
+        let index = level.saturating_sub(1) as usize;
+        if let Some(spec) = self.approval.flow.levels.get(index) {
+            self.approval.levels.push(LevelProgress::started(spec));
+        }
+    }
+
+    fn apply_vote(&mut self, by: &str, remark: &str, at_ms: i64) {
+        if let Some(level) = self.approval.levels.last_mut() {
+            level.approvals.push(by.to_string());
+        }
+        self.record_approval("APPROVE", by, remark, at_ms);
+    }
+
     fn record_approval(&mut self, action: &'static str, by: &str, remark: &str, at_ms: i64) {
         let revision = self.approval.revision;
         let record = ApprovalRecord {
@@ -443,6 +513,8 @@ impl ActivityState {
             remark: remark.to_string(),
             at_ms,
             revision,
+            level: self.approval.levels.len() as u32,
+            config_hash: self.approval.config_hash.clone(),
         };
         self.approval.history.push(record);
     }

@@ -280,12 +280,15 @@ fn the_approval_history_records_every_step() {
     ok(&mut state, approve(APPROVER, "ok now"), 2_500);
     assert!(run(&mut state, approve(OPERATOR, "again"), 2_600).is_err());
 
+    let config_hash = config_hash(&state.config);
     let record = |action: &str, by: &str, remark: &str, at_ms, revision| ApprovalRecord {
         action: action.to_string(),
         by: by.to_string(),
         remark: remark.to_string(),
         at_ms,
         revision,
+        level: 1,
+        config_hash: config_hash.clone(),
     };
     assert_eq!(
         state.approval.history,
@@ -389,4 +392,299 @@ fn grab_after_end_is_refused_with_ended_even_before_the_close_nudge() {
         Err(Rejection::Ended)
     );
     assert_eq!(units(&state), (10, 0, 0));
+}
+
+// Multi-level flows.
+
+const FIRST: &str = "approver-1";
+const SECOND: &str = "approver-2";
+const THIRD: &str = "approver-3";
+
+fn level(mode: LevelMode, candidates: &[&str]) -> FlowLevel {
+    FlowLevel {
+        mode,
+        candidates: candidates.iter().map(|name| name.to_string()).collect(),
+    }
+}
+
+fn flow(levels: Vec<FlowLevel>) -> ApprovalFlow {
+    ApprovalFlow { levels }
+}
+
+/// A draft submitted by the operator through `levels`, with the journal of its events.
+fn pending(levels: Vec<FlowLevel>) -> (ActivityState, Vec<Event>) {
+    let mut journal = Vec::new();
+    let mut state = draft(flash_config());
+    step(
+        &mut state,
+        &mut journal,
+        submit_through(OPERATOR, flow(levels)),
+    );
+    (state, journal)
+}
+
+/// Runs a command that must be accepted and keeps its events in `journal`.
+fn step(state: &mut ActivityState, journal: &mut Vec<Event>, command: Command) -> Decision {
+    let at_ms = 3_000 + journal.len() as i64;
+    let decision = ok(state, command, at_ms);
+    journal.extend(decision.events.iter().map(|kind| Event {
+        at_ms,
+        kind: kind.clone(),
+    }));
+    decision
+}
+
+fn forbidden(state: &mut ActivityState, command: Command) -> bool {
+    matches!(run(state, command, 3_500), Err(Rejection::Forbidden(_)))
+}
+
+#[test]
+fn any_level_is_decided_by_the_first_approval() {
+    let (mut state, mut journal) = pending(vec![level(LevelMode::Any, &[FIRST, SECOND])]);
+    let decision = step(&mut state, &mut journal, approve(SECOND, ""));
+    assert_eq!(types(&decision), ["APPROVAL_APPROVED"]);
+    assert_eq!(state.approval.status, ApprovalStatus::Approved);
+}
+
+#[test]
+fn all_level_needs_every_candidate_and_one_reject_ends_it() {
+    let candidates = [FIRST, SECOND, THIRD];
+    let (mut state, mut journal) = pending(vec![level(LevelMode::All, &candidates)]);
+    assert_eq!(
+        types(&step(&mut state, &mut journal, approve(FIRST, ""))),
+        ["APPROVAL_VOTED"]
+    );
+    step(&mut state, &mut journal, approve(SECOND, ""));
+    assert_eq!(state.approval.status, ApprovalStatus::Pending);
+    step(&mut state, &mut journal, approve(THIRD, ""));
+    assert_eq!(state.approval.status, ApprovalStatus::Approved);
+
+    let (mut vetoed, mut journal) = pending(vec![level(LevelMode::All, &candidates)]);
+    step(&mut vetoed, &mut journal, approve(FIRST, ""));
+    step(&mut vetoed, &mut journal, reject(SECOND, "no"));
+    assert_eq!(vetoed.approval.status, ApprovalStatus::Rejected);
+    assert!(run(&mut vetoed, approve(THIRD, ""), 3_900).is_err());
+}
+
+#[test]
+fn count_and_ratio_levels_complete_at_their_threshold() {
+    let candidates = [FIRST, SECOND, THIRD];
+    let (mut counted, mut journal) = pending(vec![level(LevelMode::Count(2), &candidates)]);
+    step(&mut counted, &mut journal, approve(FIRST, ""));
+    assert_eq!(counted.approval.status, ApprovalStatus::Pending);
+    step(&mut counted, &mut journal, approve(THIRD, ""));
+    assert_eq!(counted.approval.status, ApprovalStatus::Approved);
+
+    // 60 % of 3 is 1.8, rounded up to 2.
+    let (mut ratio, mut journal) = pending(vec![level(LevelMode::Ratio(60), &candidates)]);
+    assert_eq!(ratio.approval.levels[0].required(), 2);
+    step(&mut ratio, &mut journal, approve(SECOND, ""));
+    assert_eq!(ratio.approval.status, ApprovalStatus::Pending);
+    step(&mut ratio, &mut journal, approve(FIRST, ""));
+    assert_eq!(ratio.approval.status, ApprovalStatus::Approved);
+}
+
+#[test]
+fn levels_run_in_order_and_only_current_candidates_may_act() {
+    let levels = vec![
+        level(LevelMode::Any, &[FIRST]),
+        level(LevelMode::All, &[SECOND, THIRD]),
+    ];
+    let (mut state, mut journal) = pending(levels);
+    assert!(forbidden(&mut state, approve(SECOND, "")));
+    assert!(forbidden(&mut state, reject(THIRD, "not mine")));
+    let decision = step(&mut state, &mut journal, approve(FIRST, ""));
+    assert_eq!(
+        types(&decision),
+        ["APPROVAL_VOTED", "APPROVAL_LEVEL_ADVANCED"]
+    );
+    assert_eq!(state.approval.current_level(), Some(2));
+    assert!(forbidden(&mut state, approve(FIRST, "")));
+    step(&mut state, &mut journal, approve(SECOND, ""));
+    assert_eq!(state.approval.status, ApprovalStatus::Pending);
+    step(&mut state, &mut journal, approve(THIRD, ""));
+    assert_eq!(state.approval.status, ApprovalStatus::Approved);
+    let levels: Vec<u32> = state
+        .approval
+        .history
+        .iter()
+        .map(|record| record.level)
+        .collect();
+    assert_eq!(levels, [1, 1, 2, 2]);
+}
+
+#[test]
+fn a_repeated_approval_is_a_no_op_not_a_second_count() {
+    let (mut state, mut journal) = pending(vec![level(LevelMode::Count(2), &[FIRST, SECOND])]);
+    step(&mut state, &mut journal, approve(FIRST, ""));
+    let again = step(&mut state, &mut journal, approve(FIRST, "again"));
+    assert!(again.replayed);
+    assert!(again.events.is_empty());
+    assert_eq!(state.approval.levels[0].approvals, [FIRST]);
+    assert_eq!(state.approval.status, ApprovalStatus::Pending);
+}
+
+#[test]
+fn repeating_the_final_approval_or_a_reject_is_a_no_op() {
+    let (mut state, mut journal) = pending(vec![level(LevelMode::Any, &[FIRST])]);
+    step(&mut state, &mut journal, approve(FIRST, ""));
+    assert!(step(&mut state, &mut journal, approve(FIRST, "")).replayed);
+    let (mut rejected, mut journal) = pending(vec![level(LevelMode::Any, &[FIRST])]);
+    step(&mut rejected, &mut journal, reject(FIRST, "no"));
+    assert!(step(&mut rejected, &mut journal, reject(FIRST, "no")).replayed);
+    assert_eq!(rejected.approval.history.len(), 2);
+}
+
+#[test]
+fn the_submitter_may_not_approve_even_as_a_candidate() {
+    let (mut state, _) = pending(vec![level(LevelMode::Any, &[OPERATOR, FIRST])]);
+    assert!(forbidden(&mut state, approve(OPERATOR, "")));
+    assert!(forbidden(&mut state, reject(OPERATOR, "mine")));
+}
+
+#[test]
+fn withdraw_then_resubmit_restarts_at_level_one_with_a_new_revision() {
+    let levels = vec![
+        level(LevelMode::Any, &[FIRST]),
+        level(LevelMode::Any, &[SECOND]),
+    ];
+    let (mut state, mut journal) = pending(levels.clone());
+    step(&mut state, &mut journal, approve(FIRST, ""));
+    assert_eq!(state.approval.current_level(), Some(2));
+    step(&mut state, &mut journal, withdraw(OPERATOR));
+    assert_eq!(state.approval.status, ApprovalStatus::Draft);
+    assert!(step(&mut state, &mut journal, withdraw(OPERATOR)).replayed);
+    step(
+        &mut state,
+        &mut journal,
+        submit_through(OPERATOR, flow(levels)),
+    );
+    assert_eq!(state.approval.revision, 2);
+    assert_eq!(state.approval.current_level(), Some(1));
+    assert!(state.approval.levels[0].approvals.is_empty());
+}
+
+#[test]
+fn candidates_are_snapshotted_when_the_level_starts() {
+    let (mut state, mut journal) = pending(vec![
+        level(LevelMode::Any, &[FIRST]),
+        level(LevelMode::Any, &[SECOND]),
+    ]);
+    // Someone changes the flow of the running submission's snapshot source: no effect.
+    state.approval.flow.levels[0].candidates = vec![THIRD.to_string()];
+    assert!(forbidden(&mut state, approve(THIRD, "")));
+    step(&mut state, &mut journal, approve(FIRST, ""));
+    assert_eq!(state.approval.levels[1].candidates, [SECOND]);
+}
+
+#[test]
+fn an_invalid_flow_is_refused_at_submission() {
+    let mut state = draft(flash_config());
+    let too_many = flow(vec![level(LevelMode::Count(3), &[FIRST, SECOND])]);
+    assert!(matches!(
+        run(&mut state, submit_through(OPERATOR, too_many), 3_000),
+        Err(Rejection::Validation {
+            field: "approvalFlow",
+            ..
+        })
+    ));
+    let empty = flow(Vec::new());
+    assert!(run(&mut state, submit_through(OPERATOR, empty), 3_000).is_err());
+    assert_eq!(state.approval.status, ApprovalStatus::Draft);
+}
+
+#[test]
+fn the_history_carries_the_hash_of_the_configuration_under_review() {
+    let (mut state, mut journal) = pending(vec![level(LevelMode::Any, &[FIRST])]);
+    step(&mut state, &mut journal, approve(FIRST, "ok"));
+    let expected = config_hash(&state.config);
+    assert_eq!(expected.len(), 64);
+    assert!(state
+        .approval
+        .history
+        .iter()
+        .all(|record| record.config_hash == expected));
+}
+
+#[test]
+fn replaying_the_journal_gives_the_same_approval_state() {
+    let (mut state, mut journal) = pending(vec![
+        level(LevelMode::Any, &[FIRST]),
+        level(LevelMode::Count(2), &[SECOND, THIRD, FIRST]),
+    ]);
+    step(&mut state, &mut journal, approve(FIRST, ""));
+    step(&mut state, &mut journal, approve(THIRD, ""));
+    let mut replayed = draft(flash_config());
+    for event in &journal {
+        replayed.apply(event);
+    }
+    assert_eq!(replayed.approval, state.approval);
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    const PEOPLE: [&str; 4] = [OPERATOR, FIRST, SECOND, THIRD];
+
+    fn mode() -> impl Strategy<Value = LevelMode> {
+        prop_oneof![
+            Just(LevelMode::Any),
+            Just(LevelMode::All),
+            (1u32..=2).prop_map(LevelMode::Count),
+            (1u32..=100).prop_map(LevelMode::Ratio),
+        ]
+    }
+
+    fn flow_strategy() -> impl Strategy<Value = ApprovalFlow> {
+        let level = (
+            mode(),
+            proptest::sample::subsequence(PEOPLE[1..].to_vec(), 2..=3),
+        )
+            .prop_map(|(mode, names)| level(mode, &names));
+        proptest::collection::vec(level, 1..=3).prop_map(flow)
+    }
+
+    fn command(action: u8, person: usize, flow: &ApprovalFlow) -> Command {
+        let by = PEOPLE[person % PEOPLE.len()];
+        match action % 5 {
+            0 | 1 => approve(by, ""),
+            2 => reject(by, "no"),
+            3 => withdraw(by),
+            _ => submit_through(by, flow.clone()),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn the_approval_machine_keeps_its_invariants_and_replays(
+            flow in flow_strategy(),
+            actions in proptest::collection::vec((0u8..5, 0usize..4), 0..40),
+        ) {
+            let mut state = draft(flash_config());
+            let mut journal = Vec::new();
+            for (index, (action, person)) in actions.into_iter().enumerate() {
+                let at_ms = 3_000 + index as i64;
+                let Ok(decision) = run(&mut state, command(action, person, &flow), at_ms) else {
+                    continue;
+                };
+                journal.extend(decision.events.iter().map(|kind| Event { at_ms, kind: kind.clone() }));
+                let approval = &state.approval;
+                for level in &approval.levels {
+                    prop_assert!(level.approvals.len() <= level.candidates.len());
+                    prop_assert!(level.approvals.iter().all(|name| level.candidates.contains(name)));
+                    prop_assert!(!level.approvals.iter().any(|name| Some(name) == approval.submitted_by.as_ref()));
+                }
+                if approval.status == ApprovalStatus::Approved {
+                    prop_assert_eq!(approval.levels.len(), flow.levels.len());
+                    prop_assert!(approval.levels.iter().all(|level| level.approvals.len() >= level.required()));
+                }
+            }
+            let mut replayed = draft(flash_config());
+            for event in &journal {
+                replayed.apply(event);
+            }
+            prop_assert_eq!(replayed.approval, state.approval);
+        }
+    }
 }

@@ -120,7 +120,13 @@ pub fn course_group(size: u32) -> ActivityState {
 // Command builders.
 
 pub fn submit(by: &str) -> Command {
-    Command::Submit { by: by.to_string() }
+    submit_through(by, ApprovalFlow::default())
+}
+pub fn submit_through(by: &str, flow: ApprovalFlow) -> Command {
+    Command::Submit {
+        by: by.to_string(),
+        flow,
+    }
 }
 pub fn approve(by: &str, remark: &str) -> Command {
     Command::Approve {
