@@ -354,7 +354,11 @@ impl ActivityActor {
         reply: Reply,
         context: &mut Context<Self>,
     ) {
-        if reply.durable_after_seq <= self.journal.durable_seq() {
+        let durable_seq = self.journal.durable_seq();
+        if reply.durable_after_seq <= durable_seq {
+            // Views first (and earlier replies), so whoever gets this reply can read what it
+            // says: the watermark may pass before the waiter has published anything.
+            self.release_durable(durable_seq);
             let _ = sender.send(reply);
             return;
         }

@@ -218,3 +218,32 @@ async fn a_restart_without_snapshots_replays_the_journal_to_the_same_state() {
     assert_eq!(stock_and_orders(&reopened, id).await, before);
     reopened.close();
 }
+
+/// Read-your-writes: once a grab's answer is out, the published view already shows it,
+/// also when the journal made the entry durable before the actor replied (relaxed mode:
+/// at once).
+#[actix::test]
+async fn an_answer_is_never_ahead_of_the_published_view() {
+    for durability in [
+        Durability::Relaxed {
+            flush_interval_ms: 10,
+        },
+        Durability::Fsync,
+    ] {
+        let directory = tempfile::tempdir().expect("directory");
+        let mut settings = options(4096, u64::MAX);
+        settings.journal.durability = durability;
+        let runtime = Runtime::start(open_store(directory.path()), settings).expect("runtime");
+        let id = open_sale(&runtime, 100).await;
+        for number in 0..50 {
+            runtime.registry.execute(id, grab(number)).await.expect("grab");
+            let view = runtime.registry.view(id).expect("a published view");
+            assert_eq!(
+                view.stock.reserved,
+                number as u64 + 1,
+                "{durability:?}: the view shows grab {number} once its answer is out"
+            );
+        }
+        runtime.close();
+    }
+}

@@ -164,13 +164,19 @@ impl Mailbox {
         }
         slot.pending = None;
         slot.end = Some(End::Slow);
+        // The hub's handle on the connection goes at once: the connection closes as soon
+        // as its session task lets go too, whatever else still holds this mailbox.
+        slot.session = None;
         drop(slot);
         self.ready.notify_one();
         Delivery::Slow
     }
 
     fn end(&self, end: End) {
-        lock(&self.slot).end.get_or_insert(end);
+        let mut slot = lock(&self.slot);
+        slot.end.get_or_insert(end);
+        slot.session = None;
+        drop(slot);
         self.ready.notify_one();
     }
 
