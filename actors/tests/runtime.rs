@@ -236,7 +236,11 @@ async fn an_answer_is_never_ahead_of_the_published_view() {
         let runtime = Runtime::start(open_store(directory.path()), settings).expect("runtime");
         let id = open_sale(&runtime, 100).await;
         for number in 0..50 {
-            runtime.registry.execute(id, grab(number)).await.expect("grab");
+            runtime
+                .registry
+                .execute(id, grab(number))
+                .await
+                .expect("grab");
             let view = runtime.registry.view(id).expect("a published view");
             assert_eq!(
                 view.stock.reserved,
