@@ -45,6 +45,23 @@ pub fn execute_error(error: ExecuteError, what: &'static str) -> ApiError {
     }
 }
 
+/// The activity's published view, or 404 NOT_FOUND.
+pub fn activity_view(
+    core: &crate::core::Core,
+    id: playcore_actors::domain::ActivityId,
+) -> Result<std::sync::Arc<playcore_actors::views::ActivityView>, ApiError> {
+    core.runtime
+        .registry
+        .view(id)
+        .ok_or_else(|| ApiError::not_found("activity", id))
+}
+
+/// Whether the public API shows an activity: it was published at least once (drafts and
+/// activities still in approval are not public).
+pub fn is_public(view: &playcore_actors::views::ActivityView) -> bool {
+    !matches!(view.status, "DRAFT" | "PENDING" | "APPROVED" | "REJECTED")
+}
+
 /// Runs a command on its activity; `what` names the thing whose id was unknown.
 pub async fn execute(
     core: &crate::core::Core,

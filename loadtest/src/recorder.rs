@@ -167,7 +167,7 @@ pub fn summarize(
         .collect()
 }
 
-fn latency_summary(histogram: &Histogram<u64>) -> LatencySummary {
+pub(crate) fn latency_summary(histogram: &Histogram<u64>) -> LatencySummary {
     if histogram.is_empty() {
         return LatencySummary::default();
     }
@@ -194,17 +194,19 @@ fn timeline(seconds: &[Option<Histogram<u64>>]) -> Vec<TimelinePoint> {
     seconds
         .iter()
         .enumerate()
-        .filter_map(|(second, histogram)| {
-            let histogram = histogram.as_ref()?;
-            Some(TimelinePoint {
-                second: second as u32,
-                requests: histogram.len(),
-                p50_us: histogram.value_at_quantile(0.50),
-                p99_us: histogram.value_at_quantile(0.99),
-                max_us: histogram.max(),
-            })
-        })
+        .filter_map(|(second, histogram)| Some(timeline_point(second, histogram.as_ref()?)))
         .collect()
+}
+
+/// One second of a latency-over-time chart.
+pub(crate) fn timeline_point(second: usize, histogram: &Histogram<u64>) -> TimelinePoint {
+    TimelinePoint {
+        second: second as u32,
+        requests: histogram.len(),
+        p50_us: histogram.value_at_quantile(0.50),
+        p99_us: histogram.value_at_quantile(0.99),
+        max_us: histogram.max(),
+    }
 }
 
 #[cfg(test)]

@@ -121,11 +121,7 @@ async fn get_activity(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&ANY_ROLE)?;
     let id = activity_id(&path)?;
-    let view = core
-        .runtime
-        .registry
-        .view(id)
-        .ok_or_else(|| ApiError::not_found("activity", id))?;
+    let view = outcome::activity_view(&core, id)?;
     Ok(envelope::ok(ActivityDto::from(view.as_ref())))
 }
 
@@ -184,11 +180,7 @@ async fn submit(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Operator])?;
     let id = activity_id(&path)?;
-    let view = core
-        .runtime
-        .registry
-        .view(id)
-        .ok_or_else(|| ApiError::not_found("activity", id))?;
+    let view = outcome::activity_view(&core, id)?;
     let flow = approval_flows::flow_for(&settings, view.config.template, &view.config.store_id);
     let by = caller.name().to_string();
     let command = Command::Submit { by, flow };

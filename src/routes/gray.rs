@@ -18,7 +18,6 @@ use crate::routes::public::activity_id;
 use actix_web::{web, HttpResponse};
 use playcore_actors::domain::gray::{set_of, GrayRules, SetRule, BASIS_POINTS_MAX};
 use playcore_actors::domain::{ActivityId, Command, GrayConfig};
-use playcore_actors::views::ActivityView;
 use playcore_actors::SubjectView;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -149,13 +148,6 @@ fn config_json(id: ActivityId, config: &GrayConfig) -> Value {
     })
 }
 
-fn view(core: &Core, id: ActivityId) -> Result<Arc<ActivityView>, ApiError> {
-    core.runtime
-        .registry
-        .view(id)
-        .ok_or_else(|| ApiError::not_found("activity", id))
-}
-
 async fn put_gray(
     core: CoreData,
     caller: Caller,
@@ -165,13 +157,13 @@ async fn put_gray(
     caller.require(&[Role::Operator])?;
     let id = activity_id(&path)?;
     let config = Arc::new(body.into_inner().into_config()?);
-    let before = view(&core, id)?;
+    let before = outcome::activity_view(&core, id)?;
     let by = caller.name().to_string();
     let command = Command::ConfigureGray { config, by };
     let answer = outcome::execute(&core, id, command, "activity").await?;
     let stored = match &answer.subject {
         SubjectView::Activity(view) => Arc::clone(&view.gray),
-        _ => view(&core, id)?.gray.clone(),
+        _ => outcome::activity_view(&core, id)?.gray.clone(),
     };
     let (before, after) = (config_json(id, &before.gray), config_json(id, &stored));
     audit::record_activity(&core, &caller, "gray.configure", id, before, after.clone()).await?;
@@ -185,7 +177,10 @@ async fn get_gray(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&ANY_ROLE)?;
     let id = activity_id(&path)?;
-    Ok(envelope::ok(config_json(id, &view(&core, id)?.gray)))
+    Ok(envelope::ok(config_json(
+        id,
+        &outcome::activity_view(&core, id)?.gray,
+    )))
 }
 
 #[derive(Deserialize)]
@@ -242,7 +237,7 @@ async fn decisions(
         let reason = format!("1 to {RECENT_DECISIONS_MAX}");
         return Err(ApiError::validation("limit", reason));
     }
-    let current = view(&core, id)?;
+    let current = outcome::activity_view(&core, id)?;
     // An activity without recorded decisions reads as zeros.
     let decisions = monitor.activity(id).unwrap_or_default();
     Ok(envelope::ok(json!({

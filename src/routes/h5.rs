@@ -30,9 +30,6 @@ const ASSET_CACHE: &str = "public, max-age=31536000, immutable";
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; connect-src 'self' ws: wss:; \
      img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-/// Statuses of an activity that was never published: not public, as in the API.
-const UNPUBLISHED_STATUSES: [&str; 4] = ["DRAFT", "PENDING", "APPROVED", "REJECTED"];
-
 pub fn configure(config: &mut web::ServiceConfig) {
     config
         .route(
@@ -82,7 +79,7 @@ fn is_public(core: &Core, id: ActivityId) -> bool {
     core.runtime
         .registry
         .view(id)
-        .is_some_and(|view| !UNPUBLISHED_STATUSES.contains(&view.status))
+        .is_some_and(|view| crate::outcome::is_public(&view))
 }
 
 /// The page with its placeholders filled; ids are re-rendered from their parsed form, so

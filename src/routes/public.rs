@@ -98,12 +98,8 @@ async fn list_activities(core: CoreData, query: web::Query<ListQuery>) -> HttpRe
 /// The public detail: never-published activities (drafts, pending approval) are not public.
 async fn get_activity(core: CoreData, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = activity_id(&path)?;
-    let view = core
-        .runtime
-        .registry
-        .view(id)
-        .ok_or_else(|| ApiError::not_found("activity", id))?;
-    if matches!(view.status, "DRAFT" | "PENDING" | "APPROVED" | "REJECTED") {
+    let view = outcome::activity_view(&core, id)?;
+    if !outcome::is_public(&view) {
         return Err(ApiError::not_found("activity", id));
     }
     Ok(envelope::ok(ActivityDto::from(view.as_ref())))

@@ -21,7 +21,8 @@ use super::{engine, judge_grabs, Setup};
 use crate::client::{Answer, ClientError, Target};
 use crate::driver::{self, Step, Workload};
 use crate::plan;
-use crate::summary::{Check, LatencySummary, PhaseSummary, Report, TimelinePoint};
+use crate::recorder::{latency_summary, timeline_point};
+use crate::summary::{Check, PhaseSummary, Report, TimelinePoint};
 use crate::{HarnessError, Options};
 use futures_util::StreamExt;
 use hdrhistogram::Histogram;
@@ -464,33 +465,12 @@ fn fleet_codes(logs: &[SubscriberLog], frames: u64, unmatched: u64) -> BTreeMap<
     ])
 }
 
-fn latency_summary(histogram: &Histogram<u64>) -> LatencySummary {
-    if histogram.is_empty() {
-        return LatencySummary::default();
-    }
-    LatencySummary {
-        p50_us: histogram.value_at_quantile(0.50),
-        p90_us: histogram.value_at_quantile(0.90),
-        p99_us: histogram.value_at_quantile(0.99),
-        p999_us: histogram.value_at_quantile(0.999),
-        max_us: histogram.max(),
-        mean_us: histogram.mean(),
-    }
-}
-
 fn timeline(seconds: &[Histogram<u64>]) -> Vec<TimelinePoint> {
-    let point = |(second, histogram): (usize, &Histogram<u64>)| TimelinePoint {
-        second: second as u32,
-        requests: histogram.len(),
-        p50_us: histogram.value_at_quantile(0.50),
-        p99_us: histogram.value_at_quantile(0.99),
-        max_us: histogram.max(),
-    };
     seconds
         .iter()
         .enumerate()
         .filter(|(_, histogram)| !histogram.is_empty())
-        .map(point)
+        .map(|(second, histogram)| timeline_point(second, histogram))
         .collect()
 }
 

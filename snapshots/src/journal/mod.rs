@@ -458,13 +458,6 @@ impl Journal {
         self.inner.shared.durable_seq.load(Ordering::Acquire)
     }
 
-    /// Highest seq whose record the writer has written (in fsync mode: and synced). Use
-    /// it, not `durable_seq`, to decide what the writer has really stored (e.g. whether a
-    /// snapshot queued earlier is in sled): in relaxed mode `durable_seq` moves at append.
-    pub fn written_seq(&self) -> u64 {
-        self.inner.shared.written_seq.load(Ordering::Acquire)
-    }
-
     /// Highest seq assigned so far (0 if none).
     pub fn appended_seq(&self) -> u64 {
         self.inner.shared.appended_seq.load(Ordering::Acquire)
