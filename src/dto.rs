@@ -54,6 +54,7 @@ pub struct RulesDto {
     pub group_ttl_seconds: Option<u64>,
     pub new_user_only: bool,
     pub cities: Vec<String>,
+    pub mutually_exclusive: bool,
 }
 
 #[derive(Serialize)]
@@ -114,6 +115,7 @@ impl From<&ActivityView> for ActivityDto {
                 group_ttl_seconds: config.rules.group_ttl_seconds,
                 new_user_only: config.rules.new_user_only,
                 cities: config.rules.cities.clone(),
+                mutually_exclusive: config.rules.mutually_exclusive,
             },
             stock: view.stock.into(),
             version: view.version,
@@ -303,6 +305,8 @@ pub struct RulesBody {
     pub new_user_only: bool,
     #[serde(default)]
     pub cities: Vec<String>,
+    #[serde(default)]
+    pub mutually_exclusive: bool,
 }
 
 type FieldErrors = Vec<(String, String)>;
@@ -368,6 +372,7 @@ impl ActivityBody {
                     .map(|ttl| non_negative(&mut errors, "rules.groupTtlSeconds", ttl)),
                 new_user_only: rules.new_user_only,
                 cities: rules.cities,
+                mutually_exclusive: rules.mutually_exclusive,
             },
         };
         let known: Vec<String> = errors.iter().map(|(field, _)| field.clone()).collect();

@@ -29,7 +29,7 @@ pub const GROUP_TTL_SECONDS_DEFAULT: u64 = 24 * 3600;
 pub const GROUP_SIZE_MIN: u32 = 2;
 pub const GROUP_SIZE_MAX: u32 = 100;
 
-const COMMON_RULES: [RuleField; 2] = [
+const COMMON_RULES: [RuleField; 3] = [
     RuleField {
         name: "newUserOnly",
         kind: "boolean",
@@ -41,6 +41,12 @@ const COMMON_RULES: [RuleField; 2] = [
         kind: "array<string>",
         required: false,
         description: "cities where the activity is visible; empty means everywhere",
+    },
+    RuleField {
+        name: "mutuallyExclusive",
+        kind: "boolean",
+        required: false,
+        description: "users may not hold orders in two such activities whose windows overlap",
     },
 ];
 const GROUP_RULES: [RuleField; 2] = [
@@ -118,4 +124,7 @@ pub struct Rules {
     pub group_ttl_seconds: Option<u64>,
     pub new_user_only: bool,
     pub cities: Vec<String>,
+    /// A user may not hold orders in two activities marked mutually exclusive whose time
+    /// windows overlap.
+    pub mutually_exclusive: bool,
 }
