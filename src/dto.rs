@@ -3,12 +3,14 @@
 //! field, so handlers only see valid values.
 
 use crate::error::ApiError;
+use crate::form_schema;
 use chrono::{DateTime, SecondsFormat, Utc};
 use playcore_actors::domain::ids::{valid_identifier, REQUEST_ID_LENGTH_MAX, USER_ID_LENGTH_MAX};
 use playcore_actors::domain::state::ApprovalRecord;
 use playcore_actors::domain::{ActivityConfig, ApprovalStatus, Rules, Source, Stock, TemplateCode};
 use playcore_actors::views::{ActivityView, GroupView, OrderView};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 pub fn rfc3339(ms: i64) -> String {
     DateTime::<Utc>::from_timestamp_millis(ms)
@@ -293,20 +295,58 @@ pub struct ActivityBody {
     pub pay_timeout_seconds: Option<i64>,
     pub units_per_order: Option<i64>,
     pub unit_name: Option<String>,
-    pub rules: Option<RulesBody>,
+    /// Kept as JSON until it passed the template's rules schema (`form_schema`), so an
+    /// unknown rule or a wrong type is named by the schema, not lost in a generic error.
+    pub rules: Option<Value>,
 }
 
+/// The rules once the template's schema accepted them: the schema already checked names,
+/// types and ranges, so this parse only fails on what the schema cannot see (a whole
+/// number written as `3.0`).
 #[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct RulesBody {
-    pub group_size: Option<i64>,
-    pub group_ttl_seconds: Option<i64>,
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RulesBody {
+    group_size: Option<u32>,
+    group_ttl_seconds: Option<u64>,
     #[serde(default)]
-    pub new_user_only: bool,
+    new_user_only: bool,
     #[serde(default)]
-    pub cities: Vec<String>,
+    cities: Vec<String>,
     #[serde(default)]
-    pub mutually_exclusive: bool,
+    mutually_exclusive: bool,
+}
+
+impl From<RulesBody> for Rules {
+    fn from(body: RulesBody) -> Rules {
+        Rules {
+            group_size: body.group_size,
+            group_ttl_seconds: body.group_ttl_seconds,
+            new_user_only: body.new_user_only,
+            cities: body.cities,
+            mutually_exclusive: body.mutually_exclusive,
+        }
+    }
+}
+
+/// Checks `rules` against the template's schema, then parses them; the errors name
+/// `rules.<field>`. Absent or `null` rules are `{}`.
+fn parse_rules(template: TemplateCode, rules: Option<Value>) -> Result<Rules, FieldErrors> {
+    let rules = match rules {
+        None | Some(Value::Null) => Value::Object(serde_json::Map::new()),
+        Some(rules) => rules,
+    };
+    form_schema::catalog().validate_rules(template, &rules)?;
+    serde_path_to_error::deserialize(rules)
+        .map(|body: RulesBody| body.into())
+        .map_err(|error| {
+            let path = error.path().to_string();
+            let field = if path == "." {
+                "rules".to_owned()
+            } else {
+                format!("rules.{path}")
+            };
+            vec![(field, error.inner().to_string())]
+        })
 }
 
 type FieldErrors = Vec<(String, String)>;
@@ -322,7 +362,8 @@ fn non_negative<T: TryFrom<i64> + Default>(errors: &mut FieldErrors, field: &str
 }
 
 impl ActivityBody {
-    /// Parses into a configuration, naming every field that fails (types and business checks).
+    /// Parses into a configuration, naming every field that fails: types, the template's
+    /// rules schema, then the business checks of `ActivityConfig::validate`.
     pub fn into_config(self) -> Result<ActivityConfig, ApiError> {
         let mut errors: FieldErrors = Vec::new();
         let template = TemplateCode::parse(&self.template_code);
@@ -332,6 +373,17 @@ impl ActivityBody {
                 "one of FLASH_SALE, GROUP_BUY, COURSE_GROUP".into(),
             ));
         }
+        // Rules are checked only against a known template's schema; the business checks
+        // on rules only run on rules that passed it (defaults would report false errors).
+        let rules = match template.map(|template| parse_rules(template, self.rules)) {
+            Some(Ok(rules)) => Some(rules),
+            Some(Err(rule_errors)) => {
+                errors.extend(rule_errors);
+                None
+            }
+            None => None,
+        };
+        let rules_checked = rules.is_some();
         let template = template.unwrap_or(TemplateCode::FlashSale);
         let start_at_ms = parse_time("startAt", &self.start_at)
             .map_err(|error| errors.push(error))
@@ -339,7 +391,6 @@ impl ActivityBody {
         let end_at_ms = parse_time("endAt", &self.end_at)
             .map_err(|error| errors.push(error))
             .unwrap_or(0);
-        let rules = self.rules.unwrap_or_default();
         let config = ActivityConfig {
             template,
             unit_name: self
@@ -363,28 +414,114 @@ impl ActivityBody {
                 "payTimeoutSeconds",
                 self.pay_timeout_seconds.unwrap_or(300),
             ),
-            rules: Rules {
-                group_size: rules
-                    .group_size
-                    .map(|size| non_negative(&mut errors, "rules.groupSize", size)),
-                group_ttl_seconds: rules
-                    .group_ttl_seconds
-                    .map(|ttl| non_negative(&mut errors, "rules.groupTtlSeconds", ttl)),
-                new_user_only: rules.new_user_only,
-                cities: rules.cities,
-                mutually_exclusive: rules.mutually_exclusive,
-            },
+            rules: rules.unwrap_or_default(),
         };
-        let known: Vec<String> = errors.iter().map(|(field, _)| field.clone()).collect();
-        for error in config.validate() {
-            if !known.iter().any(|field| field == error.field) {
-                errors.push((error.field.to_string(), error.reason));
-            }
-        }
+        business_checks(&config, rules_checked, &mut errors);
         if errors.is_empty() {
             Ok(config)
         } else {
             Err(ApiError::validation_fields(errors))
         }
+    }
+}
+
+/// Adds the business checks' errors on fields not already named; the checks on `rules.*`
+/// only when the rules passed the schema.
+fn business_checks(config: &ActivityConfig, rules_checked: bool, errors: &mut FieldErrors) {
+    for error in config.validate() {
+        let is_rule = error.field.starts_with("rules.");
+        let known = errors.iter().any(|(field, _)| field == error.field);
+        if !known && (rules_checked || !is_rule) {
+            errors.push((error.field.to_string(), error.reason));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn body(template: &str, rules: Value) -> ActivityBody {
+        let mut body = json!({
+            "templateCode": template,
+            "title": "拼团按摩",
+            "storeId": "store-1",
+            "serviceId": "svc-1",
+            "price": 990,
+            "stock": 10,
+            "perUserLimit": 1,
+            "startAt": "2026-11-23T10:00:00Z",
+            "endAt": "2026-11-23T12:00:00Z",
+        });
+        if !rules.is_null() {
+            body["rules"] = rules;
+        }
+        serde_json::from_value(body).expect("a well-typed body")
+    }
+
+    fn error_fields(body: ActivityBody) -> Vec<String> {
+        let error = body.into_config().expect_err("refused");
+        assert_eq!(error.code(), "VALIDATION_FAILED");
+        let fields = error.details().expect("details")["fields"]
+            .as_object()
+            .expect("fields")
+            .keys()
+            .cloned()
+            .collect();
+        fields
+    }
+
+    #[test]
+    fn valid_rules_become_the_configuration() {
+        let rules = json!({"groupSize": 3, "cities": ["上海"], "mutuallyExclusive": true});
+        let config = body("GROUP_BUY", rules).into_config().expect("valid");
+        assert_eq!(config.rules.group_size, Some(3));
+        assert_eq!(config.rules.cities, vec!["上海".to_owned()]);
+        assert!(config.rules.mutually_exclusive);
+        assert!(!config.rules.new_user_only);
+    }
+
+    #[test]
+    fn absent_or_null_rules_are_empty_rules() {
+        let config = body("FLASH_SALE", Value::Null)
+            .into_config()
+            .expect("valid");
+        assert_eq!(config.rules, Rules::default());
+        let config = body("FLASH_SALE", json!(null))
+            .into_config()
+            .expect("valid");
+        assert_eq!(config.rules, Rules::default());
+    }
+
+    #[test]
+    fn a_schema_error_in_one_rule_reports_no_business_errors_on_the_others() {
+        let rules = json!({"groupSize": 3, "cities": [""]});
+        assert_eq!(
+            error_fields(body("GROUP_BUY", rules)),
+            vec!["rules.cities[0]"]
+        );
+    }
+
+    #[test]
+    fn schema_errors_and_business_errors_are_reported_together() {
+        let mut activity = body("COURSE_GROUP", json!({"groupSize": 3, "extra": 1}));
+        activity.price = 0;
+        activity.end_at = activity.start_at.clone();
+        let mut fields = error_fields(activity);
+        fields.sort();
+        assert_eq!(fields, vec!["endAt", "price", "rules.extra"]);
+    }
+
+    #[test]
+    fn an_unknown_template_does_not_judge_the_rules() {
+        let fields = error_fields(body("NO_SUCH_PLAY", json!({"groupSize": 3})));
+        assert_eq!(fields, vec!["templateCode"]);
+    }
+
+    #[test]
+    fn a_whole_number_written_as_a_fraction_is_named() {
+        let fields = error_fields(body("GROUP_BUY", json!({"groupSize": 3.0})));
+        assert_eq!(fields, vec!["rules.groupSize"]);
     }
 }

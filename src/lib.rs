@@ -11,12 +11,14 @@
 //! - [`startup`]: [`startup::Application`]: recover the core, bind, serve, shut down in order.
 //! - [`core`]: the running core (actor runtime, journal, recovery) the routes talk to.
 //! - [`routes`]: HTTP routes — `ops` (health, readiness, metrics), `public` (H5 API),
-//!   `admin`, `h5` (the embedded H5 pages, `assets/h5/`).
+//!   `admin`, `templates` (template list and form schemas), `h5` (the embedded H5 pages, `assets/h5/`).
 //! - [`dto`]: wire types (camelCase JSON) and their parsing into domain types.
 //! - [`outcome`]: maps the actors' answers and rejections onto replies and error codes.
 //! - [`envelope`]: the success and error envelopes every JSON reply is wrapped in.
 //! - [`error`]: [`error::ApiError`] and the contract's error codes with their statuses.
 //! - [`extract`]: JSON, path and query extraction with the contract's errors; range checks.
+//! - [`form_schema`]: the JSON Schema of each template's activity form (`src/schemas/`):
+//!   validates `rules`, feeds the admin form endpoints.
 //! - [`request_id`]: the `X-Request-Id` middleware and the current request's id.
 //! - [`approval_flows`]: approval flows per template and store, from the settings.
 //! - [`audit`]: the append-only, hash-chained log of admin writes and its verification.
@@ -37,6 +39,7 @@ pub mod dto;
 pub mod envelope;
 pub mod error;
 pub mod extract;
+pub mod form_schema;
 pub mod gray;
 pub mod outcome;
 pub mod request_id;

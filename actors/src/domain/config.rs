@@ -13,6 +13,11 @@ pub const PAY_TIMEOUT_SECONDS_MAX: u64 = 7 * 24 * 3600;
 pub const GROUP_TTL_SECONDS_MIN: u64 = 60;
 pub const GROUP_TTL_SECONDS_MAX: u64 = 30 * 24 * 3600;
 pub const CITIES_MAX: usize = 500;
+/// Longest `storeId` and `serviceId`, in bytes.
+pub const ID_LENGTH_MAX: usize = 64;
+pub const UNITS_PER_ORDER_MAX: u32 = 1000;
+/// Longest unit name (件, 份, 课时 …), in characters.
+pub const UNIT_NAME_LENGTH_MAX: usize = 16;
 
 /// What an operator configures for a marketing product.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,13 +66,13 @@ impl ActivityConfig {
         );
         check(
             &mut errors,
-            !self.store_id.trim().is_empty() && self.store_id.len() <= 64,
+            !self.store_id.trim().is_empty() && self.store_id.len() <= ID_LENGTH_MAX,
             "storeId",
             "1 to 64 characters",
         );
         check(
             &mut errors,
-            !self.service_id.trim().is_empty() && self.service_id.len() <= 64,
+            !self.service_id.trim().is_empty() && self.service_id.len() <= ID_LENGTH_MAX,
             "serviceId",
             "1 to 64 characters",
         );
@@ -91,7 +96,7 @@ impl ActivityConfig {
         );
         check(
             &mut errors,
-            (1..=1000).contains(&self.units_per_order),
+            (1..=UNITS_PER_ORDER_MAX).contains(&self.units_per_order),
             "unitsPerOrder",
             "1 to 1000",
         );
@@ -110,7 +115,7 @@ impl ActivityConfig {
         );
         check(
             &mut errors,
-            !self.unit_name.is_empty() && self.unit_name.chars().count() <= 16,
+            !self.unit_name.is_empty() && self.unit_name.chars().count() <= UNIT_NAME_LENGTH_MAX,
             "unitName",
             "1 to 16 characters",
         );

@@ -1,4 +1,6 @@
-//! The built-in play templates and the rule schema each one accepts.
+//! The built-in play templates. The rules and form fields each one accepts are described
+//! as JSON Schema data in the server (`src/schemas/*.json`, see `playcore::form_schema`);
+//! the bounds below are the business checks' and the schemas' tests keep both equal.
 
 use serde::{Deserialize, Serialize};
 
@@ -13,56 +15,11 @@ pub enum TemplateCode {
     CourseGroup,
 }
 
-/// One rule a template accepts, described for an admin form.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RuleField {
-    pub name: &'static str,
-    pub kind: &'static str,
-    pub required: bool,
-    pub description: &'static str,
-}
-
 /// Default time a group stays open for joining.
 pub const GROUP_TTL_SECONDS_DEFAULT: u64 = 24 * 3600;
 /// Smallest and largest group a template allows.
 pub const GROUP_SIZE_MIN: u32 = 2;
 pub const GROUP_SIZE_MAX: u32 = 100;
-
-const COMMON_RULES: [RuleField; 3] = [
-    RuleField {
-        name: "newUserOnly",
-        kind: "boolean",
-        required: false,
-        description: "only users without a paid order",
-    },
-    RuleField {
-        name: "cities",
-        kind: "array<string>",
-        required: false,
-        description: "cities where the activity is visible; empty means everywhere",
-    },
-    RuleField {
-        name: "mutuallyExclusive",
-        kind: "boolean",
-        required: false,
-        description: "users may not hold orders in two such activities whose windows overlap",
-    },
-];
-const GROUP_RULES: [RuleField; 2] = [
-    RuleField {
-        name: "groupSize",
-        kind: "integer 2..=100",
-        required: true,
-        description: "paid members needed for success",
-    },
-    RuleField {
-        name: "groupTtlSeconds",
-        kind: "integer 60..=2592000",
-        required: false,
-        description: "how long a group stays open (default 86400)",
-    },
-];
 
 impl TemplateCode {
     pub const ALL: [TemplateCode; 3] = [
@@ -105,15 +62,6 @@ impl TemplateCode {
     /// Whether orders of this play are placed through group instances.
     pub fn is_group(self) -> bool {
         !matches!(self, TemplateCode::FlashSale)
-    }
-
-    /// The rules this template accepts.
-    pub fn rule_schema(self) -> Vec<RuleField> {
-        let mut fields = COMMON_RULES.to_vec();
-        if self.is_group() {
-            fields.extend(GROUP_RULES);
-        }
-        fields
     }
 }
 
