@@ -8,6 +8,7 @@ pub mod h5;
 pub mod ops;
 pub mod public;
 pub mod scheduler;
+pub mod versions;
 
 use actix_web::web;
 
@@ -18,6 +19,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
     gray::configure(config);
     audit::configure(config);
     scheduler::configure(config);
+    versions::configure(config);
     crate::ws::configure(config);
     h5::configure(config);
 }

@@ -13,3 +13,4 @@ mod lifecycle;
 mod ops;
 mod public;
 mod scheduler;
+mod versions;
