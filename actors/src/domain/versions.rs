@@ -72,14 +72,16 @@ pub struct Change<'a> {
 /// The kept versions, oldest first; never empty once created.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VersionHistory {
-    kept: VecDeque<ConfigVersion>,
+    /// Shared, so a snapshot image copies a pointer, not a hundred versions; copied on
+    /// write by the next (rare) change. Encoded like a plain sequence.
+    kept: Arc<VecDeque<ConfigVersion>>,
 }
 
 impl VersionHistory {
     /// The history right after ACTIVITY_CREATED: version 1.
     pub fn created(config: Arc<ActivityConfig>, by: &str, at_ms: i64) -> VersionHistory {
         let mut history = VersionHistory {
-            kept: VecDeque::with_capacity(1),
+            kept: Arc::new(VecDeque::with_capacity(1)),
         };
         let change = Change {
             action: VersionAction::Create,
@@ -104,9 +106,10 @@ impl VersionHistory {
             rolled_back_from: change.rolled_back_from,
             remark: change.remark.to_string(),
         };
-        self.kept.push_back(version);
-        while self.kept.len() > VERSIONS_KEPT_MAX {
-            self.kept.pop_front();
+        let kept = Arc::make_mut(&mut self.kept);
+        kept.push_back(version);
+        while kept.len() > VERSIONS_KEPT_MAX {
+            kept.pop_front();
         }
     }
 
