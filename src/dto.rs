@@ -8,6 +8,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use playcore_actors::domain::ids::{valid_identifier, REQUEST_ID_LENGTH_MAX, USER_ID_LENGTH_MAX};
 use playcore_actors::domain::state::ApprovalRecord;
 use playcore_actors::domain::{ActivityConfig, ApprovalStatus, Rules, Source, Stock, TemplateCode};
+use playcore_actors::domain::{ConfigVersion, VersionHistory};
 use playcore_actors::views::{ActivityView, GroupView, OrderView};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -112,13 +113,7 @@ impl From<&ActivityView> for ActivityDto {
             pay_timeout_seconds: config.pay_timeout_seconds,
             status: view.status,
             approval_status: approval_name(view.approval_status),
-            rules: RulesDto {
-                group_size: config.rules.group_size,
-                group_ttl_seconds: config.rules.group_ttl_seconds,
-                new_user_only: config.rules.new_user_only,
-                cities: config.rules.cities.clone(),
-                mutually_exclusive: config.rules.mutually_exclusive,
-            },
+            rules: RulesDto::from(&config.rules),
             stock: view.stock.into(),
             version: view.version,
             created_at: rfc3339(view.created_at_ms),
@@ -433,6 +428,101 @@ fn business_checks(config: &ActivityConfig, rules_checked: bool, errors: &mut Fi
         let known = errors.iter().any(|(field, _)| field == error.field);
         if !known && (rules_checked || !is_rule) {
             errors.push((error.field.to_string(), error.reason));
+        }
+    }
+}
+
+impl From<&Rules> for RulesDto {
+    fn from(rules: &Rules) -> RulesDto {
+        RulesDto {
+            group_size: rules.group_size,
+            group_ttl_seconds: rules.group_ttl_seconds,
+            new_user_only: rules.new_user_only,
+            cities: rules.cities.clone(),
+            mutually_exclusive: rules.mutually_exclusive,
+        }
+    }
+}
+
+/// A configuration with the field names and formats of the activity DTO; `stock` is the
+/// configured total, as in the create/edit body, so the object can be PUT back as is.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigDto {
+    pub template_code: &'static str,
+    pub template_name: &'static str,
+    pub title: String,
+    pub store_id: String,
+    pub service_id: String,
+    pub price: u64,
+    pub unit_name: String,
+    pub units_per_order: u32,
+    pub stock: u64,
+    pub per_user_limit: u32,
+    pub start_at: String,
+    pub end_at: String,
+    pub pay_timeout_seconds: u64,
+    pub rules: RulesDto,
+}
+
+impl From<&ActivityConfig> for ConfigDto {
+    fn from(config: &ActivityConfig) -> ConfigDto {
+        ConfigDto {
+            template_code: config.template.code(),
+            template_name: config.template.name(),
+            title: config.title.clone(),
+            store_id: config.store_id.clone(),
+            service_id: config.service_id.clone(),
+            price: config.price_cents,
+            unit_name: config.unit_name.clone(),
+            units_per_order: config.units_per_order,
+            stock: config.stock_total,
+            per_user_limit: config.per_user_limit,
+            start_at: rfc3339(config.start_at_ms),
+            end_at: rfc3339(config.end_at_ms),
+            pay_timeout_seconds: config.pay_timeout_seconds,
+            rules: RulesDto::from(&config.rules),
+        }
+    }
+}
+
+/// One configuration version in a history list: who made it, how, and what it changed.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionDto {
+    pub number: u64,
+    pub action: &'static str,
+    pub by: String,
+    pub at: String,
+    /// For a rollback: the version whose configuration it restores.
+    pub rolled_back_from: Option<u64>,
+    pub remark: String,
+    /// SHA-256 (hex) of the encoded configuration, as approval records show it.
+    pub config_hash: String,
+    /// Whether this is the activity's configuration now.
+    pub current: bool,
+    /// Fields changed relative to the previous version (API names); empty for version 1,
+    /// `null` when the previous version is no longer kept.
+    pub changed_fields: Option<Vec<&'static str>>,
+    /// The whole configuration: in the detail of one version only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<ConfigDto>,
+}
+
+impl VersionDto {
+    /// Version `version` of `history`, with its configuration when `with_config`.
+    pub fn of(history: &VersionHistory, version: &ConfigVersion, with_config: bool) -> VersionDto {
+        VersionDto {
+            number: version.number,
+            action: version.action.name(),
+            by: version.by.clone(),
+            at: rfc3339(version.at_ms),
+            rolled_back_from: version.rolled_back_from,
+            remark: version.remark.clone(),
+            config_hash: version.config_hash.clone(),
+            current: version.number == history.current_number(),
+            changed_fields: history.changed_fields(version.number),
+            config: with_config.then(|| ConfigDto::from(version.config.as_ref())),
         }
     }
 }

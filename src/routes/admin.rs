@@ -60,7 +60,7 @@ type CoreData = web::Data<Arc<Core>>;
 
 /// Runs an admin write and, once the actor accepted it and it changed something (not an
 /// idempotent repeat), records it in the audit log before replying.
-async fn run(
+pub(crate) async fn run(
     core: &Core,
     caller: &Caller,
     action: &str,

@@ -9,6 +9,7 @@ pub mod ops;
 pub mod public;
 pub mod scheduler;
 pub mod templates;
+pub mod versions;
 
 use actix_web::web;
 
@@ -20,6 +21,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
     audit::configure(config);
     scheduler::configure(config);
     templates::configure(config);
+    versions::configure(config);
     crate::ws::configure(config);
     h5::configure(config);
 }

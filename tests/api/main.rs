@@ -14,3 +14,4 @@ mod ops;
 mod public;
 mod scheduler;
 mod templates;
+mod versions;

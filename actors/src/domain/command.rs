@@ -82,6 +82,12 @@ pub enum Command {
         config: Arc<GrayConfig>,
         by: String,
     },
+    /// Installs the configuration of version `to_version` again, as a new version.
+    Rollback {
+        to_version: u64,
+        by: String,
+        remark: String,
+    },
 }
 
 /// Where an order came from (the H5 page's `c_id` channel and `u_id` referrer), kept on

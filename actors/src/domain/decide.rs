@@ -10,6 +10,7 @@ use super::gray::GrayConfig;
 use super::rejection::Rejection;
 use super::state::{ActivityState, ApprovalStatus, GroupStatus, Phase};
 use super::template::TemplateCode;
+use super::versions::REMARK_LENGTH_MAX;
 use std::sync::Arc;
 
 /// What a command's answer is about, read from the state after its events are applied.
@@ -142,6 +143,11 @@ impl ActivityState {
             Command::ExpireGroup { group } => self.decide_expire_group(*group, now_ms),
             Command::CompleteRefund { order } => self.decide_complete_refund(*order),
             Command::ConfigureGray { config, by } => self.decide_gray(config, by),
+            Command::Rollback {
+                to_version,
+                by,
+                remark,
+            } => self.decide_rollback(*to_version, by, remark),
         }
     }
 
@@ -164,7 +170,53 @@ impl ActivityState {
         Ok(Decision::new(vec![event], Subject::Activity))
     }
 
+    /// An edit that changes nothing is a no-op in any state: no event, no new version.
     fn decide_update(&self, config: &ActivityConfig, by: &str) -> Decided {
+        if *config == *self.config {
+            return Ok(Decision::replay(Subject::Activity));
+        }
+        self.check_new_config(config)?;
+        let event = EventKind::ActivityUpdated {
+            config: config.clone(),
+            by: by.to_string(),
+        };
+        Ok(Decision::new(vec![event], Subject::Activity))
+    }
+
+    /// Installs version `to_version`'s configuration as a new version, under the rules of
+    /// an edit. Repeating the latest rollback (same caller, same version) is a no-op.
+    fn decide_rollback(&self, to_version: u64, by: &str, remark: &str) -> Decided {
+        if remark.chars().count() > REMARK_LENGTH_MAX {
+            return Err(Rejection::Validation {
+                field: "remark",
+                reason: format!("at most {REMARK_LENGTH_MAX} characters"),
+            });
+        }
+        if self.versions.repeats_rollback(to_version, by) {
+            return Ok(Decision::replay(Subject::Activity));
+        }
+        let target = self
+            .versions
+            .get(to_version)
+            .ok_or(Rejection::NotFound("version"))?;
+        if *target.config == *self.config {
+            return Err(Rejection::InvalidState(
+                "that version's configuration is the current one",
+            ));
+        }
+        self.check_new_config(&target.config)?;
+        let event = EventKind::ActivityRolledBack {
+            to_version,
+            config: Arc::clone(&target.config),
+            by: by.to_string(),
+            remark: remark.to_string(),
+        };
+        Ok(Decision::new(vec![event], Subject::Activity))
+    }
+
+    /// What an edit (or rollback) to `config` must respect: no pending submission, a valid
+    /// configuration, stock for what is held, the template fixed once orders exist.
+    fn check_new_config(&self, config: &ActivityConfig) -> Result<(), Rejection> {
         if self.approval.status == ApprovalStatus::Pending {
             return Err(Rejection::InvalidState(
                 "withdraw the submission before editing",
@@ -190,11 +242,7 @@ impl ActivityState {
                 reason,
             });
         }
-        let event = EventKind::ActivityUpdated {
-            config: config.clone(),
-            by: by.to_string(),
-        };
-        Ok(Decision::new(vec![event], Subject::Activity))
+        Ok(())
     }
 
     fn decide_submit(&self, by: &str, flow: &ApprovalFlow) -> Decided {

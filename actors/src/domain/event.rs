@@ -143,6 +143,15 @@ pub enum EventKind {
     ApprovalLevelAdvanced {
         level: u32,
     },
+    /// The configuration of version `to_version` was installed again as a new version
+    /// (see [`super::versions`]); like an edit it sends the activity back for approval.
+    ActivityRolledBack {
+        to_version: u64,
+        /// Carried, not looked up, so a replay never depends on what the history kept.
+        config: Arc<ActivityConfig>,
+        by: String,
+        remark: String,
+    },
 }
 
 impl EventKind {
@@ -179,6 +188,7 @@ impl EventKind {
             EventKind::ApprovalFlowSubmitted { .. } => "APPROVAL_SUBMITTED",
             EventKind::ApprovalVoted { .. } => "APPROVAL_VOTED",
             EventKind::ApprovalLevelAdvanced { .. } => "APPROVAL_LEVEL_ADVANCED",
+            EventKind::ActivityRolledBack { .. } => "ACTIVITY_ROLLED_BACK",
         }
     }
 }

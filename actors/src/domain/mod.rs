@@ -15,6 +15,7 @@ pub mod rejection;
 pub mod settle;
 pub mod state;
 pub mod template;
+pub mod versions;
 
 pub use approval::{ApprovalFlow, FlowLevel, LevelMode, LevelProgress};
 pub use command::{Command, Payment, Source};
@@ -28,6 +29,7 @@ pub use state::{
     ActivityImage, ActivityState, ApprovalStatus, GroupStatus, OrderStatus, Phase, Stock,
 };
 pub use template::{Rules, TemplateCode};
+pub use versions::{ConfigVersion, VersionAction, VersionHistory};
 
 #[cfg(test)]
 mod tests;

@@ -10,6 +10,7 @@ use super::config::ActivityConfig;
 use super::event::{Event, EventKind};
 use super::gray::GrayConfig;
 use super::ids::ActivityId;
+use super::versions::{Change, VersionAction, VersionHistory};
 use serde::{Deserialize, Serialize};
 /// The maps keyed by caller-chosen strings: ahash is fast and randomly seeded, so crafted
 /// user ids cannot force collisions the way they could with a fixed hash.
@@ -266,6 +267,8 @@ pub struct ActivityState {
     pub version: u64,
     /// Shared with the published view: the hot path decides on it without a mailbox hop.
     pub gray: Arc<GrayConfig>,
+    /// The configuration's versions; the latest one's configuration is `config`.
+    pub versions: VersionHistory,
     #[serde(skip)]
     pub users: FastMap<Arc<str>, UserState>,
     /// Trade number -> order number: payment notifications are idempotent by trade number.
@@ -291,6 +294,7 @@ pub struct ActivityImage {
     updated_at_ms: i64,
     version: u64,
     gray: Arc<GrayConfig>,
+    versions: VersionHistory,
 }
 
 /// Users reserved up front, at most: a hash table touches one control byte per slot at
@@ -305,9 +309,11 @@ impl ActivityState {
             available: config.stock_total,
             ..Stock::default()
         };
+        let config = Arc::new(config);
         ActivityState {
             id,
-            config: Arc::new(config),
+            versions: VersionHistory::created(Arc::clone(&config), by, at_ms),
+            config,
             approval: Approval {
                 status: ApprovalStatus::Draft,
                 revision: 0,
@@ -378,6 +384,7 @@ impl ActivityState {
             updated_at_ms: self.updated_at_ms,
             version: self.version,
             gray: Arc::clone(&self.gray),
+            versions: self.versions.clone(),
         }
     }
 
@@ -426,7 +433,20 @@ impl ActivityState {
         self.updated_at_ms = event.at_ms;
         match &event.kind {
             EventKind::ActivityCreated { .. } => {}
-            EventKind::ActivityUpdated { config, .. } => self.apply_update(config),
+            EventKind::ActivityUpdated { config, by } => {
+                self.apply_update(Arc::new(config.clone()));
+                self.record_version(VersionAction::Update, by, event.at_ms, None, "");
+            }
+            EventKind::ActivityRolledBack {
+                to_version,
+                config,
+                by,
+                remark,
+            } => {
+                self.apply_update(Arc::clone(config));
+                let from = Some(*to_version);
+                self.record_version(VersionAction::Rollback, by, event.at_ms, from, remark);
+            }
             EventKind::ApprovalSubmitted { by } => {
                 self.apply_submitted(by, &ApprovalFlow::default(), "", event.at_ms)
             }
@@ -466,15 +486,34 @@ impl ActivityState {
         }
     }
 
-    fn apply_update(&mut self, config: &ActivityConfig) {
+    fn apply_update(&mut self, config: Arc<ActivityConfig>) {
         let held = self.stock.reserved + self.stock.sold;
         self.stock.total = config.stock_total;
         self.stock.available = config.stock_total - held;
-        self.config = Arc::new(config.clone());
+        self.config = config;
         if self.approval.status == ApprovalStatus::Approved {
             self.approval.status = ApprovalStatus::Draft;
         }
         self.publication.phase = Phase::Unpublished;
+    }
+
+    /// The configuration just installed becomes the next version.
+    fn record_version(
+        &mut self,
+        action: VersionAction,
+        by: &str,
+        at_ms: i64,
+        rolled_back_from: Option<u64>,
+        remark: &str,
+    ) {
+        let change = Change {
+            action,
+            by,
+            at_ms,
+            rolled_back_from,
+            remark,
+        };
+        self.versions.record(Arc::clone(&self.config), change);
     }
 
     /// A new revision starts at level 1 of the flow its event carries.

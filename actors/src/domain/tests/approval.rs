@@ -183,7 +183,9 @@ fn editing_an_approved_published_activity_sends_it_back_to_draft_and_unpublishes
 #[test]
 fn editing_an_approved_unpublished_activity_sends_it_back_to_draft() {
     let mut state = approved(flash_config());
-    ok(&mut state, update(flash_config()), 3_000);
+    let mut edited = flash_config();
+    edited.title = "edited".to_string();
+    ok(&mut state, update(edited), 3_000);
     assert_eq!(state.approval.status, ApprovalStatus::Draft);
 }
 

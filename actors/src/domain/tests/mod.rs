@@ -6,6 +6,7 @@ mod flash_sale;
 mod gray;
 mod group;
 mod properties;
+mod versions;
 
 use super::decide::{decide_create, Decision, Subject};
 use super::state::{Group, Order};

@@ -81,6 +81,11 @@ enum Step {
     EditStock {
         total: u64,
     },
+    /// Roll back `back` versions from the latest (0: the latest itself), then submit,
+    /// approve and publish again.
+    Rollback {
+        back: u64,
+    },
 }
 
 fn pick() -> impl Strategy<Value = Pick> {
@@ -117,6 +122,7 @@ fn step(group_play: bool) -> impl Strategy<Value = Step> {
         1 => Just(Step::Close),
         1 => Just(Step::Republish),
         1 => (1u64..=25).prop_map(|total| Step::EditStock { total }),
+        1 => (0u64..4).prop_map(|back| Step::Rollback { back }),
     ]
 }
 
@@ -224,6 +230,7 @@ impl Harness {
                 return;
             }
             Step::EditStock { total } => return self.edit_stock(*total),
+            Step::Rollback { back } => return self.rollback(*back),
             Step::Grab {
                 user,
                 request,
@@ -314,6 +321,14 @@ impl Harness {
         let mut edited = (*self.state().config).clone();
         edited.stock_total = total;
         match self.exec(update(edited)) {
+            Ok(decision) if decision.replayed => {
+                assert_eq!(
+                    total,
+                    self.state().stock.total,
+                    "only an unchanged edit is a no-op"
+                );
+                return;
+            }
             Ok(_) => assert!(total >= held),
             Err(rejection) => {
                 assert!(
@@ -330,12 +345,56 @@ impl Harness {
         assert_eq!(self.state().stock.total, total);
         assert_eq!(self.state().approval.status, ApprovalStatus::Draft);
         assert_eq!(self.state().publication.phase, Phase::Unpublished);
+        self.republish_after_change();
+    }
+
+    fn republish_after_change(&mut self) {
         self.exec(submit(OPERATOR))
             .expect("a draft can be submitted");
         self.exec(approve(APPROVER, ""))
             .expect("a pending submission can be approved");
         self.exec(publish(OPERATOR))
             .expect("an approved activity publishes");
+    }
+
+    fn rollback(&mut self, back: u64) {
+        let latest = self.state().versions.current_number();
+        let target = latest.saturating_sub(back);
+        let held = self.state().stock.reserved + self.state().stock.sold;
+        let restored = self
+            .state()
+            .versions
+            .get(target)
+            .map(|found| found.config.clone());
+        let command = Command::Rollback {
+            to_version: target,
+            by: OPERATOR.to_string(),
+            remark: String::new(),
+        };
+        match (self.exec(command), restored) {
+            (Ok(decision), _) if decision.replayed => return,
+            (Ok(_), Some(restored)) => {
+                assert_eq!(self.state().config, restored);
+                assert_eq!(self.state().versions.current_number(), latest + 1);
+            }
+            (Ok(_), None) => panic!("rolled back to version {target}, which is not kept"),
+            (Err(Rejection::NotFound("version")), restored) => {
+                assert!(restored.is_none());
+                return;
+            }
+            (Err(Rejection::InvalidState(_)), Some(restored)) => {
+                assert_eq!(restored, self.state().config);
+                return;
+            }
+            (Err(Rejection::Validation { field: "stock", .. }), Some(restored)) => {
+                assert!(restored.stock_total < held);
+                return;
+            }
+            (Err(rejection), _) => panic!("rollback to {target} refused: {rejection:?}"),
+        }
+        assert_eq!(self.state().approval.status, ApprovalStatus::Draft);
+        assert_eq!(self.state().publication.phase, Phase::Unpublished);
+        self.republish_after_change();
     }
 
     /// Runs one command at the current time with the per-command checks, then the
@@ -744,6 +803,19 @@ impl Harness {
             assert_eq!(order(state, *number).trade_number.as_ref(), Some(trade));
         }
         self.statuses = state.orders.iter().map(|found| found.status).collect();
+
+        // Versions: dense numbers, the latest one is the configuration.
+        let latest = state.versions.current().expect("never empty");
+        assert_eq!(latest.config, state.config);
+        let kept: Vec<u64> = state
+            .versions
+            .newest_first()
+            .map(|found| found.number)
+            .collect();
+        let dense: Vec<u64> = (0..kept.len() as u64)
+            .map(|back| latest.number - back)
+            .collect();
+        assert_eq!(kept, dense);
 
         // Recovery: the journal replayed on a fresh state gives this state.
         assert_eq!(state.version, self.run.journal.len() as u64);
