@@ -39,8 +39,11 @@ pub fn not_eligible(why: Ineligibility) -> ApiError {
     if let Some(with) = why.conflicting_activity() {
         details["conflictingActivityId"] = serde_json::Value::String(with.to_string());
     }
-    ApiError::new(ErrorCode::NotEligible, Rejection::NotEligible(why).to_string())
-        .with_details(details)
+    ApiError::new(
+        ErrorCode::NotEligible,
+        Rejection::NotEligible(why).to_string(),
+    )
+    .with_details(details)
 }
 
 /// Maps a failed `execute`; `what` names the thing whose id was unknown.

@@ -225,9 +225,9 @@ impl ActivityActor {
             Err(ClaimError::Conflict(with)) => {
                 Err(refuse(Ineligibility::MutuallyExclusive { with }))
             }
-            Err(ClaimError::Full) => Err(Rejection::Overloaded(
-                "the mutual-exclusion index is full",
-            )),
+            Err(ClaimError::Full) => {
+                Err(Rejection::Overloaded("the mutual-exclusion index is full"))
+            }
         }
     }
 

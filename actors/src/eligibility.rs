@@ -220,7 +220,12 @@ impl Exclusion {
             }
             None => false,
         };
-        if emptied && self.users.remove_if(user, |_, holds| holds.is_empty()).is_some() {
+        if emptied
+            && self
+                .users
+                .remove_if(user, |_, holds| holds.is_empty())
+                .is_some()
+        {
             self.len.fetch_sub(1, Ordering::AcqRel);
         }
     }
@@ -350,7 +355,11 @@ mod tests {
             Err(ClaimError::Conflict(ActivityId(1)))
         );
         assert_eq!(exclusion.claim("u", hold(3, 100, 200)), Ok(()), "adjacent");
-        assert_eq!(exclusion.claim("u", hold(1, 0, 100)), Ok(()), "same activity");
+        assert_eq!(
+            exclusion.claim("u", hold(1, 0, 100)),
+            Ok(()),
+            "same activity"
+        );
         assert_eq!(exclusion.claim("other", hold(2, 50, 150)), Ok(()));
         assert_eq!(exclusion.holds("u").len(), 2);
         assert_eq!(exclusion.len(), 2);
@@ -374,7 +383,11 @@ mod tests {
         let exclusion = Exclusion::new(1);
         exclusion.claim("a", hold(1, 0, 100)).expect("claim");
         assert_eq!(exclusion.claim("b", hold(1, 0, 100)), Err(ClaimError::Full));
-        assert_eq!(exclusion.claim("a", hold(2, 100, 200)), Ok(()), "known user");
+        assert_eq!(
+            exclusion.claim("a", hold(2, 100, 200)),
+            Ok(()),
+            "known user"
+        );
         assert_eq!(exclusion.refused_full(), 1);
         exclusion.restore(&Arc::from("b"), hold(1, 0, 100));
         assert_eq!(exclusion.len(), 2);
@@ -511,13 +524,25 @@ mod tests {
         let mut state = exclusive_sale(4);
         order(&mut state, "pending");
         let paid = order(&mut state, "paid");
-        apply(&mut state, InstancePaid { order: paid, trade_number: None });
+        apply(
+            &mut state,
+            InstancePaid {
+                order: paid,
+                trade_number: None,
+            },
+        );
         let cancelled = order(&mut state, "cancelled");
         apply(&mut state, InstanceCancelled { order: cancelled });
         let late = order(&mut state, "late");
         apply(&mut state, InstanceTimeout { order: late });
         let trade_number = Some("t-1".to_string());
-        apply(&mut state, InstanceRefundPending { order: late, trade_number });
+        apply(
+            &mut state,
+            InstanceRefundPending {
+                order: late,
+                trade_number,
+            },
+        );
 
         let eligibility = Eligibility::new(EligibilityOptions::default());
         eligibility.rebuild([&state]);
@@ -526,7 +551,10 @@ mod tests {
         assert!(eligibility.paid.contains("late"), "money arrived, refunded");
         assert!(!eligibility.paid.contains("pending"));
         assert!(!eligibility.paid.contains("cancelled"));
-        assert_eq!(eligibility.exclusion.holds("pending"), vec![hold_of(&state)]);
+        assert_eq!(
+            eligibility.exclusion.holds("pending"),
+            vec![hold_of(&state)]
+        );
         assert_eq!(eligibility.exclusion.holds("paid").len(), 1);
         assert!(eligibility.exclusion.holds("cancelled").is_empty());
         assert!(eligibility.exclusion.holds("late").is_empty());

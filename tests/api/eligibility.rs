@@ -9,9 +9,9 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::fixtures::{
-    activity_detail, at, cancel, create_published, eventually, eventually_within,
-    flash_sale_body, get, group_buy_body, notification, notify, order, pay, post, stock,
-    wait_for_status, wait_for_stock, PRICE,
+    activity_detail, at, cancel, create_published, eventually, eventually_within, flash_sale_body,
+    get, group_buy_body, notification, notify, order, pay, post, stock, wait_for_status,
+    wait_for_stock, PRICE,
 };
 use crate::helpers::{assert_error, spawn_app, spawn_app_with, success_data, TestApp};
 
@@ -79,7 +79,9 @@ fn assert_not_eligible(status: StatusCode, reply: &Value, rule: &str) -> Value {
     assert_error(reply, "NOT_ELIGIBLE");
     let details = reply["error"]["details"].clone();
     assert_eq!(details["rule"], rule, "{reply}");
-    assert!(details["reason"].as_str().is_some_and(|reason| !reason.is_empty()));
+    assert!(details["reason"]
+        .as_str()
+        .is_some_and(|reason| !reason.is_empty()));
     details
 }
 
@@ -152,10 +154,16 @@ async fn a_city_rule_admits_its_cities_and_refuses_another_city_or_none() {
 
     assert_eq!(listed, StatusCode::CREATED, "{created}");
     let details = assert_not_eligible(other, &refused, "cities");
-    assert!(details["reason"].as_str().unwrap().contains("city"), "{refused}");
+    assert!(
+        details["reason"].as_str().unwrap().contains("city"),
+        "{refused}"
+    );
     let details = assert_not_eligible(missing, &no_city, "cities");
     assert!(
-        details["reason"].as_str().unwrap().contains("must name a city"),
+        details["reason"]
+            .as_str()
+            .unwrap()
+            .contains("must name a city"),
         "{no_city}"
     );
     // Refusals reserve nothing.
@@ -211,7 +219,10 @@ async fn new_users_only_refuses_who_paid_elsewhere_and_admits_who_only_ordered()
 
     let details = assert_not_eligible(status, &refused, "newUserOnly");
     assert!(
-        details["reason"].as_str().unwrap().contains("new users only"),
+        details["reason"]
+            .as_str()
+            .unwrap()
+            .contains("new users only"),
         "{refused}"
     );
     assert_eq!(admitted, StatusCode::CREATED, "{created}");
@@ -289,7 +300,10 @@ async fn a_full_paid_users_index_fails_closed_for_new_users_only() {
 
     let details = assert_not_eligible(status, &refused, "newUserOnly");
     assert!(
-        details["reason"].as_str().unwrap().contains("cannot be verified"),
+        details["reason"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be verified"),
         "{refused}"
     );
     let text = metrics(&app).await;
@@ -316,7 +330,11 @@ async fn an_order_in_one_exclusive_activity_blocks_an_overlapping_one_until_canc
 
     let (status, refused) = grab(&app, &second, "u1", "r1").await;
     let details = assert_not_eligible(status, &refused, "mutuallyExclusive");
-    assert_eq!(details["conflictingActivityId"], first.as_str(), "{refused}");
+    assert_eq!(
+        details["conflictingActivityId"],
+        first.as_str(),
+        "{refused}"
+    );
     // Not exclusive, or the same activity again (the per-user limit governs): accepted.
     grab_created(&app, &plain, "u1", "r1").await;
     grab_created(&app, &first, "u1", "r2").await;
@@ -360,7 +378,12 @@ async fn exclusive_activities_whose_windows_only_touch_do_not_exclude_each_other
         let detail = activity_detail(&app, &late).await?;
         (detail["status"] == "ONLINE").then_some(())
     };
-    eventually_within(Duration::from_secs(10), "the later one is ONLINE", online_soon).await;
+    eventually_within(
+        Duration::from_secs(10),
+        "the later one is ONLINE",
+        online_soon,
+    )
+    .await;
 
     grab_created(&app, &late, "u1", "r1").await;
 }
@@ -415,12 +438,7 @@ async fn concurrent_grabs_in_two_exclusive_activities_give_each_user_one_of_them
         .flat_map(|user| [(user, &first), (user, &second)])
         .collect::<Vec<_>>();
 
-    let answers = join_all(
-        attempts
-            .iter()
-            .map(|(user, id)| grab(&app, id, user, "r1")),
-    )
-    .await;
+    let answers = join_all(attempts.iter().map(|(user, id)| grab(&app, id, user, "r1"))).await;
 
     for (user, pair) in users.iter().zip(answers.chunks(2)) {
         let created = pair
@@ -428,7 +446,10 @@ async fn concurrent_grabs_in_two_exclusive_activities_give_each_user_one_of_them
             .filter(|(status, _)| *status == StatusCode::CREATED)
             .count();
         assert_eq!(created, 1, "{user}: {pair:?}");
-        for (status, reply) in pair.iter().filter(|(status, _)| *status != StatusCode::CREATED) {
+        for (status, reply) in pair
+            .iter()
+            .filter(|(status, _)| *status != StatusCode::CREATED)
+        {
             assert_not_eligible(*status, reply, "mutuallyExclusive");
         }
     }
