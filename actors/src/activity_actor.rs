@@ -183,18 +183,29 @@ impl ActivityActor {
                     kind,
                 })
                 .collect();
-            let claimed = self.admit(&events)?;
-            if let Err(rejection) = self.commit(&events, context) {
-                if let Some(user) = ordering_user(&events).filter(|_| claimed) {
-                    self.release_if_idle(user);
-                }
-                return Err(rejection);
-            }
+            self.admit_and_commit(&events, context)?;
         }
         Ok(Answer {
             subject: self.subject_view(decision.subject),
             replayed: decision.replayed,
         })
+    }
+
+    /// Checks eligibility, then commits; a claim taken for an entry the journal refuses is
+    /// given back.
+    fn admit_and_commit(
+        &mut self,
+        events: &[Event],
+        context: &mut Context<Self>,
+    ) -> Result<(), Rejection> {
+        let claimed = self.admit(events)?;
+        let committed = self.commit(events, context);
+        if committed.is_err() && claimed {
+            if let Some(user) = ordering_user(events) {
+                self.release_if_idle(user);
+            }
+        }
+        committed
     }
 
     /// The eligibility rules that look beyond this activity, for the order `events` create

@@ -13,13 +13,18 @@ use crate::fixtures::{
     get, group_buy_body, notification, notify, order, pay, post, stock, wait_for_status,
     wait_for_stock, PRICE,
 };
-use crate::helpers::{assert_error, spawn_app, spawn_app_with, success_data, TestApp};
+use crate::helpers::{
+    assert_error, spawn_app, spawn_app_with, success_data, TestApp, OPERATOR_TOKEN,
+};
 
 /// A flash sale (stock 100, limit 2, pay timeout 300 s) with `rules`, ONLINE now.
 async fn online_sale(app: &TestApp, rules: Value) -> String {
-    let mut body = flash_sale_body(100, 2, 300);
+    online(app, &with_rules(flash_sale_body(100, 2, 300), rules)).await
+}
+
+fn with_rules(mut body: Value, rules: Value) -> Value {
     body["rules"] = rules;
-    online(app, &body).await
+    body
 }
 
 /// A group buy of 3 with `rules` added to its group rules, ONLINE now.
@@ -357,6 +362,49 @@ async fn an_order_in_one_exclusive_activity_blocks_an_overlapping_one_until_canc
     let (blocked, refused) = grab(&app, &first, "u1", "r4").await;
     let details = assert_not_eligible(blocked, &refused, "mutuallyExclusive");
     assert_eq!(details["conflictingActivityId"], second.as_str());
+}
+
+#[actix_web::test]
+async fn an_exclusive_order_that_times_out_frees_its_user() {
+    let app = spawn_app().await;
+    let quick = online(&app, &with_rules(flash_sale_body(10, 1, 1), exclusive())).await;
+    let other = online_sale(&app, exclusive()).await;
+    let expiring = grab_created(&app, &quick, "u1", "r1").await;
+    let (status, refused) = grab(&app, &other, "u1", "r1").await;
+    assert_not_eligible(status, &refused, "mutuallyExclusive");
+
+    eventually_within(Duration::from_secs(5), "the order timed out", || async {
+        (order(&app, &expiring).await["status"] == "TIMEOUT").then_some(())
+    })
+    .await;
+
+    grab_created(&app, &other, "u1", "r2").await;
+}
+
+#[actix_web::test]
+async fn editing_the_exclusive_flag_claims_or_frees_the_orders_already_held() {
+    let app = spawn_app().await;
+    let edited = online_sale(&app, json!({})).await;
+    let exclusive_sale = online_sale(&app, exclusive()).await;
+    grab_created(&app, &edited, "u1", "r1").await;
+    let path = format!("/admin/v1/activities/{edited}");
+    let put = |rules: Value| {
+        let body = with_rules(flash_sale_body(100, 2, 300), rules);
+        let path = path.clone();
+        let app = &app;
+        async move {
+            let response = app.admin_put(&path, OPERATOR_TOKEN, &body).await;
+            assert_eq!(response.status(), StatusCode::OK, "edit");
+        }
+    };
+
+    put(exclusive()).await;
+    let (status, refused) = grab(&app, &exclusive_sale, "u1", "r1").await;
+    let details = assert_not_eligible(status, &refused, "mutuallyExclusive");
+    assert_eq!(details["conflictingActivityId"], edited.as_str());
+
+    put(json!({})).await;
+    grab_created(&app, &exclusive_sale, "u1", "r2").await;
 }
 
 #[actix_web::test]
