@@ -76,6 +76,9 @@ pub struct Settings {
     /// Approval flows per template and store (see [`crate::approval_flows`]).
     #[serde(default)]
     pub approval: crate::approval_flows::ApprovalSettings,
+    /// Bounds of the eligibility indexes (see `playcore_actors::eligibility`).
+    #[serde(default)]
+    pub eligibility: EligibilitySettings,
     /// Seed demo activities at start (`--demo`); a flag only, never read from files.
     #[serde(skip)]
     pub demo: bool,
@@ -146,6 +149,29 @@ pub struct ActorSettings {
     pub max_orders_per_activity: usize,
     /// Resolution of the deadline queue (order timeouts, group expiry, start/end).
     pub timer_tick_ms: u64,
+}
+
+/// Bounds of the platform-wide eligibility indexes (defaults in `config/default.toml`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EligibilitySettings {
+    /// Users money ever arrived from, kept for "new users only". At the bound the index
+    /// is saturated and "new users only" refuses every user it does not know (fails
+    /// closed) until a restart with a larger bound.
+    pub max_paid_users: usize,
+    /// Users holding an order in a mutually exclusive activity. At the bound new claims
+    /// get 503 OVERLOADED.
+    pub max_exclusive_users: usize,
+}
+
+impl Default for EligibilitySettings {
+    fn default() -> Self {
+        let defaults = playcore_actors::eligibility::EligibilityOptions::default();
+        Self {
+            max_paid_users: defaults.paid_users_max,
+            max_exclusive_users: defaults.exclusive_users_max,
+        }
+    }
 }
 
 /// The lifecycle scheduler's health supervisor (defaults in `config/default.toml`).
@@ -444,6 +470,14 @@ impl Settings {
                 self.actors.max_orders_per_activity as u64,
             ),
             ("actors.timer_tick_ms", self.actors.timer_tick_ms),
+            (
+                "eligibility.max_paid_users",
+                self.eligibility.max_paid_users as u64,
+            ),
+            (
+                "eligibility.max_exclusive_users",
+                self.eligibility.max_exclusive_users as u64,
+            ),
             ("ws.push_interval_ms", self.ws.push_interval_ms),
             ("ws.max_connections", self.ws.max_connections as u64),
             ("ws.heartbeat_interval_ms", self.ws.heartbeat_interval_ms),

@@ -6,6 +6,7 @@ use crate::config::{Durability, Settings};
 use crate::telemetry::Metrics;
 use playcore_actors::activity_actor::now_ms;
 use playcore_actors::domain::{ActivityConfig, ActivityId, Command, Rules, TemplateCode};
+use playcore_actors::eligibility::EligibilityOptions;
 use playcore_actors::{ActorSettings, Runtime, RuntimeOptions};
 use playcore_snapshots::{JournalConfig, Store};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -60,6 +61,10 @@ pub fn runtime_options(settings: &Settings) -> RuntimeOptions {
         activities_max: settings.actors.max_activities,
         timers_capacity: TIMERS_CAPACITY,
         timer_tick: Duration::from_millis(settings.actors.timer_tick_ms.max(1)),
+        eligibility: EligibilityOptions {
+            paid_users_max: settings.eligibility.max_paid_users,
+            exclusive_users_max: settings.eligibility.max_exclusive_users,
+        },
     }
 }
 
@@ -173,6 +178,47 @@ impl Core {
         ];
         for (name, help, value) in levels {
             metrics.gauge(name, help).set(as_gauge(value));
+        }
+        self.export_eligibility(metrics);
+    }
+
+    fn export_eligibility(&self, metrics: &Metrics) {
+        let eligibility = self.runtime.eligibility();
+        let as_gauge = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+        let levels = [
+            (
+                "playcore_eligibility_paid_users",
+                "users money arrived from (new-users-only index)",
+                eligibility.paid.len() as u64,
+            ),
+            (
+                "playcore_eligibility_paid_users_dropped",
+                "paying users not recorded because the index is full (non-zero: \
+                 new-user-only orders of unknown users are refused)",
+                eligibility.paid.dropped(),
+            ),
+            (
+                "playcore_eligibility_exclusive_users",
+                "users holding an order in a mutually exclusive activity",
+                eligibility.exclusion.len() as u64,
+            ),
+            (
+                "playcore_eligibility_exclusive_claims_refused_full",
+                "mutual-exclusion claims refused because the index is full",
+                eligibility.exclusion.refused_full(),
+            ),
+        ];
+        for (name, help, value) in levels {
+            metrics.gauge(name, help).set(as_gauge(value));
+        }
+        for (rule, count) in eligibility.refusals() {
+            metrics
+                .gauge_with_labels(
+                    "playcore_eligibility_refusals",
+                    "orders refused NOT_ELIGIBLE since start, by rule",
+                    &[("rule", rule)],
+                )
+                .set(as_gauge(count));
         }
     }
 

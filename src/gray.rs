@@ -1,6 +1,6 @@
 //! Gray release on the hot path, and the record of its decisions.
 //!
-//! [`admit`] reads the activity's published view (no mailbox hop) and evaluates the pure
+//! [`admit`] takes the activity's published view (no mailbox hop) and evaluates the pure
 //! [`playcore_actors::domain::gray::decide`] on the view's immutable config. While gray
 //! release is disabled it does nothing else: no allocation, no counter, no log.
 //!
@@ -9,12 +9,12 @@
 //! behind a `Mutex` taken with `try_lock` — a grab never waits for it, and a contended
 //! entry is dropped and counted in `logSkipped` (the counters stay exact).
 
-use crate::core::Core;
 use crate::error::{ApiError, ErrorCode};
 use dashmap::DashMap;
 use playcore_actors::activity_actor::now_ms;
 use playcore_actors::domain::gray;
 use playcore_actors::domain::{ActivityId, GrayDecision, GrayReason, GrayUser};
+use playcore_actors::views::ActivityView;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -150,17 +150,10 @@ pub fn asker<'a>(
     }
 }
 
-/// `Ok` when the activity's gray release admits `asker`, else 403 NOT_IN_GRAY. An unknown
-/// activity passes: the command that follows answers 404.
-pub fn admit(
-    core: &Core,
-    monitor: &GrayMonitor,
-    id: ActivityId,
-    asker: &GrayUser,
-) -> Result<(), ApiError> {
-    let Some(view) = core.runtime.registry.view(id) else {
-        return Ok(());
-    };
+/// `Ok` when the gray release of the activity `view` shows admits `asker`, else 403
+/// NOT_IN_GRAY.
+pub fn admit(monitor: &GrayMonitor, view: &ActivityView, asker: &GrayUser) -> Result<(), ApiError> {
+    let id = view.id;
     if !view.gray.enabled {
         return Ok(());
     }

@@ -4,7 +4,7 @@ use crate::dto::{ActivityDto, GroupDto, OrderDto};
 use crate::envelope;
 use crate::error::{ApiError, ErrorCode};
 use actix_web::HttpResponse;
-use playcore_actors::domain::Rejection;
+use playcore_actors::domain::{Ineligibility, Rejection};
 use playcore_actors::{Answer, ExecuteError, SubjectView};
 use serde::Serialize;
 
@@ -25,11 +25,25 @@ impl From<Rejection> for ApiError {
             Rejection::AlreadyInGroup => ErrorCode::AlreadyInGroup,
             Rejection::InvalidState(_) => ErrorCode::InvalidState,
             Rejection::AmountMismatch => ErrorCode::AmountMismatch,
-            Rejection::NotEligible(_) => ErrorCode::NotEligible,
+            Rejection::NotEligible(why) => return not_eligible(why),
             Rejection::Overloaded(_) => ErrorCode::Overloaded,
         };
         ApiError::new(code, message)
     }
+}
+
+/// 403 NOT_ELIGIBLE; `details` names the rule (as in the rule schema), the reason and,
+/// for a mutual exclusion, the activity the user's other order is in.
+pub fn not_eligible(why: Ineligibility) -> ApiError {
+    let mut details = serde_json::json!({"rule": why.rule(), "reason": why.reason()});
+    if let Some(with) = why.conflicting_activity() {
+        details["conflictingActivityId"] = serde_json::Value::String(with.to_string());
+    }
+    ApiError::new(
+        ErrorCode::NotEligible,
+        Rejection::NotEligible(why).to_string(),
+    )
+    .with_details(details)
 }
 
 /// Maps a failed `execute`; `what` names the thing whose id was unknown.

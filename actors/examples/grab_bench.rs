@@ -64,6 +64,7 @@ fn options(durability: Durability, arbiters: u64) -> RuntimeOptions {
         activities_max: 1000,
         timers_capacity: 100_000_000,
         timer_tick: Duration::from_millis(50),
+        eligibility: Default::default(),
     }
 }
 

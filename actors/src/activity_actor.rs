@@ -5,9 +5,14 @@
 //! the journal position the answer depends on. The actor never waits for the disk: callers
 //! wait for the durable watermark (see `Registry::execute`), and public views are published
 //! only once the journal covers them.
+//!
+//! Eligibility across activities (new users only, mutual exclusion) is checked between
+//! `decide` and the journal, on the shared indexes of [`crate::eligibility`]; an activity
+//! with neither rule pays one branch for it.
 
 use crate::domain::decide::Subject;
-use crate::domain::{ActivityState, Command, Event, EventKind, Rejection};
+use crate::domain::{ActivityState, Command, Event, EventKind, Ineligibility, Rejection};
+use crate::eligibility::{self, ClaimError, Eligibility};
 use crate::floors::SnapshotFloors;
 use crate::mailbox::MailboxBound;
 use crate::publisher::Publisher;
@@ -94,6 +99,7 @@ pub struct Shared {
     pub timers: Arc<Timers>,
     pub floors: Arc<SnapshotFloors>,
     pub settings: ActorSettings,
+    pub eligibility: Arc<Eligibility>,
 }
 
 pub struct ActivityActor {
@@ -103,6 +109,7 @@ pub struct ActivityActor {
     publisher: Publisher,
     floors: Arc<SnapshotFloors>,
     settings: ActorSettings,
+    eligibility: Arc<Eligibility>,
     mailbox: Arc<MailboxBound>,
     /// Replies waiting for the journal to make their position durable, oldest first.
     /// Holding them here (instead of each caller waiting) costs one durability waiter per
@@ -135,6 +142,7 @@ impl ActivityActor {
             publisher,
             floors: shared.floors,
             settings: shared.settings,
+            eligibility: shared.eligibility,
             mailbox,
             held_replies: VecDeque::new(),
             waiting: false,
@@ -175,12 +183,135 @@ impl ActivityActor {
                     kind,
                 })
                 .collect();
-            self.commit(events, context)?;
+            self.admit_and_commit(&events, context)?;
         }
         Ok(Answer {
             subject: self.subject_view(decision.subject),
             replayed: decision.replayed,
         })
+    }
+
+    /// Checks eligibility, then commits; a claim taken for an entry the journal refuses is
+    /// given back.
+    fn admit_and_commit(
+        &mut self,
+        events: &[Event],
+        context: &mut Context<Self>,
+    ) -> Result<(), Rejection> {
+        let claimed = self.admit(events)?;
+        let committed = self.commit(events, context);
+        if committed.is_err() && claimed {
+            if let Some(user) = ordering_user(events) {
+                self.release_if_idle(user);
+            }
+        }
+        committed
+    }
+
+    /// The eligibility rules that look beyond this activity, for the order `events` create
+    /// (if any): new users only, then mutual exclusion, whose claim this takes. Returns
+    /// whether a claim was taken (to release should the journal refuse the entry).
+    /// Replays create nothing, so they are never refused here.
+    fn admit(&self, events: &[Event]) -> Result<bool, Rejection> {
+        let rules = &self.state.config.rules;
+        if !rules.new_user_only && !rules.mutually_exclusive {
+            return Ok(false);
+        }
+        let Some(user) = ordering_user(events) else {
+            return Ok(false);
+        };
+        let refuse = |why: Ineligibility| {
+            self.eligibility.count_refusal(why);
+            Rejection::NotEligible(why)
+        };
+        if rules.new_user_only {
+            self.eligibility.paid.check_new(user).map_err(refuse)?;
+        }
+        if !rules.mutually_exclusive {
+            return Ok(false);
+        }
+        let hold = eligibility::hold_of(&self.state);
+        match self.eligibility.exclusion.claim(user, hold) {
+            Ok(()) => Ok(true),
+            Err(ClaimError::Conflict(with)) => {
+                Err(refuse(Ineligibility::MutuallyExclusive { with }))
+            }
+            Err(ClaimError::Full) => {
+                Err(Rejection::Overloaded("the mutual-exclusion index is full"))
+            }
+        }
+    }
+
+    /// Releases the user's exclusion claim on this activity unless the user still holds
+    /// units here.
+    fn release_if_idle(&self, user: &str) {
+        let holds = self
+            .state
+            .users
+            .get(user)
+            .is_some_and(|user_state| user_state.units_held > 0);
+        if !holds {
+            self.eligibility.exclusion.release(user, self.state.id);
+        }
+    }
+
+    /// Keeps the shared indexes in step with events just applied: money that arrived marks
+    /// its user as paying (every activity: the index is platform-wide); an order that
+    /// stopped holding units may free its user's exclusion claim; a new configuration
+    /// re-registers this activity's holders.
+    fn track_eligibility(&self, events: &[Event], was_exclusive: bool) {
+        let exclusive = self.state.config.rules.mutually_exclusive;
+        for event in events {
+            match &event.kind {
+                EventKind::InstancePaid { order, .. }
+                | EventKind::InstanceRefundPending {
+                    order,
+                    trade_number: Some(_),
+                } => {
+                    if let Some(found) = self.state.order(*order) {
+                        self.eligibility.paid.mark(&found.user);
+                    }
+                }
+                EventKind::ActivityUpdated { .. } => self.resync_exclusion(was_exclusive),
+                _ => {}
+            }
+            if exclusive {
+                if let Some(user) = self.released_user(&event.kind) {
+                    self.release_if_idle(user);
+                }
+            }
+        }
+    }
+
+    /// The user of an order that may have stopped holding units with this event.
+    fn released_user(&self, kind: &EventKind) -> Option<&str> {
+        match kind {
+            EventKind::InstanceCancelled { order }
+            | EventKind::InstanceTimeout { order }
+            | EventKind::InstanceFailed { order }
+            | EventKind::InstanceRefundPending { order, .. } => {
+                self.state.order(*order).map(|found| &*found.user)
+            }
+            _ => None,
+        }
+    }
+
+    /// After a configuration change: this activity's holders hold with its new window, or
+    /// release their claims when it is no longer exclusive. O(users of the activity), on
+    /// an admin edit of an exclusive activity only.
+    fn resync_exclusion(&self, was_exclusive: bool) {
+        let exclusive = self.state.config.rules.mutually_exclusive;
+        if !was_exclusive && !exclusive {
+            return;
+        }
+        let hold = eligibility::hold_of(&self.state);
+        for user in eligibility::holders(&self.state) {
+            if exclusive {
+                self.eligibility.exclusion.restore(user, hold);
+            } else {
+                self.eligibility.exclusion.release(user, self.state.id);
+            }
+        }
     }
 
     fn has_room(&self) -> bool {
@@ -189,7 +320,7 @@ impl ActivityActor {
 
     /// Appends the events as one journal entry, then applies them. Nothing is applied when
     /// the journal refuses the entry.
-    fn commit(&mut self, events: Vec<Event>, context: &mut Context<Self>) -> Result<(), Rejection> {
+    fn commit(&mut self, events: &[Event], context: &mut Context<Self>) -> Result<(), Rejection> {
         let stream = self.state.id.0;
         let appended = self
             .journal
@@ -198,12 +329,14 @@ impl ActivityActor {
             AppendError::Full => Rejection::Overloaded("the journal queue is full"),
             _ => Rejection::Overloaded("the journal is unavailable"),
         })?;
+        let was_exclusive = self.state.config.rules.mutually_exclusive;
         let mut touched_groups = Vec::new();
-        for event in &events {
+        for event in events {
             self.state.apply(event);
             self.schedule_for(event);
             touched_groups.extend(self.group_touched(&event.kind));
         }
+        self.track_eligibility(events, was_exclusive);
         self.entries_since_snapshot += 1;
         self.stage_views(touched_groups, context);
         if self.entries_since_snapshot >= self.settings.snapshot_every_events {
@@ -456,6 +589,14 @@ impl ActivityActor {
             }
         }
     }
+}
+
+/// The user of the order `events` create, if they create one.
+fn ordering_user(events: &[Event]) -> Option<&str> {
+    events.iter().find_map(|event| match &event.kind {
+        EventKind::InstanceCreated { user, .. } => Some(user.as_str()),
+        _ => None,
+    })
 }
 
 /// Shared with the snapshot thread's completion callback.

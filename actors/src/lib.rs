@@ -5,6 +5,7 @@
 //!   No actix, I/O or clock inside.
 //! - `views`: immutable public views built from the state (what replies and pushes show).
 //! - `activity_actor`: the actor shell of one activity: decide, journal, apply, reply.
+//! - `eligibility`: the platform-wide indexes behind "new users only" and mutual exclusion.
 //! - `durability`: waiters for the journal's durable watermark, woken exactly once.
 //! - `floors`: how far back recovery needs the journal, so it can be truncated.
 //! - `mailbox`: the real bound on an actor's mailbox (503 OVERLOADED past it).
@@ -16,6 +17,7 @@
 pub mod activity_actor;
 pub mod domain;
 pub mod durability;
+pub mod eligibility;
 pub mod floors;
 pub mod mailbox;
 pub mod publisher;

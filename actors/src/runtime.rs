@@ -1,14 +1,16 @@
 //! The runtime: recovers every activity from the journal and snapshots, starts the actors
 //! on an arbiter pool, runs the timeout supervisor, and shuts down in order.
 //!
-//! Start-up order: load snapshots, replay the journal after them, start the actors (which
-//! rebuild their timers), and only then report ready. Shutdown: snapshot every actor, then
+//! Start-up order: load snapshots, replay the journal after them, rebuild the eligibility
+//! indexes from every recovered state, start the actors (which rebuild their timers), and
+//! only then report ready. Shutdown: snapshot every actor, then
 //! flush and sync the journal.
 
 use crate::activity_actor::{now_ms, ActivityActor, ActorSettings, Shared, TakeSnapshot};
 use crate::domain::{
     decide_create, ActivityConfig, ActivityId, ActivityState, Command, Event, EventKind,
 };
+use crate::eligibility::{Eligibility, EligibilityOptions};
 use crate::floors::SnapshotFloors;
 use crate::mailbox::MailboxBound;
 use crate::publisher::{Published, Publisher};
@@ -38,6 +40,8 @@ pub struct RuntimeOptions {
     pub activities_max: usize,
     pub timers_capacity: usize,
     pub timer_tick: Duration,
+    /// Bounds of the eligibility indexes shared by all activities.
+    pub eligibility: EligibilityOptions,
 }
 
 /// What recovery found, for the log and `/readyz`.
@@ -70,6 +74,7 @@ pub struct Runtime {
     journal: Journal,
     timers: Arc<Timers>,
     floors: Arc<SnapshotFloors>,
+    eligibility: Arc<Eligibility>,
     arbiters: Vec<Arbiter>,
     next_activity: AtomicU64,
     options: RuntimeOptions,
@@ -83,6 +88,8 @@ impl Runtime {
     pub fn start(store: Store, options: RuntimeOptions) -> Result<Arc<Runtime>, RuntimeError> {
         let started = Instant::now();
         let (states, mut report, next_seq) = replay(&store)?;
+        let eligibility = Arc::new(Eligibility::new(options.eligibility));
+        eligibility.rebuild(states.values().map(|(state, _, _)| state));
         let journal = Journal::start(store.clone(), options.journal, next_seq);
         let next_activity = states.keys().max().map_or(1, |max| max + 1);
         let arbiter_count = if options.arbiters == 0 {
@@ -97,6 +104,7 @@ impl Runtime {
             journal,
             timers: Arc::new(Timers::new(options.timers_capacity)),
             floors: Arc::new(SnapshotFloors::default()),
+            eligibility,
             arbiters: (0..arbiter_count).map(|_| Arbiter::new()).collect(),
             next_activity: AtomicU64::new(next_activity),
             options,
@@ -124,6 +132,11 @@ impl Runtime {
         &self.timers
     }
 
+    /// The eligibility indexes every activity shares.
+    pub fn eligibility(&self) -> &Eligibility {
+        &self.eligibility
+    }
+
     fn spawn_actor(&self, state: ActivityState, last_seq: u64) -> (ActivityId, ActivityHandle) {
         let id = state.id;
         let published = Published::new(Arc::new(activity_view(&state)));
@@ -134,6 +147,7 @@ impl Runtime {
             timers: Arc::clone(&self.timers),
             floors: Arc::clone(&self.floors),
             settings: self.options.actor.clone(),
+            eligibility: Arc::clone(&self.eligibility),
         };
         let actor = ActivityActor::new(state, shared, publisher, Arc::clone(&mailbox), last_seq);
         let index = (id.0 as usize) % self.arbiters.len();

@@ -31,6 +31,7 @@ fn options(mailbox_capacity: usize, snapshot_every_events: u64) -> RuntimeOption
         activities_max: 100,
         timers_capacity: 1_000_000,
         timer_tick: Duration::from_millis(20),
+        eligibility: Default::default(),
     }
 }
 

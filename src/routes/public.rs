@@ -11,6 +11,7 @@ use crate::gray::{self, GrayMonitor};
 use crate::outcome::{self, execute_error};
 use crate::signature;
 use actix_web::{web, HttpRequest, HttpResponse};
+use playcore_actors::domain::eligibility::check_city;
 use playcore_actors::domain::{ActivityId, Command, GrayUser, GroupId, OrderId, Payment};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -106,7 +107,7 @@ async fn get_activity(core: CoreData, path: web::Path<String>) -> Result<HttpRes
 }
 
 /// The grab body of API.md. `storeId`, `city`, `device` and `tags` describe the user for
-/// the gray release (see `crate::gray`) and, later, eligibility rules.
+/// the gray release (see `crate::gray`); `city` also for the city rule (`rules.cities`).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct GrabBody {
@@ -126,6 +127,29 @@ impl GrabBody {
         let (store, city) = (&self.store_id, &self.city);
         gray::asker(&self.user_id, store, city, &self.device, &self.tags)
     }
+}
+
+/// The checks of a trading request before its mailbox hop, on one registry lookup: the
+/// gray release, then the city rule (`rules.cities`: one branch when the list is empty).
+/// The rules that look at other activities (new users only, mutual exclusion) run in the
+/// actor, after replays are recognised (`playcore_actors::eligibility`). Checked here, a
+/// city refusal costs no hop; the price is that a retry of an earlier request is refused
+/// too if the cities no longer admit its city (changing them needs a new approval). An
+/// unknown activity passes: the command answers 404.
+fn admit(
+    core: &Core,
+    monitor: &GrayMonitor,
+    id: ActivityId,
+    asker: &GrayUser,
+) -> Result<(), ApiError> {
+    let Some(view) = core.runtime.registry.view(id) else {
+        return Ok(());
+    };
+    gray::admit(monitor, &view, asker)?;
+    check_city(&view.config.rules, asker.city).map_err(|why| {
+        core.runtime.eligibility().count_refusal(why);
+        outcome::not_eligible(why)
+    })
 }
 
 fn quantity(value: Option<i64>) -> Result<u32, ApiError> {
@@ -149,7 +173,7 @@ async fn grab(
         quantity: quantity(body.quantity)?,
         source: dto::source(body.channel_id.as_deref(), body.referrer_id.as_deref())?,
     };
-    gray::admit(&core, &monitor, id, &body.asker())?;
+    admit(&core, &monitor, id, &body.asker())?;
     let answer = outcome::execute(&core, id, command, "activity").await?;
     Ok(outcome::created_or_replayed(&answer))
 }
@@ -186,7 +210,7 @@ async fn start_group(
         request: dto::request_id(&body.request_id)?,
         source: dto::source(body.channel_id.as_deref(), body.referrer_id.as_deref())?,
     };
-    gray::admit(&core, &monitor, id, &body.asker())?;
+    admit(&core, &monitor, id, &body.asker())?;
     let answer = outcome::execute(&core, id, command, "activity").await?;
     Ok(outcome::created_or_replayed(&answer))
 }
@@ -204,7 +228,7 @@ async fn join_group(
         request: dto::request_id(&body.request_id)?,
         source: dto::source(body.channel_id.as_deref(), body.referrer_id.as_deref())?,
     };
-    gray::admit(&core, &monitor, id.activity, &body.asker())?;
+    admit(&core, &monitor, id.activity, &body.asker())?;
     let answer = outcome::execute(&core, id.activity, command, "group").await?;
     Ok(outcome::created_or_replayed(&answer))
 }

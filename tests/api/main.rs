@@ -4,6 +4,7 @@
 mod admin;
 mod approval_flows;
 mod concurrency;
+mod eligibility;
 mod envelope;
 mod fixtures;
 mod gray;

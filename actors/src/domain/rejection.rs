@@ -1,5 +1,7 @@
 //! Business refusals: plain results of `decide`, not errors.
 
+use super::eligibility::Ineligibility;
+
 /// Why a command was refused. The HTTP layer maps each to a code of API.md.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {
@@ -30,7 +32,7 @@ pub enum Rejection {
     #[error("the amount does not match the order")]
     AmountMismatch,
     #[error("not eligible: {0}")]
-    NotEligible(&'static str),
+    NotEligible(Ineligibility),
     /// A bound was reached (orders per activity, journal queue): the client may retry later.
     #[error("overloaded: {0}")]
     Overloaded(&'static str),
