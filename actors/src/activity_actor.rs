@@ -272,7 +272,9 @@ impl ActivityActor {
                         self.eligibility.paid.mark(&found.user);
                     }
                 }
-                EventKind::ActivityUpdated { .. } => self.resync_exclusion(was_exclusive),
+                EventKind::ActivityUpdated { .. } | EventKind::ActivityRolledBack { .. } => {
+                    self.resync_exclusion(was_exclusive)
+                }
                 _ => {}
             }
             if exclusive {

@@ -408,6 +408,26 @@ async fn editing_the_exclusive_flag_claims_or_frees_the_orders_already_held() {
 }
 
 #[actix_web::test]
+async fn a_rollback_to_a_version_that_is_not_exclusive_frees_the_orders_held() {
+    let app = spawn_app().await;
+    let edited = online_sale(&app, json!({})).await;
+    let exclusive_sale = online_sale(&app, exclusive()).await;
+    grab_created(&app, &edited, "u1", "r1").await;
+    let path = format!("/admin/v1/activities/{edited}");
+    let body = with_rules(flash_sale_body(100, 2, 300), exclusive());
+    let response = app.admin_put(&path, OPERATOR_TOKEN, &body).await;
+    assert_eq!(response.status(), StatusCode::OK, "edit");
+    let (status, refused) = grab(&app, &exclusive_sale, "u1", "r1").await;
+    assert_not_eligible(status, &refused, "mutuallyExclusive");
+
+    let rollback = format!("{path}/versions/1/rollback");
+    let response = app.admin_post(&rollback, OPERATOR_TOKEN, &json!({})).await;
+    assert_eq!(response.status(), StatusCode::OK, "rollback");
+
+    grab_created(&app, &exclusive_sale, "u1", "r2").await;
+}
+
+#[actix_web::test]
 async fn exclusive_activities_whose_windows_only_touch_do_not_exclude_each_other() {
     let app = spawn_app().await;
     let boundary = at(4);
