@@ -5,6 +5,7 @@ pub mod admin;
 pub mod audit;
 pub mod gray;
 pub mod h5;
+pub mod openapi;
 pub mod ops;
 pub mod public;
 pub mod scheduler;
@@ -15,6 +16,7 @@ use actix_web::web;
 
 pub fn configure(config: &mut web::ServiceConfig) {
     ops::configure(config);
+    openapi::configure(config);
     public::configure(config);
     admin::configure(config);
     gray::configure(config);
