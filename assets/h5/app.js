@@ -6,7 +6,8 @@
  *
  * The user: `uid` in the URL wins and is remembered; otherwise a random id is generated on
  * the first visit and kept in localStorage. `c_id` (channel) and `u_id` (referrer) in the
- * URL are remembered too and sent with every order as channelId / referrerId.
+ * URL are remembered too and sent with every order as channelId / referrerId, and so is
+ * `city` (the user's city, for activities limited to some cities).
  *
  * Hooks for tests: #live[data-mode] is "websocket", "polling" or "connecting";
  * #message[data-code] holds the last error code; #order[data-status] the order's status. */
@@ -24,6 +25,14 @@
   const STORAGE_PREFIX = 'playcore.';
   /** What the API accepts as an identifier: printable ASCII, at most 64 characters. */
   const IDENTIFIER = /^[\x21-\x7e]{1,64}$/;
+  /** A city name: 1 to 64 characters, no control characters (names are often Chinese). */
+  const CITY = /^[^\x00-\x1f\x7f]{1,64}$/;
+  /** NOT_ELIGIBLE says which rule refused the user in `details.rule`. */
+  const ELIGIBILITY_MESSAGES = {
+    cities: '很抱歉，本活动仅限部分城市参与',
+    newUserOnly: '很抱歉，本活动仅限新用户参与',
+    mutuallyExclusive: '您已参加同期的互斥活动，无法同时参与本活动',
+  };
   const GROUP_TEMPLATES = ['GROUP_BUY', 'COURSE_GROUP'];
 
   const ERROR_MESSAGES = {
@@ -147,9 +156,9 @@
   }
 
   /** Remembers a valid URL parameter under `key`. */
-  function adoptParameter(parameters, name, key) {
+  function adoptParameter(parameters, name, key, pattern = IDENTIFIER) {
     const value = parameters.get(name);
-    if (value && IDENTIFIER.test(value)) save(key, value);
+    if (value && pattern.test(value)) save(key, value);
   }
 
   function identity() {
@@ -157,6 +166,7 @@
     adoptParameter(parameters, 'uid', 'userId');
     adoptParameter(parameters, 'c_id', 'channelId');
     adoptParameter(parameters, 'u_id', 'referrerId');
+    adoptParameter(parameters, 'city', 'city', CITY);
     let userId = load('userId');
     if (!userId) {
       userId = 'u' + randomHex(6);
@@ -167,6 +177,7 @@
       userId,
       channelId: load('channelId'),
       referrerId: referrerId !== userId ? referrerId : null,
+      city: load('city'),
     };
   }
 
@@ -175,6 +186,7 @@
     const source = { userId: user.userId, requestId: newRequestId() };
     if (user.channelId) source.channelId = user.channelId;
     if (user.referrerId) source.referrerId = user.referrerId;
+    if (user.city) source.city = user.city;
     return source;
   }
 
@@ -211,8 +223,10 @@
     const envelope = await response.json().catch(() => null);
     if (envelope && envelope.timestamp) observeServerTime(envelope.timestamp);
     if (envelope && envelope.success) return { ok: true, status: response.status, data: envelope.data };
-    const code = envelope && envelope.error ? envelope.error.code : 'INTERNAL';
-    return { ok: false, status: response.status, code };
+    const error = envelope && envelope.error;
+    const code = error ? error.code : 'INTERNAL';
+    const rule = error && error.details ? error.details.rule : undefined;
+    return { ok: false, status: response.status, code, rule };
   }
 
   /** A request retried on OVERLOADED and on a lost connection, with the same body. */
@@ -225,7 +239,8 @@
     }
   }
 
-  function errorText(code) {
+  function errorText(code, rule) {
+    if (code === 'NOT_ELIGIBLE' && ELIGIBILITY_MESSAGES[rule]) return ELIGIBILITY_MESSAGES[rule];
     return ERROR_MESSAGES[code] || '操作失败（' + code + '），请稍后重试';
   }
 
@@ -239,8 +254,8 @@
     node.hidden = false;
   }
 
-  function showError(code) {
-    showMessage(errorText(code), 'error', code);
+  function showError(code, rule) {
+    showMessage(errorText(code, rule), 'error', code);
   }
 
   function hideMessage() {
@@ -372,7 +387,7 @@
         set(result.data.order || result.data);
         showMessage('支付成功！', 'ok');
       } else {
-        showError(result.code);
+        showError(result.code, result.rule);
         await refresh();
       }
     }
@@ -522,7 +537,7 @@
         order.set(result.data);
         showMessage('抢购成功！请在支付时限内完成支付', 'ok');
       } else {
-        showError(result.code);
+        showError(result.code, result.rule);
         channel.refresh();
       }
     }
@@ -541,7 +556,7 @@
         location.href = '/h5/groups/' + encodeURIComponent(groupId);
         return;
       }
-      showError(result.code);
+      showError(result.code, result.rule);
       reloadGroups();
     }
 
@@ -610,7 +625,7 @@
     setText('user-id', user.userId);
     let channel = { refresh: poll };
     request('GET', base).then((result) => {
-      if (!result.ok) return showError(result.code);
+      if (!result.ok) return showError(result.code, result.rule);
       apply(result.data);
       channel = liveChannel('/ws/activities/' + activityId, poll, onFrame);
       order.refresh();
@@ -730,7 +745,7 @@
         if (result.data.order) order.set(result.data.order);
         showMessage('参团成功！请在支付时限内完成支付', 'ok');
       } else {
-        showError(result.code);
+        showError(result.code, result.rule);
         poll();
       }
     }
@@ -800,7 +815,7 @@
     setText('user-id', user.userId);
     let channel = { refresh: poll };
     request('GET', base).then((result) => {
-      if (!result.ok) return showError(result.code);
+      if (!result.ok) return showError(result.code, result.rule);
       apply(result.data);
       loadActivity(result.data.activityId);
       channel = liveChannel('/ws/groups/' + groupId, poll, onFrame);
