@@ -143,6 +143,12 @@ pub enum EventKind {
     ApprovalLevelAdvanced {
         level: u32,
     },
+    /// These orders (ascending, at most `archive::ARCHIVE_BATCH_ORDERS_MAX`) were written
+    /// to the cold store and synced before this event was decided: only their stubs stay
+    /// in memory. Changes no status, count, stock or per-user unit.
+    OrdersArchived {
+        orders: Vec<u64>,
+    },
 }
 
 impl EventKind {
@@ -179,6 +185,7 @@ impl EventKind {
             EventKind::ApprovalFlowSubmitted { .. } => "APPROVAL_SUBMITTED",
             EventKind::ApprovalVoted { .. } => "APPROVAL_VOTED",
             EventKind::ApprovalLevelAdvanced { .. } => "APPROVAL_LEVEL_ADVANCED",
+            EventKind::OrdersArchived { .. } => "ORDERS_ARCHIVED",
         }
     }
 }

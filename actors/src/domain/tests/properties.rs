@@ -283,7 +283,7 @@ impl Harness {
         let due_orders: Vec<u64> = (1..=self.state().orders.len() as u64)
             .filter(|number| {
                 order(self.state(), *number).status == OrderStatus::PendingPay
-                    && order(self.state(), *number).expires_at_ms <= now
+                    && expires_at(self.state(), *number) <= now
             })
             .collect();
         for number in due_orders {
@@ -453,7 +453,7 @@ impl Harness {
             match kind {
                 EventKind::InstanceTimeout { order: number } => {
                     assert!(
-                        order(state, *number).expires_at_ms <= self.now,
+                        expires_at(state, *number) <= self.now,
                         "order {number} timed out early"
                     );
                 }
@@ -695,7 +695,7 @@ impl Harness {
                 // fails in the same command).
                 || (previous == OrderStatus::PendingPay
                     && found.status == OrderStatus::RefundPending
-                    && (self.now >= found.expires_at_ms
+                    && (found.expires_at_ms().is_some_and(|expires_at_ms| self.now >= expires_at_ms)
                         || found
                             .group
                             .is_some_and(|number| self.now >= group(state, number).expires_at_ms)));
