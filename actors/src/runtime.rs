@@ -84,7 +84,8 @@ impl Runtime {
     pub fn start(store: Store, options: RuntimeOptions) -> Result<Arc<Runtime>, RuntimeError> {
         let started = Instant::now();
         let (states, mut report, next_seq) = replay(&store)?;
-        let cold = ColdOrders::open(&store).map_err(|error| RuntimeError::Storage(error.to_string()))?;
+        let cold =
+            ColdOrders::open(&store).map_err(|error| RuntimeError::Storage(error.to_string()))?;
         let journal = Journal::start(store.clone(), options.journal, next_seq);
         let next_activity = states.keys().max().map_or(1, |max| max + 1);
         let arbiter_count = if options.arbiters == 0 {

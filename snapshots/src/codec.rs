@@ -492,7 +492,10 @@ mod tests {
         for index in 0..record.len() {
             let mut garbled = record.clone();
             garbled[index] ^= 0x01;
-            assert!(read_archive_record(&garbled, 7, 42).is_err(), "flip at {index}");
+            assert!(
+                read_archive_record(&garbled, 7, 42).is_err(),
+                "flip at {index}"
+            );
         }
         assert_eq!(
             read_archive_record(&record, 7, 43),

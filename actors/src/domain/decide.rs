@@ -142,9 +142,7 @@ impl ActivityState {
             Command::ExpireGroup { group } => self.decide_expire_group(*group, now_ms),
             Command::CompleteRefund { order } => self.decide_complete_refund(*order),
             Command::ConfigureGray { config, by } => self.decide_gray(config, by),
-            Command::ArchiveOrders { orders, cutoff_ms } => {
-                self.decide_archive(orders, *cutoff_ms)
-            }
+            Command::ArchiveOrders { orders, cutoff_ms } => self.decide_archive(orders, *cutoff_ms),
         }
     }
 

@@ -58,7 +58,14 @@ fn every_status() -> ActivityState {
     use OrderStatus::*;
     assert_eq!(
         statuses,
-        [Paid, Cancelled, Timeout, Refunded, RefundPending, PendingPay]
+        [
+            Paid,
+            Cancelled,
+            Timeout,
+            Refunded,
+            RefundPending,
+            PendingPay
+        ]
     );
     state
 }
@@ -71,7 +78,11 @@ fn terminal_orders_untouched_since_the_cutoff_are_the_candidates() {
 
     // PAID (flash sale), CANCELLED, TIMEOUT, REFUNDED; not REFUND_PENDING nor PENDING_PAY.
     assert_eq!(numbers(&found), [1, 2, 3, 4]);
-    assert_eq!(found.first_kept_index, Some(4), "order 5 must be looked at again");
+    assert_eq!(
+        found.first_kept_index,
+        Some(4),
+        "order 5 must be looked at again"
+    );
     assert!(found.pass_done);
     assert_eq!(found.scanned, 6);
     // The candidates are whole orders, detail included, for the cold store.
@@ -127,7 +138,11 @@ fn archiving_keeps_counts_stock_gmv_and_per_user_units() {
     assert_eq!(state.orders.len(), before.orders.len());
     for number in 1..=6 {
         let (now, then) = (order(&state, number), order(&before, number));
-        assert_eq!(now.is_archived(), archived.contains(&number), "order {number}");
+        assert_eq!(
+            now.is_archived(),
+            archived.contains(&number),
+            "order {number}"
+        );
         // The stub is the order without its detail.
         let stub = Order {
             detail: None,
@@ -325,7 +340,10 @@ fn stubs_survive_a_snapshot_and_a_replay_of_the_journal() {
     assert_eq!(decoded.trades.get("T1"), Some(&1));
     assert_eq!(decoded.counts.archived, 2);
     let replayed = run(&mut decoded, grab("u2", "r1", 1), END - 1).expect("replay");
-    assert_eq!((replayed.subject, replayed.replayed), (Subject::Order(2), true));
+    assert_eq!(
+        (replayed.subject, replayed.replayed),
+        (Subject::Order(2), true)
+    );
     assert_eq!(
         run(&mut decoded, grab("u1", "r2", 1), END - 1),
         Err(Rejection::LimitExceeded)

@@ -337,11 +337,18 @@ impl Harness {
         });
         assert!(scan.pass_done, "an unbounded scan ends its pass");
         if scan.next_index < self.state().orders.len() {
-            assert!(scan.first_kept_index.is_some(), "it stopped at a kept order");
+            assert!(
+                scan.first_kept_index.is_some(),
+                "it stopped at a kept order"
+            );
         }
         let numbers: Vec<u64> = scan.candidates.iter().map(|(number, _)| *number).collect();
         for (number, whole) in scan.candidates {
-            assert_eq!(Some(&whole), self.shadow.order(number), "a candidate is whole");
+            assert_eq!(
+                Some(&whole),
+                self.shadow.order(number),
+                "a candidate is whole"
+            );
             self.cold.insert(number, whole);
         }
         let command = Command::ArchiveOrders {
@@ -417,7 +424,10 @@ impl Harness {
         let result = self.run.run(command.clone(), now);
         if !matches!(command, Command::ArchiveOrders { .. }) {
             let shadow_result = super::run(&mut self.shadow, command.clone(), now);
-            assert_eq!(result, shadow_result, "archiving changed the answer to {command:?}");
+            assert_eq!(
+                result, shadow_result,
+                "archiving changed the answer to {command:?}"
+            );
         }
 
         match &result {
@@ -836,7 +846,10 @@ impl Harness {
                 continue;
             }
             assert_ne!(found.status, OrderStatus::PendingPay, "order {number}");
-            let cold = self.cold.get(&number).expect("an archived order was written");
+            let cold = self
+                .cold
+                .get(&number)
+                .expect("an archived order was written");
             let merged = Order {
                 detail: cold.detail.clone(),
                 ..found.clone()
