@@ -110,6 +110,15 @@ pub async fn archive_run(
     tally
 }
 
+/// Why a batch was not archived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BatchFailure {
+    /// The cold write or the archive command failed: an error of the run.
+    Failed,
+    /// An order changed since it was read (the actor refused the batch): a benign race.
+    Changed,
+}
+
 /// One run's fixed inputs.
 struct Run<'a> {
     core: &'a Core,
@@ -156,8 +165,8 @@ impl Run<'_> {
                         tally.archived += archived as u64;
                         *budget = budget.saturating_sub(archived);
                     }
-                    Err(failed) => {
-                        tally.errors += u64::from(failed);
+                    Err(failure) => {
+                        tally.errors += u64::from(failure == BatchFailure::Failed);
                         // Not archived: the next run must look at these again.
                         first_kept =
                             Some(first_kept.map_or(first_index, |kept| kept.min(first_index)));
@@ -174,13 +183,12 @@ impl Run<'_> {
     }
 
     /// Writes the candidates to the cold store, then archives them in the actor. Returns
-    /// how many were archived, or whether the failure is an error (`true`) or a benign
-    /// race (an order changed since it was read: `false`).
+    /// how many were archived.
     async fn archive_batch(
         &self,
         id: ActivityId,
         candidates: Vec<(u64, Order)>,
-    ) -> Result<usize, bool> {
+    ) -> Result<usize, BatchFailure> {
         let orders: Vec<u64> = candidates.iter().map(|(number, _)| *number).collect();
         let registry = &self.core.runtime.registry;
         let cold = Arc::clone(registry.cold());
@@ -189,11 +197,11 @@ impl Run<'_> {
             Ok(Ok(())) => {}
             Ok(Err(error)) => {
                 tracing::error!(activity = %id, %error, "archive: the cold store write failed");
-                return Err(true);
+                return Err(BatchFailure::Failed);
             }
             Err(error) => {
                 tracing::error!(activity = %id, %error, "archive: the cold store write did not run");
-                return Err(true);
+                return Err(BatchFailure::Failed);
             }
         }
         let count = orders.len();
@@ -205,11 +213,11 @@ impl Run<'_> {
             Ok(_) => Ok(count),
             Err(ExecuteError::Rejected(rejection)) => {
                 tracing::debug!(activity = %id, %rejection, "archive: a batch changed since it was read");
-                Err(false)
+                Err(BatchFailure::Changed)
             }
             Err(error) => {
                 tracing::warn!(activity = %id, %error, "archive: the archive command failed");
-                Err(true)
+                Err(BatchFailure::Failed)
             }
         }
     }

@@ -242,6 +242,35 @@ async fn the_archive_runs_are_recorded_and_counted() {
 }
 
 #[actix_web::test]
+async fn a_run_archives_at_most_its_budget_and_the_next_run_goes_on() {
+    let app = spawn_app_with(|settings| {
+        settings.scheduler.archive_interval_seconds = 1;
+        settings.scheduler.archive_after_seconds = ARCHIVE_AFTER_SECONDS;
+        settings.scheduler.archive_orders_per_run_max = 1;
+    })
+    .await;
+    let sale = sale_with_orders(&app).await;
+
+    wait_archived(&app, &sale.id, 2).await;
+
+    let response = app
+        .admin_get(
+            "/admin/v1/scheduler/runs?task=archive&limit=1000",
+            ADMIN_TOKEN,
+        )
+        .await;
+    let body = json(response).await;
+    let items: Vec<u64> = success_data(&body)["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .map(|run| run["itemsProcessed"].as_u64().expect("items"))
+        .collect();
+    assert!(items.iter().all(|archived| *archived <= 1), "{items:?}");
+    assert_eq!(items.iter().sum::<u64>(), 2, "{items:?}");
+}
+
+#[actix_web::test]
 async fn a_late_payment_of_an_archived_cancelled_order_is_refunded() {
     let app = spawn_archiving_app().await;
     let sale = sale_with_orders(&app).await;
