@@ -59,6 +59,10 @@ const GROUP_COMMIT_WINDOW_US_MAX: u64 = 20_000;
 
 /// A health run at least once a day; a longer interval would hide what it is for.
 const SCHEDULER_INTERVAL_SECONDS_MAX: u64 = 86_400;
+/// Thirty days: terminal orders older than this leave memory by default.
+const ARCHIVE_AFTER_SECONDS_DEFAULT: u64 = 30 * 86_400;
+/// Ten years: a larger age is a typo (and would overflow nothing, but archive nothing).
+const ARCHIVE_AFTER_SECONDS_MAX: u64 = 3_650 * 86_400;
 
 /// Every setting of the server.
 #[derive(Debug, Clone, Deserialize)]
@@ -195,6 +199,17 @@ pub struct SchedulerSettings {
     /// Orders and groups one health run looks at per activity (the bound on its work;
     /// a cursor carries on from there in the next run).
     pub scan_items_per_activity_max: usize,
+    /// An archive run (terminal orders into the cold store) starts this often.
+    pub archive_interval_seconds: u64,
+    /// A terminal order untouched for this long is archived (default 30 days).
+    pub archive_after_seconds: u64,
+    /// Orders per cold-store write and per ORDERS_ARCHIVED event.
+    pub archive_batch_orders_max: usize,
+    /// Orders one archive run archives at most, over all activities.
+    pub archive_orders_per_run_max: usize,
+    /// Order slots one read in an activity's actor examines at most (the bound on the
+    /// actor's pause for the archiver).
+    pub archive_scan_orders_max: usize,
 }
 
 impl Default for SchedulerSettings {
@@ -206,6 +221,11 @@ impl Default for SchedulerSettings {
             journal_pending_percent_max: 80,
             mailbox_depth_percent_max: 80,
             scan_items_per_activity_max: 10_000,
+            archive_interval_seconds: 600,
+            archive_after_seconds: ARCHIVE_AFTER_SECONDS_DEFAULT,
+            archive_batch_orders_max: 1_000,
+            archive_orders_per_run_max: 100_000,
+            archive_scan_orders_max: 100_000,
         }
     }
 }
@@ -535,6 +555,46 @@ impl Settings {
                     .to_owned(),
             );
         }
+        self.validate_archive(problems);
+    }
+
+    fn validate_archive(&self, problems: &mut Vec<String>) {
+        let scheduler = &self.scheduler;
+        let interval = scheduler.archive_interval_seconds;
+        if !(1..=SCHEDULER_INTERVAL_SECONDS_MAX).contains(&interval) {
+            problems.push(format!(
+                "scheduler.archive_interval_seconds must be 1..={SCHEDULER_INTERVAL_SECONDS_MAX}, \
+                 got {interval}"
+            ));
+        }
+        if scheduler.archive_after_seconds > ARCHIVE_AFTER_SECONDS_MAX {
+            problems.push(format!(
+                "scheduler.archive_after_seconds must be 0..={ARCHIVE_AFTER_SECONDS_MAX}, got {}",
+                scheduler.archive_after_seconds
+            ));
+        }
+        let batch_max = playcore_actors::domain::ARCHIVE_BATCH_ORDERS_MAX;
+        let batch = scheduler.archive_batch_orders_max;
+        if !(1..=batch_max).contains(&batch) {
+            problems.push(format!(
+                "scheduler.archive_batch_orders_max must be 1..={batch_max}, got {batch}"
+            ));
+        }
+        let bounds = [
+            (
+                "scheduler.archive_orders_per_run_max",
+                scheduler.archive_orders_per_run_max,
+            ),
+            (
+                "scheduler.archive_scan_orders_max",
+                scheduler.archive_scan_orders_max,
+            ),
+        ];
+        for (key, value) in bounds {
+            if value == 0 {
+                problems.push(format!("{key} must be greater than 0"));
+            }
+        }
     }
 
     fn validate_ws(&self, problems: &mut Vec<String>) {
@@ -816,6 +876,8 @@ mod tests {
         assert_eq!(settings.scheduler.health_interval_seconds, 1);
         let defaults = Settings::embedded_defaults().expect("defaults load");
         assert_eq!(defaults.scheduler.health_interval_seconds, 30);
+        assert_eq!(defaults.scheduler.archive_after_seconds, 30 * 86_400);
+        assert_eq!(defaults.scheduler.archive_interval_seconds, 600);
         let base = SchedulerSettings::default;
         let invalid = [
             (
@@ -843,6 +905,41 @@ mod tests {
                 "scan_items_per_activity_max",
                 SchedulerSettings {
                     scan_items_per_activity_max: 0,
+                    ..base()
+                },
+            ),
+            (
+                "archive_interval_seconds",
+                SchedulerSettings {
+                    archive_interval_seconds: 0,
+                    ..base()
+                },
+            ),
+            (
+                "archive_after_seconds",
+                SchedulerSettings {
+                    archive_after_seconds: 3_651 * 86_400,
+                    ..base()
+                },
+            ),
+            (
+                "archive_batch_orders_max",
+                SchedulerSettings {
+                    archive_batch_orders_max: 10_001,
+                    ..base()
+                },
+            ),
+            (
+                "archive_orders_per_run_max",
+                SchedulerSettings {
+                    archive_orders_per_run_max: 0,
+                    ..base()
+                },
+            ),
+            (
+                "archive_scan_orders_max",
+                SchedulerSettings {
+                    archive_scan_orders_max: 0,
                     ..base()
                 },
             ),

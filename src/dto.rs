@@ -141,6 +141,9 @@ pub struct OrderDto {
     pub channel_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub referrer_id: Option<String>,
+    /// Shown (as `true`) only for an order read back from the cold store.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub archived: bool,
 }
 
 impl From<&OrderView> for OrderDto {
@@ -158,6 +161,7 @@ impl From<&OrderView> for OrderDto {
             group_id: view.group.map(|group| group.to_string()),
             channel_id: view.source.channel.clone(),
             referrer_id: view.source.referrer.clone(),
+            archived: view.archived,
         }
     }
 }

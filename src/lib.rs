@@ -24,12 +24,14 @@
 //! - [`audit`]: the append-only, hash-chained log of admin writes and its verification.
 //! - [`gray`]: the gray-release check of trading requests and the record of its decisions.
 //! - [`scheduler`]: the lifecycle scheduler: health checks, alerts, the run log.
+//! - [`archive`]: the scheduler's archive task: old terminal orders into the cold store.
 //! - [`auth`]: bearer tokens, roles and the [`auth::Caller`] extractor.
 //! - [`signature`]: HMAC-SHA256 signatures of payment notifications.
 //! - [`telemetry`]: logging setup and the Prometheus metrics registry.
 //! - [`ws`]: the websockets: a fan-out hub per watched activity or group, sessions.
 
 pub mod approval_flows;
+pub mod archive;
 pub mod audit;
 pub mod auth;
 pub mod cli;

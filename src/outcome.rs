@@ -56,6 +56,9 @@ pub fn execute_error(error: ExecuteError, what: &'static str) -> ApiError {
             "the journal is unavailable; retry later",
         ),
         ExecuteError::Rejected(rejection) => rejection.into(),
+        ExecuteError::ColdStore(reason) => {
+            ApiError::internal(format!("an archived {what} could not be read: {reason}"))
+        }
     }
 }
 

@@ -1,6 +1,7 @@
-//! The lifecycle scheduler: the health supervisor and the record of every scheduler run.
+//! The lifecycle scheduler: the health supervisor, the archiver, and the record of every
+//! scheduler run.
 //!
-//! Two tasks run beside the timeout supervisor of `playcore-actors` (whose deadline queue
+//! Three tasks run beside the timeout supervisor of `playcore-actors` (whose deadline queue
 //! ticks every `actors.timer_tick_ms`):
 //!
 //! - **timeouts**: the tick loop only counts what it does ([`Timers::totals`]); every
@@ -16,6 +17,9 @@
 //!   reaches the others in the next runs) and `scheduler.scan_items_per_activity_max`
 //!   orders and groups each (a cursor per activity carries on from there). An activity
 //!   whose mailbox is already deep is not read: the check must not add to the load.
+//! - **archive**: every `scheduler.archive_interval_seconds`, moves terminal orders older
+//!   than `scheduler.archive_after_seconds` into the cold store (see [`crate::archive`]);
+//!   items = orders archived, errors = reads, cold writes or archive commands that failed.
 //!
 //! Each finding raises an alert: the counter `playcore_scheduler_alerts_total{kind}` and
 //! an entry in a bounded in-memory [`AlertLog`] (`GET /admin/v1/scheduler/alerts`). Alerts
@@ -25,7 +29,7 @@
 //! record its own lag. The checks themselves are pure functions over probes of the state
 //! ([`check_journal`], [`check_mailbox`], [`check_overdue`]).
 //!
-//! Both tasks stop when [`Scheduler::stop`] is called (shutdown, before the core) or when
+//! The tasks stop when [`Scheduler::stop`] is called (shutdown, before the core) or when
 //! the runtime closes.
 
 use std::collections::{HashMap, VecDeque};
@@ -40,6 +44,7 @@ use playcore_actors::timers::{TimerTotals, Timers};
 use playcore_actors::ExecuteError;
 use tokio::sync::watch;
 
+use crate::archive::{archive_run, ArchiveLimits, ArchiveProgress};
 use crate::config::Settings;
 use crate::core::Core;
 use crate::telemetry::Metrics;
@@ -58,15 +63,17 @@ pub const HEALTH_ACTIVITIES_PER_RUN_MAX: usize = 1_000;
 pub enum Task {
     Timeouts,
     Health,
+    Archive,
 }
 
 impl Task {
-    pub const ALL: [Task; 2] = [Task::Timeouts, Task::Health];
+    pub const ALL: [Task; 3] = [Task::Timeouts, Task::Health, Task::Archive];
 
     pub fn name(self) -> &'static str {
         match self {
             Task::Timeouts => "timeouts",
             Task::Health => "health",
+            Task::Archive => "archive",
         }
     }
 
@@ -419,7 +426,7 @@ pub fn scan_activity(state: &ActivityState, cursor: ScanCursor, budget: usize) -
             let number = (cursor.order_index + offset + 1) as u64;
             scan.unpaid_orders.push(DeadlineProbe {
                 number,
-                due_at_ms: order.expires_at_ms,
+                due_at_ms: order.expires_at_ms().unwrap_or(i64::MAX),
             });
         }
     }
@@ -483,15 +490,23 @@ impl Scheduler {
         }
     }
 
-    /// Starts the timeouts and health tasks on the current actix system.
+    /// Starts the timeouts, health and archive tasks on the current actix system.
     pub fn start(scheduler: Arc<Self>, core: Arc<Core>, settings: &Settings) {
         let interval = Duration::from_secs(settings.scheduler.health_interval_seconds.max(1));
         let limits = Limits::from_settings(settings);
+        let archive_every = Duration::from_secs(settings.scheduler.archive_interval_seconds.max(1));
+        let archive_limits = ArchiveLimits::from_settings(settings);
         actix_web::rt::spawn(Arc::clone(&scheduler).timeouts_task(Arc::clone(&core)));
-        actix_web::rt::spawn(scheduler.health_task(core, interval, limits));
+        actix_web::rt::spawn(Arc::clone(&scheduler).health_task(
+            Arc::clone(&core),
+            interval,
+            limits,
+        ));
+        actix_web::rt::spawn(scheduler.archive_task(core, archive_every, archive_limits));
     }
 
-    /// Stops both tasks (a health run in progress is abandoned).
+    /// Stops the tasks (a health or archive run in progress is abandoned; an archive batch
+    /// cut short leaves its orders live, see [`crate::archive`]).
     pub fn stop(&self) {
         self.stop.send_replace(true);
     }
@@ -586,6 +601,54 @@ impl Scheduler {
             errors: tally.errors,
         };
         self.record(Task::Health, outcome);
+    }
+
+    async fn archive_task(
+        self: Arc<Self>,
+        core: Arc<Core>,
+        every: Duration,
+        limits: ArchiveLimits,
+    ) {
+        let (mut stop, mut closing) = (self.stop.subscribe(), core.runtime.registry.closing());
+        let mut interval = tokio::time::interval(every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut progress = ArchiveProgress::default();
+        loop {
+            tokio::select! {
+                _ = interval.tick() => {}
+                _ = stop.wait_for(|stopped| *stopped) => break,
+                _ = closing.wait_for(|closed| *closed) => break,
+            }
+            tokio::select! {
+                _ = self.archive_once(&core, &limits, &mut progress) => {}
+                _ = stop.wait_for(|stopped| *stopped) => break,
+                _ = closing.wait_for(|closed| *closed) => break,
+            }
+        }
+    }
+
+    /// One archive run and its record.
+    async fn archive_once(
+        &self,
+        core: &Core,
+        limits: &ArchiveLimits,
+        progress: &mut ArchiveProgress,
+    ) {
+        let started_at_ms = now_ms();
+        let tally = archive_run(core, limits, progress, started_at_ms).await;
+        self.metrics
+            .counter(
+                "playcore_orders_archived_total",
+                "orders moved from memory to the cold store",
+            )
+            .add(tally.archived);
+        let outcome = RunOutcome {
+            started_at_ms,
+            ended_at_ms: now_ms(),
+            items_processed: tally.archived,
+            errors: tally.errors,
+        };
+        self.record(Task::Archive, outcome);
     }
 
     fn raise(&self, finding: Finding, now_ms: i64) {
@@ -954,6 +1017,7 @@ mod tests {
         for kind in AlertKind::ALL {
             assert_eq!(AlertKind::parse(kind.name()), Some(kind));
         }
-        assert_eq!(Task::parse("archive"), None);
+        assert_eq!(Task::parse("archive"), Some(Task::Archive));
+        assert_eq!(Task::parse("backup"), None);
     }
 }

@@ -436,3 +436,107 @@ fn confirmed_orders_survive_kill_9_and_timers_still_fire() {
         server.log()
     );
 }
+
+/// Archiving settings of the archive crash test: terminal orders leave memory one second
+/// after their last change; no periodic snapshot, so recovery replays ORDERS_ARCHIVED from
+/// the journal.
+const ARCHIVE_ENV: [(&str, &str); 3] = [
+    ("PLAYCORE__SCHEDULER__ARCHIVE_INTERVAL_SECONDS", "1"),
+    ("PLAYCORE__SCHEDULER__ARCHIVE_AFTER_SECONDS", "1"),
+    ("PLAYCORE__STORAGE__SNAPSHOT_INTERVAL_SECONDS", "3600"),
+];
+
+/// The activity's stats once `archived` of its orders are archived (waits up to 20 s).
+fn wait_archived(api: &Api, activity: &str, archived: u64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let stats = api.stats(activity);
+        if stats["orders"]["archived"] == archived {
+            return stats;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never archived {archived}: {stats}"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn archived_orders_survive_kill_9() {
+    let dir = TestDir::new("playcore-archive-crash-");
+    let data_dir = dir.data_dir();
+    let mut server = Server::start_with_env(&data_dir, &dir.path().join("run-0.log"), &ARCHIVE_ENV);
+    let api = Api::new(&server);
+    // Limit 1 per user; u1..u3 pay, u4 and u5 leave their orders unpaid (never archived).
+    let activity = api.open_flash_sale(10, 1, 300);
+    let mut order_ids = Vec::new();
+    for user in ["u1", "u2", "u3", "u4", "u5"] {
+        let grabbed = api
+            .grab(&activity, user, "r1")
+            .expect("the grab reaches the server");
+        assert_eq!(grabbed.status, 201, "{grabbed:?}");
+        order_ids.push(
+            grabbed.data()["orderId"]
+                .as_str()
+                .expect("an id")
+                .to_owned(),
+        );
+    }
+    for (user, order_id) in ["u1", "u2", "u3"].iter().zip(&order_ids) {
+        let paid = api
+            .pay(order_id, user)
+            .expect("the payment reaches the server");
+        assert_eq!(paid.status, 200, "{paid:?}");
+    }
+    let archived = wait_archived(&api, &activity, 3);
+    let before: Vec<Value> = order_ids
+        .iter()
+        .map(|id| api.order(id).data().clone())
+        .collect();
+    assert!(
+        before[..3].iter().all(|order| order["archived"] == true),
+        "{before:?}"
+    );
+    assert!(
+        before[3..]
+            .iter()
+            .all(|order| order.get("archived").is_none()),
+        "{before:?}"
+    );
+
+    server.kill9();
+    let server = Server::start_with_env(&data_dir, &dir.path().join("run-1.log"), &ARCHIVE_ENV);
+    let api = Api::new(&server);
+
+    let recovered = api.stats(&activity);
+    for field in ["stock", "orders", "gmv", "users"] {
+        assert_eq!(recovered[field], archived[field], "{field} after the kill");
+    }
+    assert!(
+        server.log().contains("snapshots=0"),
+        "the restart replayed the journal, no snapshot: {}",
+        server.log()
+    );
+    for (order_id, order) in order_ids.iter().zip(&before) {
+        assert_eq!(
+            api.order(order_id).data(),
+            order,
+            "{order_id} after the kill"
+        );
+    }
+    let replay = api
+        .grab(&activity, "u1", "r1")
+        .expect("the replay reaches the server");
+    assert_eq!(replay.status, 200, "{replay:?}");
+    assert_eq!(replay.data()["orderId"], before[0]["orderId"]);
+    let again = api
+        .grab(&activity, "u1", "r2")
+        .expect("the grab reaches the server");
+    assert_eq!(again.status, 409, "{again:?}");
+    assert_eq!(again.error_code(), Some("LIMIT_EXCEEDED"));
+    let fresh = api
+        .grab(&activity, "u6", "r1")
+        .expect("the grab reaches the server");
+    assert_eq!(fresh.status, 201, "{fresh:?}");
+}

@@ -418,9 +418,13 @@ impl ActivityActor {
         for (index, order) in self.state.orders.iter().enumerate() {
             let number = index as u64 + 1;
             match order.status {
-                OrderStatus::PendingPay => self.timers.schedule(
-                    self.deadline(order.expires_at_ms, DeadlineKind::ExpireOrder(number)),
-                ),
+                OrderStatus::PendingPay => {
+                    // Unpaid orders are never archived, so the deadline is always there.
+                    if let Some(expires_at_ms) = order.expires_at_ms() {
+                        let kind = DeadlineKind::ExpireOrder(number);
+                        self.timers.schedule(self.deadline(expires_at_ms, kind));
+                    }
+                }
                 OrderStatus::RefundPending => self.timers.schedule(
                     self.deadline(order.updated_at_ms, DeadlineKind::CompleteRefund(number)),
                 ),

@@ -6,6 +6,8 @@
 //! - `views`: immutable public views built from the state (what replies and pushes show).
 //! - `activity_actor`: the actor shell of one activity: decide, journal, apply, reply.
 //! - `eligibility`: the platform-wide indexes behind "new users only" and mutual exclusion.
+//! - `cold`: archived orders in the cold store: written whole by the archiver, read back
+//!   to complete the views of archived stubs.
 //! - `durability`: waiters for the journal's durable watermark, woken exactly once.
 //! - `floors`: how far back recovery needs the journal, so it can be truncated.
 //! - `mailbox`: the real bound on an actor's mailbox (503 OVERLOADED past it).
@@ -15,6 +17,7 @@
 //! - `runtime`: recovery, the arbiter pool, the timer loop and ordered shutdown.
 
 pub mod activity_actor;
+pub mod cold;
 pub mod domain;
 pub mod durability;
 pub mod eligibility;

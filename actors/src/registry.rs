@@ -1,14 +1,17 @@
 //! The registry: activity id -> actor address and published views (a dashmap, so HTTP
 //! workers find an actor without a lock or a hop). `execute` is the one path from a caller
-//! to an actor: one mailbox hop, then a wait for the durable watermark.
+//! to an actor: one mailbox hop, then a wait for the durable watermark. Order views of
+//! archived orders are completed from the cold store on the way out (`execute`, `order`,
+//! `complete_orders`), on the blocking pool and only when an answer holds one.
 
 use crate::activity_actor::ActivityActor;
-use crate::activity_actor::{Answer, Execute, Read};
-use crate::domain::{ActivityId, ActivityState, Command, GroupId, Rejection};
+use crate::activity_actor::{Answer, Execute, Read, SubjectView};
+use crate::cold::ColdOrders;
+use crate::domain::{ActivityId, ActivityState, Command, GroupId, OrderId, Rejection};
 use crate::durability::DurabilityWaiters;
 use crate::mailbox::MailboxBound;
 use crate::publisher::Published;
-use crate::views::{ActivityView, GroupView};
+use crate::views::{order_view, ActivityView, GroupView, OrderView};
 use actix::Addr;
 use dashmap::DashMap;
 use playcore_snapshots::Journal;
@@ -28,6 +31,10 @@ pub enum ExecuteError {
     Unavailable,
     #[error(transparent)]
     Rejected(#[from] Rejection),
+    /// An archived order could not be read back from the cold store (a bug or damaged
+    /// storage; logged).
+    #[error("cold store: {0}")]
+    ColdStore(String),
 }
 
 /// One activity as seen from outside.
@@ -45,11 +52,13 @@ pub struct Registry {
     capacity: usize,
     /// Turns true at shutdown: background loops stop and release the journal.
     closing: watch::Sender<bool>,
+    /// Whole orders of archived stubs.
+    cold: Arc<ColdOrders>,
 }
 
 impl Registry {
     /// Must run inside an actix system (it starts the durability releaser).
-    pub fn new(journal: Journal, capacity: usize) -> Registry {
+    pub fn new(journal: Journal, capacity: usize, cold: Arc<ColdOrders>) -> Registry {
         let (closing, closing_receiver) = watch::channel(false);
         let durability = DurabilityWaiters::start(journal.clone(), closing_receiver);
         Registry {
@@ -58,7 +67,13 @@ impl Registry {
             durability,
             capacity,
             closing,
+            cold,
         }
+    }
+
+    /// The cold store of archived orders (the archiver writes there).
+    pub fn cold(&self) -> &Arc<ColdOrders> {
+        &self.cold
     }
 
     /// A receiver that turns true when the runtime shuts down.
@@ -166,7 +181,68 @@ impl Registry {
         // A stopped actor drops the message and with it the reply sender.
         let reply = receiver.await.map_err(|_| ExecuteError::Unavailable)?;
         self.wait_durable(reply.durable_after_seq).await?;
-        Ok(reply.outcome?)
+        self.complete_answer(reply.outcome?).await
+    }
+
+    /// Completes the order view of an answer about an archived order (a replayed request,
+    /// a repeated payment) from the cold store; any other answer passes untouched.
+    async fn complete_answer(&self, mut answer: Answer) -> Result<Answer, ExecuteError> {
+        let view = match &mut answer.subject {
+            SubjectView::Order(view) => view,
+            SubjectView::Group {
+                order: Some(view), ..
+            } => view,
+            _ => return Ok(answer),
+        };
+        if view.archived {
+            let placeholder = order_placeholder(view.id);
+            let taken = std::mem::replace(view, placeholder);
+            let mut completed = self.complete_orders(vec![taken]).await?;
+            *view = completed.pop().ok_or(ExecuteError::Unavailable)?;
+        }
+        Ok(answer)
+    }
+
+    /// Fills in the detail of the archived views among `views` from the cold store (on
+    /// the blocking pool); returns them in the same order. No archived view: no I/O.
+    pub async fn complete_orders(
+        &self,
+        mut views: Vec<OrderView>,
+    ) -> Result<Vec<OrderView>, ExecuteError> {
+        if !views.iter().any(|view| view.archived) {
+            return Ok(views);
+        }
+        let cold = Arc::clone(&self.cold);
+        let completed = tokio::task::spawn_blocking(move || {
+            for view in views.iter_mut() {
+                cold.complete(view)?;
+            }
+            Ok::<_, crate::cold::ArchiveError>(views)
+        });
+        match completed.await {
+            Ok(Ok(views)) => Ok(views),
+            Ok(Err(error)) => {
+                tracing::error!(%error, "an archived order could not be read back");
+                Err(ExecuteError::ColdStore(error.to_string()))
+            }
+            Err(_) => Err(ExecuteError::Unavailable),
+        }
+    }
+
+    /// The whole view of one order, live or archived; `None` if the activity has no such
+    /// order.
+    pub async fn order(&self, id: OrderId) -> Result<Option<OrderView>, ExecuteError> {
+        let view = self
+            .read(id.activity, move |state| {
+                state
+                    .order(id.number)
+                    .map(|order| order_view(id.activity, id.number, order))
+            })
+            .await?;
+        match view {
+            Some(view) => Ok(self.complete_orders(vec![view]).await?.pop()),
+            None => Ok(None),
+        }
     }
 
     /// Sends a command without waiting for its answer (supervisor nudges). Returns false
@@ -201,5 +277,22 @@ impl Registry {
         let (result, seq) = receiver.await.map_err(|_| ExecuteError::Unavailable)?;
         self.wait_durable(seq).await?;
         Ok(result)
+    }
+}
+
+/// A stand-in while an archived view is being completed (never returned).
+fn order_placeholder(id: OrderId) -> OrderView {
+    OrderView {
+        id,
+        user: String::new(),
+        quantity: 0,
+        amount_cents: 0,
+        status: crate::domain::OrderStatus::Cancelled,
+        created_at_ms: 0,
+        expires_at_ms: 0,
+        paid_at_ms: None,
+        group: None,
+        source: crate::domain::Source::default(),
+        archived: true,
     }
 }

@@ -7,6 +7,7 @@
 //! flush and sync the journal.
 
 use crate::activity_actor::{now_ms, ActivityActor, ActorSettings, Shared, TakeSnapshot};
+use crate::cold::ColdOrders;
 use crate::domain::{
     decide_create, ActivityConfig, ActivityId, ActivityState, Command, Event, EventKind,
 };
@@ -90,6 +91,8 @@ impl Runtime {
         let (states, mut report, next_seq) = replay(&store)?;
         let eligibility = Arc::new(Eligibility::new(options.eligibility));
         eligibility.rebuild(states.values().map(|(state, _, _)| state));
+        let cold =
+            ColdOrders::open(&store).map_err(|error| RuntimeError::Storage(error.to_string()))?;
         let journal = Journal::start(store.clone(), options.journal, next_seq);
         let next_activity = states.keys().max().map_or(1, |max| max + 1);
         let arbiter_count = if options.arbiters == 0 {
@@ -98,7 +101,11 @@ impl Runtime {
             options.arbiters
         };
         let runtime = Runtime {
-            registry: Arc::new(Registry::new(journal.clone(), options.activities_max)),
+            registry: Arc::new(Registry::new(
+                journal.clone(),
+                options.activities_max,
+                Arc::new(cold),
+            )),
             store,
             recovery: RecoveryReport::default(),
             journal,

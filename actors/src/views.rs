@@ -1,7 +1,7 @@
 //! Immutable public views of an activity's state: what replies show and what hot reads and
 //! pushes read without a mailbox hop. Times are milliseconds since the Unix epoch (UTC).
 
-use crate::domain::state::{ActivityState, Group, Order, Phase};
+use crate::domain::state::{ActivityState, Group, Order, OrderDetail, Phase};
 use crate::domain::Source;
 use crate::domain::{
     ActivityConfig, ActivityId, ApprovalStatus, GrayConfig, GroupId, GroupStatus, OrderId,
@@ -36,6 +36,11 @@ pub struct OrderView {
     pub paid_at_ms: Option<i64>,
     pub group: Option<GroupId>,
     pub source: Source,
+    /// The order was archived. As the actor builds it, the view then lacks the detail
+    /// (`created_at_ms`, `expires_at_ms`, `paid_at_ms` and `source` are zero / empty): the
+    /// registry fills them in from the cold store ([`crate::cold::ColdOrders::complete`])
+    /// before any caller sees the view.
+    pub archived: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -95,22 +100,37 @@ pub fn activity_view(state: &ActivityState) -> ActivityView {
     }
 }
 
+/// The view of an order; for an archived stub, without its detail (see
+/// [`OrderView::archived`]).
 pub fn order_view(activity: ActivityId, number: u64, order: &Order) -> OrderView {
-    OrderView {
+    let mut view = OrderView {
         id: OrderId { activity, number },
         user: order.user.to_string(),
         quantity: order.quantity,
         amount_cents: order.amount_cents,
         status: order.status,
-        created_at_ms: order.created_at_ms,
-        expires_at_ms: order.expires_at_ms,
-        paid_at_ms: order.paid_at_ms,
-        source: order.source.clone(),
+        created_at_ms: 0,
+        expires_at_ms: 0,
+        paid_at_ms: None,
+        source: Source::default(),
         group: order.group.map(|group| GroupId {
             activity,
             number: group,
         }),
+        archived: order.is_archived(),
+    };
+    if let Some(detail) = &order.detail {
+        fill_detail(&mut view, detail);
     }
+    view
+}
+
+/// Copies the detail of an order into its view.
+pub fn fill_detail(view: &mut OrderView, detail: &OrderDetail) {
+    view.created_at_ms = detail.created_at_ms;
+    view.expires_at_ms = detail.expires_at_ms;
+    view.paid_at_ms = detail.paid_at_ms;
+    view.source = detail.source.clone();
 }
 
 pub fn group_view(state: &ActivityState, number: u64, group: &Group) -> GroupView {

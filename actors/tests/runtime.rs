@@ -1,9 +1,13 @@
 //! The runtime end to end, in process: bounded mailboxes, snapshots with journal
-//! truncation, and recovery of the same state after a restart.
+//! truncation, recovery of the same state after a restart, and archived orders read back
+//! from the cold store.
 
 use playcore_actors::activity_actor::now_ms;
-use playcore_actors::domain::{ActivityConfig, ActivityId, Command, Rules, Stock, TemplateCode};
-use playcore_actors::{ActorSettings, ExecuteError, Runtime, RuntimeOptions};
+use playcore_actors::domain::{
+    ActivityConfig, ActivityId, CandidateQuery, Command, OrderId, Rules, Stock, TemplateCode,
+};
+use playcore_actors::views::OrderView;
+use playcore_actors::{ActorSettings, ExecuteError, Runtime, RuntimeOptions, SubjectView};
 use playcore_snapshots::{Durability, JournalConfig, Store};
 use std::sync::Arc;
 use std::time::Duration;
@@ -251,4 +255,135 @@ async fn an_answer_is_never_ahead_of_the_published_view() {
         }
         runtime.close();
     }
+}
+
+/// Archives the cancelled orders `numbers` of `id` the way the archiver does: whole orders
+/// to the cold store first, then the command.
+async fn archive(runtime: &Runtime, id: ActivityId, numbers: Vec<u64>) {
+    let cutoff_ms = now_ms();
+    let wanted = numbers.clone();
+    let candidates = runtime
+        .registry
+        .read(id, move |state| {
+            let scan = state.archive_candidates(CandidateQuery {
+                cutoff_ms,
+                start_index: 0,
+                scan_max: usize::MAX,
+                candidates_max: usize::MAX,
+            });
+            let chosen = scan.candidates.into_iter();
+            chosen
+                .filter(|(number, _)| wanted.contains(number))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .expect("read");
+    assert_eq!(candidates.len(), numbers.len(), "all are candidates");
+    runtime
+        .registry
+        .cold()
+        .write(id, &candidates)
+        .expect("cold write");
+    let command = Command::ArchiveOrders {
+        orders: numbers,
+        cutoff_ms,
+    };
+    runtime
+        .registry
+        .execute(id, command)
+        .await
+        .expect("archive");
+}
+
+fn cancel(number: u64) -> Command {
+    Command::Cancel {
+        order: number,
+        user: format!("user-{}", number - 1),
+    }
+}
+
+#[actix::test]
+async fn an_archived_order_is_read_back_whole_and_a_damaged_record_is_an_error() {
+    let directory = tempfile::tempdir().expect("directory");
+    let runtime =
+        Runtime::start(open_store(directory.path()), options(4096, u64::MAX)).expect("runtime");
+    let id = open_sale(&runtime, 100).await;
+    let registry = &runtime.registry;
+    for number in 0..3 {
+        registry.execute(id, grab(number)).await.expect("grab");
+    }
+    for number in [1, 2] {
+        registry.execute(id, cancel(number)).await.expect("cancel");
+    }
+    let order_id = |number| OrderId {
+        activity: id,
+        number,
+    };
+    let live = registry
+        .order(order_id(1))
+        .await
+        .expect("read")
+        .expect("order 1");
+    assert!(!live.archived);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+
+    archive(&runtime, id, vec![1, 2]).await;
+
+    assert_eq!(registry.cold().count(id), 2);
+    let archived = registry
+        .order(order_id(1))
+        .await
+        .expect("read")
+        .expect("order 1");
+    assert_eq!(
+        OrderView {
+            archived: false,
+            ..archived.clone()
+        },
+        live,
+        "the archived order reads back whole"
+    );
+    assert!(archived.archived);
+    // A replay of the request answers with the whole archived order.
+    let replay = registry.execute(id, grab(0)).await.expect("replay");
+    assert!(replay.replayed);
+    match replay.subject {
+        SubjectView::Order(view) => assert_eq!(view, archived),
+        other => panic!("a replay answers with its order, not {other:?}"),
+    }
+    let (orders_live, orders_archived) = registry
+        .read(id, |state| {
+            (state.counts.pending_pay, state.counts.archived)
+        })
+        .await
+        .expect("read");
+    assert_eq!((orders_live, orders_archived), (1, 2));
+
+    // Order 2's record under order 1's key, then a garbled value: errors, never data.
+    let raw = registry.cold().raw();
+    let moved = raw.get(id.0, 2).expect("read").expect("record 2");
+    let mut value = Vec::new();
+    playcore_snapshots::codec::write_archive_record(&mut value, id.0, 2, &moved);
+    raw.overwrite_raw(id.0, 1, &value).expect("misplace");
+    let misplaced = registry.order(order_id(1)).await;
+    assert!(
+        matches!(misplaced, Err(ExecuteError::ColdStore(_))),
+        "{misplaced:?}"
+    );
+    let last = value.len() - 1;
+    value[last] ^= 0x10;
+    raw.overwrite_raw(id.0, 2, &value).expect("garble");
+    let garbled = registry.order(order_id(2)).await;
+    assert!(
+        matches!(garbled, Err(ExecuteError::ColdStore(_))),
+        "{garbled:?}"
+    );
+    // The live order is untouched by any of it.
+    let unpaid = registry
+        .order(order_id(3))
+        .await
+        .expect("read")
+        .expect("order 3");
+    assert!(!unpaid.archived);
+    runtime.close();
 }

@@ -20,6 +20,16 @@
 //! magic "PCS1" | version u16 | reserved u16 | seq u64 | payload_len u32 | crc32 u32 | payload
 //! crc32 covers seq, payload_len and payload.
 //! ```
+//!
+//! Archive record (one sled value of the cold store, key = stream u64 BE | number u64 BE):
+//!
+//! ```text
+//! magic "PCA1" | version u16 | reserved u16 | stream u64 | number u64 | payload_len u32 | crc32 u32 | payload
+//! crc32 covers stream, number, payload_len and payload.
+//! ```
+//!
+//! The archive header repeats its key, so a record read under another key (a misdirected
+//! write, a copied value) is refused rather than shown as another order.
 
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -37,6 +47,10 @@ pub const FORMAT_VERSION: u16 = 1;
 pub const JOURNAL_HEADER_BYTES: usize = 28;
 /// Size of a snapshot header.
 pub const SNAPSHOT_HEADER_BYTES: usize = 24;
+/// Magic bytes that open every archive record of the cold store.
+pub const ARCHIVE_MAGIC: [u8; 4] = *b"PCA1";
+/// Size of an archive record header.
+pub const ARCHIVE_HEADER_BYTES: usize = 32;
 /// Size of the frame (stream, length) in front of each event in a record body.
 pub const EVENT_FRAME_BYTES: usize = 12;
 /// Largest event payload accepted by the journal. Events are ~100 bytes; the bound
@@ -309,6 +323,53 @@ pub fn read_snapshot_value(value: &[u8]) -> Result<(u64, &[u8]), RecordFault> {
     Ok((seq, payload))
 }
 
+fn archive_checksum(stream: u64, number: u64, payload: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&stream.to_le_bytes());
+    hasher.update(&number.to_le_bytes());
+    hasher.update(&(payload.len() as u32).to_le_bytes());
+    hasher.update(payload);
+    hasher.finalize()
+}
+
+/// Appends a complete archive record (header + payload) to `out`. Panics past 4 GiB (the
+/// cold store refuses such payloads before they get here).
+pub fn write_archive_record(out: &mut Vec<u8>, stream: u64, number: u64, payload: &[u8]) {
+    let payload_len = u32::try_from(payload.len()).expect("archive record too large");
+    out.reserve(ARCHIVE_HEADER_BYTES + payload.len());
+    out.extend_from_slice(&ARCHIVE_MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&0_u16.to_le_bytes());
+    out.extend_from_slice(&stream.to_le_bytes());
+    out.extend_from_slice(&number.to_le_bytes());
+    out.extend_from_slice(&payload_len.to_le_bytes());
+    out.extend_from_slice(&archive_checksum(stream, number, payload).to_le_bytes());
+    out.extend_from_slice(payload);
+}
+
+/// Verifies an archive record read under the key (`stream`, `number`) and returns its
+/// payload.
+pub fn read_archive_record(value: &[u8], stream: u64, number: u64) -> Result<&[u8], RecordFault> {
+    let header = value
+        .get(..ARCHIVE_HEADER_BYTES)
+        .ok_or(RecordFault::TooShort)?;
+    check_magic_and_version(header, ARCHIVE_MAGIC)?;
+    let (stored_stream, stored_number) = (read_u64(header, 8), read_u64(header, 16));
+    let payload_len = read_u32(header, 24);
+    let checksum = read_u32(header, 28);
+    let payload = &value[ARCHIVE_HEADER_BYTES..];
+    if usize::try_from(payload_len).ok() != Some(payload.len()) {
+        return Err(RecordFault::LengthMismatch);
+    }
+    if archive_checksum(stored_stream, stored_number, payload) != checksum {
+        return Err(RecordFault::ChecksumMismatch);
+    }
+    if (stored_stream, stored_number) != (stream, number) {
+        return Err(RecordFault::KeyMismatch);
+    }
+    Ok(payload)
+}
+
 /// Decodes a big-endian u64 sled key; `None` for a key of another length.
 pub fn key_seq(key: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(key.try_into().ok()?))
@@ -417,6 +478,36 @@ mod tests {
         assert_eq!(
             read_snapshot_value(&value),
             Err(RecordFault::UnknownVersion(2))
+        );
+    }
+
+    #[test]
+    fn archive_record_detects_every_single_byte_flip_and_a_foreign_key() {
+        let mut record = Vec::new();
+        write_archive_record(&mut record, 7, 42, b"order 42 of activity 7");
+        assert_eq!(
+            read_archive_record(&record, 7, 42),
+            Ok(&b"order 42 of activity 7"[..])
+        );
+        for index in 0..record.len() {
+            let mut garbled = record.clone();
+            garbled[index] ^= 0x01;
+            assert!(
+                read_archive_record(&garbled, 7, 42).is_err(),
+                "flip at {index}"
+            );
+        }
+        assert_eq!(
+            read_archive_record(&record, 7, 43),
+            Err(RecordFault::KeyMismatch)
+        );
+        assert_eq!(
+            read_archive_record(&record[..20], 7, 42),
+            Err(RecordFault::TooShort)
+        );
+        assert_eq!(
+            read_archive_record(&record[..record.len() - 1], 7, 42),
+            Err(RecordFault::LengthMismatch)
         );
     }
 

@@ -15,6 +15,8 @@
 //!   group commit rather than inside it).
 //! - [`recovery`]: [`recover`] reads snapshots and the journal back, verifies every
 //!   record and cuts a corrupt tail; [`read_events`] pages through the event log.
+//! - [`cold`]: [`ColdStore`], the sled tree `orders_archive` that keeps records moved out
+//!   of memory (archived orders), verified on read and synced before a write returns.
 //!
 //! # Durability contract
 //!
@@ -29,11 +31,13 @@
 //! per batch, never per event: a sled insert costs microseconds).
 
 pub mod codec;
+pub mod cold;
 pub mod journal;
 pub mod recovery;
 pub mod store;
 
 pub use codec::{decode, encode, encode_into, CodecError};
+pub use cold::{ColdError, ColdStore};
 pub use journal::{AppendError, Durability, Journal, JournalConfig, JournalStats};
 pub use recovery::{
     corrupt_last_record, read_events, recover, recover_with, Corruption, Recovered, RecoveredEvent,

@@ -16,7 +16,7 @@ use crate::routes::public::activity_id;
 use actix_web::{web, HttpResponse};
 use playcore_actors::domain::state::ActivityState;
 use playcore_actors::domain::{ActivityId, Command, Event, LevelMode, LevelProgress, OrderStatus};
-use playcore_actors::views::order_view;
+use playcore_actors::views::{order_view, OrderView};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -437,6 +437,7 @@ fn stats_json(state: &ActivityState) -> serde_json::Value {
             "refundPending": counts.refund_pending,
             "refunded": counts.refunded,
             "total": state.orders.len(),
+            "archived": counts.archived,
         },
         "groups": state.groups.len(),
         "users": state.users.len(),
@@ -477,13 +478,17 @@ fn page_limit(limit: Option<usize>) -> Result<usize, ApiError> {
     }
 }
 
+/// One page of order views (archived ones still without their detail) and the cursor of
+/// the next page.
+type OrdersPage = (Vec<OrderView>, Option<u64>);
+
 /// Orders page: `cursor` is the last order number of the previous page.
 fn orders_page(
     state: &ActivityState,
     status: Option<OrderStatus>,
     after: u64,
     limit: usize,
-) -> serde_json::Value {
+) -> OrdersPage {
     let start = usize::try_from(after)
         .unwrap_or(usize::MAX)
         .min(state.orders.len());
@@ -492,7 +497,7 @@ fn orders_page(
         .iter_from(start)
         .enumerate()
         .map(|(offset, order)| (start as u64 + offset as u64 + 1, order));
-    let mut page: Vec<OrderDto> = Vec::new();
+    let mut page: Vec<OrderView> = Vec::new();
     let mut last = after;
     for (number, order) in
         matching.filter(|(_, order)| status.is_none_or(|wanted| order.status == wanted))
@@ -500,11 +505,11 @@ fn orders_page(
         if page.len() == limit {
             break;
         }
-        page.push(OrderDto::from(&order_view(state.id, number, order)));
+        page.push(order_view(state.id, number, order));
         last = number;
     }
     let more = page.len() == limit;
-    json!({ "orders": page, "nextCursor": if more { Some(last.to_string()) } else { None } })
+    (page, more.then_some(last))
 }
 
 async fn orders(
@@ -529,13 +534,21 @@ async fn orders(
         None => 0,
     };
     let limit = page_limit(query.limit)?;
-    let body = core
-        .runtime
-        .registry
+    let registry = &core.runtime.registry;
+    let (views, next) = registry
         .read(id, move |state| orders_page(state, status, after, limit))
         .await
         .map_err(|error| execute_error(error, "activity"))?;
-    Ok(envelope::ok(body))
+    // Archived orders of the page are read back from the cold store (at most `limit`).
+    let views = registry
+        .complete_orders(views)
+        .await
+        .map_err(|error| execute_error(error, "order"))?;
+    let page: Vec<OrderDto> = views.iter().map(OrderDto::from).collect();
+    let next_cursor = next.map(|last| last.to_string());
+    Ok(envelope::ok(
+        json!({ "orders": page, "nextCursor": next_cursor }),
+    ))
 }
 
 #[derive(Deserialize)]

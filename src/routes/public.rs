@@ -276,13 +276,10 @@ async fn list_groups(
     Ok(envelope::ok(list))
 }
 
+/// The order, live or archived (then read back from the cold store, `archived: true`).
 async fn get_order(core: CoreData, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = order_id(&path)?;
-    let read = core.runtime.registry.read(id.activity, move |state| {
-        state
-            .order(id.number)
-            .map(|order| playcore_actors::views::order_view(id.activity, id.number, order))
-    });
+    let read = core.runtime.registry.order(id);
     let view = read.await.map_err(|error| execute_error(error, "order"))?;
     let view = view.ok_or_else(|| ApiError::not_found("order", id))?;
     Ok(envelope::ok(OrderDto::from(&view)))

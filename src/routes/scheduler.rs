@@ -1,7 +1,7 @@
 //! The lifecycle scheduler's records (see [`crate::scheduler`]):
 //!
 //! - `GET /admin/v1/scheduler/runs?task=&limit=`: the newest runs first, of one task
-//!   (`timeouts`, `health`) or all;
+//!   (`timeouts`, `health`, `archive`) or all;
 //! - `GET /admin/v1/scheduler/alerts?kind=&limit=`: the newest health alerts first.
 //!
 //! Any admin role may read them (operator, approver, admin): they are operational facts
@@ -57,7 +57,7 @@ fn parse_task(task: Option<&str>) -> Result<Option<Task>, ApiError> {
         None => Ok(None),
         Some(name) => Task::parse(name)
             .map(Some)
-            .ok_or_else(|| ApiError::validation("task", "one of timeouts, health")),
+            .ok_or_else(|| ApiError::validation("task", "one of timeouts, health, archive")),
     }
 }
 

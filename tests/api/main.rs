@@ -3,6 +3,7 @@
 
 mod admin;
 mod approval_flows;
+mod archive;
 mod concurrency;
 mod eligibility;
 mod envelope;

@@ -160,7 +160,7 @@ async fn a_bad_limit_task_or_kind_is_refused_naming_the_field() {
         ("/admin/v1/scheduler/runs?limit=0", "limit"),
         ("/admin/v1/scheduler/runs?limit=1001", "limit"),
         ("/admin/v1/scheduler/runs?limit=ten", "limit"),
-        ("/admin/v1/scheduler/runs?task=archive", "task"),
+        ("/admin/v1/scheduler/runs?task=backup", "task"),
         ("/admin/v1/scheduler/alerts?limit=-1", "limit"),
         ("/admin/v1/scheduler/alerts?kind=FIRE", "kind"),
     ];

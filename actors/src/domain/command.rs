@@ -88,6 +88,13 @@ pub enum Command {
         by: String,
         remark: String,
     },
+    /// The archiver wrote these orders to the cold store (and synced it): keep only their
+    /// stubs. Refused unless every one is still archivable at `cutoff_ms` (see `archive`).
+    ArchiveOrders {
+        orders: Vec<u64>,
+        /// Orders last changed after this are too young to archive.
+        cutoff_ms: i64,
+    },
 }
 
 /// Where an order came from (the H5 page's `c_id` channel and `u_id` referrer), kept on

@@ -148,6 +148,7 @@ impl ActivityState {
                 by,
                 remark,
             } => self.decide_rollback(*to_version, by, remark),
+            Command::ArchiveOrders { orders, cutoff_ms } => self.decide_archive(orders, *cutoff_ms),
         }
     }
 

@@ -7,7 +7,7 @@
 
 use super::config::ActivityConfig;
 use super::ids::ActivityId;
-use super::state::Order;
+use super::state::{Order, OrderStatus};
 use super::template::Rules;
 use std::fmt;
 
@@ -109,11 +109,16 @@ impl Window {
     }
 }
 
-/// Whether money arrived for the order at some point: it was paid (`paid_at_ms` stays set
-/// after a refund), or a payment came too late and is being refunded (it has a trade
-/// number). Either makes its user a paying user for "new users only".
+/// Whether money arrived for the order at some point: it is PAID, or in refund (only money
+/// that arrived is refunded: a paid member of a failed group, or a payment that came too
+/// late), or it carries a trade number. Read from the order's core only, so an archived
+/// stub answers like the order it was.
 pub fn money_arrived(order: &Order) -> bool {
-    order.paid_at_ms.is_some() || order.trade_number.is_some()
+    let paid_or_refunding = matches!(
+        order.status,
+        OrderStatus::Paid | OrderStatus::RefundPending | OrderStatus::Refunded
+    );
+    paid_or_refunding || order.trade_number.is_some()
 }
 
 #[cfg(test)]

@@ -152,6 +152,12 @@ pub enum EventKind {
         by: String,
         remark: String,
     },
+    /// These orders (ascending, at most `archive::ARCHIVE_BATCH_ORDERS_MAX`) were written
+    /// to the cold store and synced before this event was decided: only their stubs stay
+    /// in memory. Changes no status, count, stock or per-user unit.
+    OrdersArchived {
+        orders: Vec<u64>,
+    },
 }
 
 impl EventKind {
@@ -189,6 +195,7 @@ impl EventKind {
             EventKind::ApprovalVoted { .. } => "APPROVAL_VOTED",
             EventKind::ApprovalLevelAdvanced { .. } => "APPROVAL_LEVEL_ADVANCED",
             EventKind::ActivityRolledBack { .. } => "ACTIVITY_ROLLED_BACK",
+            EventKind::OrdersArchived { .. } => "ORDERS_ARCHIVED",
         }
     }
 }

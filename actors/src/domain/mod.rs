@@ -4,6 +4,7 @@
 //! recovery a deterministic replay and the invariants checkable by property tests.
 
 pub mod approval;
+pub mod archive;
 pub mod chunked;
 pub mod command;
 pub mod config;
@@ -19,6 +20,7 @@ pub mod template;
 pub mod versions;
 
 pub use approval::{ApprovalFlow, FlowLevel, LevelMode, LevelProgress};
+pub use archive::{CandidateQuery, CandidateScan, ARCHIVE_BATCH_ORDERS_MAX};
 pub use command::{Command, Payment, Source};
 pub use config::{ActivityConfig, FieldError};
 pub use decide::{config_hash, decide_create, Decision, Subject};

@@ -55,7 +55,10 @@ impl ActivityState {
     /// An unpaid order past its deadline counts as timed out even before the supervisor's
     /// nudge arrives: a late timer must never let a payment take stock.
     fn overdue(&self, found: &Order, now_ms: i64) -> bool {
-        found.status == OrderStatus::PendingPay && now_ms >= found.expires_at_ms
+        found.status == OrderStatus::PendingPay
+            && found
+                .expires_at_ms()
+                .is_some_and(|expires_at_ms| now_ms >= expires_at_ms)
     }
 
     fn decide_mock_pay(&self, order: u64, user: &str, now_ms: i64) -> Decided {
@@ -183,7 +186,10 @@ impl ActivityState {
 
     pub(super) fn decide_expire_order(&self, order: u64, now_ms: i64) -> Decided {
         let found = self.existing_order(order)?;
-        if found.status != OrderStatus::PendingPay || now_ms < found.expires_at_ms {
+        let due = found
+            .expires_at_ms()
+            .is_some_and(|expires_at_ms| now_ms >= expires_at_ms);
+        if found.status != OrderStatus::PendingPay || !due {
             return accepted(Vec::new(), Subject::Order(order));
         }
         let mut events = vec![EventKind::InstanceTimeout { order }];

@@ -143,6 +143,12 @@ impl OrderStatus {
     }
 }
 
+/// One order. What every decision and invariant reads (who, which request, how many units,
+/// the amount, the status, the trade number, the group) is always here; what only the
+/// order's own view shows is in `detail`, which archiving drops: the whole order is then in
+/// the cold store (see `archive`), and this core alone is the archived stub. A stub decides
+/// exactly like the live order it was (the per-user limit, requestId replays, payments by
+/// trade number, a late payment of a cancelled order), so archiving changes no answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Order {
     /// Shared with the key of `users`: one allocation per user, not one per order.
@@ -151,13 +157,33 @@ pub struct Order {
     pub quantity: u32,
     pub amount_cents: u64,
     pub status: OrderStatus,
-    pub created_at_ms: i64,
-    pub expires_at_ms: i64,
     pub updated_at_ms: i64,
-    pub paid_at_ms: Option<i64>,
     pub trade_number: Option<String>,
     pub group: Option<u64>,
+    /// `None` once archived. Boxed, so a stub keeps only the core in its chunk slot.
+    pub detail: Option<Box<OrderDetail>>,
+}
+
+/// The part of an order only its view needs; none of it changes once the order is
+/// terminal (what still may change, the status and the trade number, is in the core).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderDetail {
+    pub created_at_ms: i64,
+    pub expires_at_ms: i64,
+    pub paid_at_ms: Option<i64>,
     pub source: Source,
+}
+
+impl Order {
+    /// Whether the order was archived: its detail is in the cold store only.
+    pub fn is_archived(&self) -> bool {
+        self.detail.is_none()
+    }
+
+    /// The pay deadline; `None` for an archived order (which is never awaiting payment).
+    pub fn expires_at_ms(&self) -> Option<i64> {
+        self.detail.as_ref().map(|detail| detail.expires_at_ms)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -223,6 +249,8 @@ pub struct OrderCounts {
     pub refunded: u64,
     /// Paid amounts minus refunds of paid orders, in cents.
     pub gmv_cents: u64,
+    /// Orders archived (moved to the cold store); they still count in their status above.
+    pub archived: u64,
 }
 
 impl OrderCounts {
@@ -354,7 +382,7 @@ impl ActivityState {
         self.groups.get(index)
     }
 
-    fn order_mut(&mut self, number: u64) -> &mut Order {
+    pub(super) fn order_mut(&mut self, number: u64) -> &mut Order {
         let index = usize::try_from(number - 1).unwrap_or(usize::MAX);
         self.orders
             .get_mut(index)
@@ -388,7 +416,8 @@ impl ActivityState {
         }
     }
 
-    /// Rebuilds `users` and `trades` from the orders, after decoding a snapshot.
+    /// Rebuilds `users` and `trades` from the orders, after decoding a snapshot. Archived
+    /// stubs keep what both indexes need (user, request, status, quantity, trade number).
     pub fn rebuild_indexes(&mut self) {
         self.users.clear();
         self.trades.clear();
@@ -482,6 +511,7 @@ impl ActivityState {
             EventKind::ActivityEnded => self.publication.phase = Phase::Ended,
             EventKind::FlashSaleSoldOut | EventKind::CourseOpen { .. } => {}
             EventKind::GrayConfigured { config, .. } => self.gray = Arc::clone(config),
+            EventKind::OrdersArchived { orders } => self.apply_archived(orders),
             kind => self.apply_trade(kind, event.at_ms),
         }
     }
@@ -582,13 +612,15 @@ impl ActivityState {
                     quantity: *quantity,
                     amount_cents: *amount_cents,
                     status: OrderStatus::PendingPay,
-                    created_at_ms: at_ms,
-                    expires_at_ms: *expires_at_ms,
                     updated_at_ms: at_ms,
-                    paid_at_ms: None,
                     trade_number: None,
                     group: *group,
-                    source: source.clone(),
+                    detail: Some(Box::new(OrderDetail {
+                        created_at_ms: at_ms,
+                        expires_at_ms: *expires_at_ms,
+                        paid_at_ms: None,
+                        source: source.clone(),
+                    })),
                 };
                 self.orders.push(new_order);
                 self.counts.pending_pay += 1;
@@ -633,7 +665,10 @@ impl ActivityState {
         }
         let quantity = u64::from(self.order_mut(order).quantity);
         let entry = self.order_mut(order);
-        entry.paid_at_ms = Some(at_ms);
+        // Only an unpaid order is paid, and unpaid orders are never archived.
+        if let Some(detail) = entry.detail.as_mut() {
+            detail.paid_at_ms = Some(at_ms);
+        }
         entry.trade_number = trade_number.clone();
         let amount_cents = entry.amount_cents;
         let group = entry.group;

@@ -18,7 +18,7 @@ fn grab_reserves_stock_and_creates_a_pending_order() {
         (&*created.user, created.quantity, created.amount_cents),
         ("u1", 2, 2 * PRICE)
     );
-    assert_eq!(created.expires_at_ms, NOW + PAY_TIMEOUT_MS);
+    assert_eq!(created.expires_at_ms(), Some(NOW + PAY_TIMEOUT_MS));
     assert_eq!(created.group, None);
     assert_eq!(units_held(&state, "u1"), 2);
     assert_eq!(state.counts.pending_pay, 1);
@@ -45,7 +45,7 @@ fn pay_moves_reserved_units_to_sold() {
     assert_eq!(types(&decision), ["INSTANCE_PAID"]);
     assert_eq!(units(&state), (8, 0, 2));
     assert_eq!(order(&state, 1).status, OrderStatus::Paid);
-    assert_eq!(order(&state, 1).paid_at_ms, Some(NOW + 10));
+    assert_eq!(detail(&state, 1).paid_at_ms, Some(NOW + 10));
     assert_eq!(state.counts.gmv_cents, 2 * PRICE);
     assert_eq!((state.counts.pending_pay, state.counts.paid), (0, 1));
     assert_eq!(

@@ -2,6 +2,7 @@
 //! command sequences. Everything is driven through `decide` + `apply`, as the actor does.
 
 mod approval;
+mod archive;
 mod flash_sale;
 mod gray;
 mod group;
@@ -9,7 +10,7 @@ mod properties;
 mod versions;
 
 use super::decide::{decide_create, Decision, Subject};
-use super::state::{Group, Order};
+use super::state::{Group, Order, OrderDetail};
 use super::*;
 
 pub const ACTIVITY: ActivityId = ActivityId(7);
@@ -218,6 +219,19 @@ pub fn order(state: &ActivityState, number: u64) -> &Order {
     state
         .order(number)
         .unwrap_or_else(|| panic!("order {number} exists"))
+}
+
+/// The detail of a live order.
+pub fn detail(state: &ActivityState, number: u64) -> &OrderDetail {
+    order(state, number)
+        .detail
+        .as_deref()
+        .unwrap_or_else(|| panic!("order {number} is live"))
+}
+
+/// The pay deadline of a live order.
+pub fn expires_at(state: &ActivityState, number: u64) -> i64 {
+    detail(state, number).expires_at_ms
 }
 
 pub fn group(state: &ActivityState, number: u64) -> &Group {

@@ -1,8 +1,11 @@
 //! Property tests: random command sequences against both kinds of play, with the
-//! invariants of DESIGN.md checked after every command, and recovery by replay.
+//! invariants of DESIGN.md checked after every command, and recovery by replay. Archiving
+//! is one of the steps; a shadow state that never archives runs the same commands, and
+//! every decision must be the same in both.
 
 use super::*;
-use crate::domain::state::Order;
+use crate::domain::archive::CandidateQuery;
+use crate::domain::state::{Order, OrderCounts};
 use proptest::prelude::*;
 use std::collections::{HashMap, HashSet};
 
@@ -86,6 +89,10 @@ enum Step {
     Rollback {
         back: u64,
     },
+    /// The archiver: every order terminal and unchanged for `age_ms` is archived.
+    Archive {
+        age_ms: i64,
+    },
 }
 
 fn pick() -> impl Strategy<Value = Pick> {
@@ -123,6 +130,8 @@ fn step(group_play: bool) -> impl Strategy<Value = Step> {
         1 => Just(Step::Republish),
         1 => (1u64..=25).prop_map(|total| Step::EditStock { total }),
         1 => (0u64..4).prop_map(|back| Step::Rollback { back }),
+        3 => prop_oneof![Just(0i64), Just(100_000), Just(1_000_000)]
+            .prop_map(|age_ms| Step::Archive { age_ms }),
     ]
 }
 
@@ -162,6 +171,10 @@ struct Harness {
     refunds: HashMap<u64, u32>,
     /// The status of every order after the previous command.
     statuses: Vec<OrderStatus>,
+    /// The same commands, never archived: it must decide exactly like `run`.
+    shadow: ActivityState,
+    /// What the archiver wrote to the cold store: order number -> the whole order.
+    cold: HashMap<u64, Order>,
 }
 
 impl Harness {
@@ -170,6 +183,7 @@ impl Harness {
         run.ok(submit(OPERATOR), CREATED_AT);
         run.ok(approve(APPROVER, ""), CREATED_AT);
         run.ok(publish(OPERATOR), START);
+        let shadow = run.state.clone();
         let mut harness = Harness {
             run,
             now: START,
@@ -177,6 +191,8 @@ impl Harness {
             refunding: HashSet::new(),
             refunds: HashMap::new(),
             statuses: Vec::new(),
+            shadow,
+            cold: HashMap::new(),
         };
         harness.check_state();
         harness
@@ -231,6 +247,7 @@ impl Harness {
             }
             Step::EditStock { total } => return self.edit_stock(*total),
             Step::Rollback { back } => return self.rollback(*back),
+            Step::Archive { age_ms } => return self.archive(*age_ms),
             Step::Grab {
                 user,
                 request,
@@ -290,7 +307,7 @@ impl Harness {
         let due_orders: Vec<u64> = (1..=self.state().orders.len() as u64)
             .filter(|number| {
                 order(self.state(), *number).status == OrderStatus::PendingPay
-                    && order(self.state(), *number).expires_at_ms <= now
+                    && expires_at(self.state(), *number) <= now
             })
             .collect();
         for number in due_orders {
@@ -313,6 +330,46 @@ impl Harness {
             self.exec(expire_group(number))
                 .expect("a due group expires");
             assert_eq!(group(self.state(), number).status, GroupStatus::Failed);
+        }
+    }
+
+    /// What the archiver does: the candidates, "written to the cold store", then archived.
+    fn archive(&mut self, age_ms: i64) {
+        let cutoff_ms = self.now - age_ms;
+        let scan = self.state().archive_candidates(CandidateQuery {
+            cutoff_ms,
+            start_index: 0,
+            scan_max: usize::MAX,
+            candidates_max: usize::MAX,
+        });
+        assert!(scan.pass_done, "an unbounded scan ends its pass");
+        if scan.next_index < self.state().orders.len() {
+            assert!(
+                scan.first_kept_index.is_some(),
+                "it stopped at a kept order"
+            );
+        }
+        let numbers: Vec<u64> = scan.candidates.iter().map(|(number, _)| *number).collect();
+        for (number, whole) in scan.candidates {
+            assert_eq!(
+                Some(&whole),
+                self.shadow.order(number),
+                "a candidate is whole"
+            );
+            self.cold.insert(number, whole);
+        }
+        let command = Command::ArchiveOrders {
+            orders: numbers.clone(),
+            cutoff_ms,
+        };
+        match self.exec(command) {
+            Ok(decision) => {
+                assert_eq!(
+                    decision.events,
+                    [EventKind::OrdersArchived { orders: numbers }]
+                );
+            }
+            Err(rejection) => assert!(numbers.is_empty(), "{rejection:?}"),
         }
     }
 
@@ -424,6 +481,13 @@ impl Harness {
         };
 
         let result = self.run.run(command.clone(), now);
+        if !matches!(command, Command::ArchiveOrders { .. }) {
+            let shadow_result = super::run(&mut self.shadow, command.clone(), now);
+            assert_eq!(
+                result, shadow_result,
+                "archiving changed the answer to {command:?}"
+            );
+        }
 
         match &result {
             Err(_) => assert_eq!(
@@ -512,7 +576,7 @@ impl Harness {
             match kind {
                 EventKind::InstanceTimeout { order: number } => {
                     assert!(
-                        order(state, *number).expires_at_ms <= self.now,
+                        expires_at(state, *number) <= self.now,
                         "order {number} timed out early"
                     );
                 }
@@ -754,7 +818,7 @@ impl Harness {
                 // fails in the same command).
                 || (previous == OrderStatus::PendingPay
                     && found.status == OrderStatus::RefundPending
-                    && (self.now >= found.expires_at_ms
+                    && (found.expires_at_ms().is_some_and(|expires_at_ms| self.now >= expires_at_ms)
                         || found
                             .group
                             .is_some_and(|number| self.now >= group(state, number).expires_at_ms)));
@@ -803,6 +867,7 @@ impl Harness {
             assert_eq!(order(state, *number).trade_number.as_ref(), Some(trade));
         }
         self.statuses = state.orders.iter().map(|found| found.status).collect();
+        self.check_archive();
 
         // Versions: dense numbers, the latest one is the configuration.
         let latest = state.versions.current().expect("never empty");
@@ -824,6 +889,45 @@ impl Harness {
             state,
             "replaying the journal gives the same state"
         );
+    }
+}
+
+impl Harness {
+    /// Archiving changed nothing but the detail of archived orders, and a stub with its
+    /// cold record is exactly the order the shadow kept.
+    fn check_archive(&self) {
+        let (state, shadow) = (&self.run.state, &self.shadow);
+        assert_eq!(state.stock, shadow.stock);
+        assert_eq!(state.users, shadow.users);
+        assert_eq!(state.trades, shadow.trades);
+        assert_eq!(state.groups, shadow.groups);
+        let archived = state.orders.iter().filter(|found| found.is_archived());
+        assert_eq!(state.counts.archived, archived.count() as u64);
+        assert_eq!(
+            OrderCounts {
+                archived: 0,
+                ..state.counts
+            },
+            shadow.counts
+        );
+        assert_eq!(state.orders.len(), shadow.orders.len());
+        for (index, (found, kept)) in state.orders.iter().zip(shadow.orders.iter()).enumerate() {
+            let number = index as u64 + 1;
+            if !found.is_archived() {
+                assert_eq!(found, kept, "order {number}");
+                continue;
+            }
+            assert_ne!(found.status, OrderStatus::PendingPay, "order {number}");
+            let cold = self
+                .cold
+                .get(&number)
+                .expect("an archived order was written");
+            let merged = Order {
+                detail: cold.detail.clone(),
+                ..found.clone()
+            };
+            assert_eq!(&merged, kept, "stub + cold record of order {number}");
+        }
     }
 }
 
