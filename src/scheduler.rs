@@ -512,16 +512,11 @@ impl Scheduler {
     }
 
     async fn timeouts_task(self: Arc<Self>, core: Arc<Core>) {
-        let (mut stop, mut closing) = (self.stop.subscribe(), core.runtime.registry.closing());
+        let mut stopping = Stopping::new(self.stop.subscribe(), core.runtime.registry.closing());
         let mut interval = tokio::time::interval(TIMEOUTS_WINDOW);
         let mut window_start_ms = now_ms();
         let mut previous = core.runtime.timers().totals();
-        loop {
-            tokio::select! {
-                _ = interval.tick() => {}
-                _ = stop.wait_for(|stopped| *stopped) => break,
-                _ = closing.wait_for(|closed| *closed) => break,
-            }
+        while stopping.unless_stopped(interval.tick()).await.is_some() {
             let now = now_ms();
             previous =
                 self.record_timeouts_window(core.runtime.timers(), previous, window_start_ms, now);
@@ -553,20 +548,14 @@ impl Scheduler {
     }
 
     async fn health_task(self: Arc<Self>, core: Arc<Core>, every: Duration, limits: Limits) {
-        let (mut stop, mut closing) = (self.stop.subscribe(), core.runtime.registry.closing());
+        let mut stopping = Stopping::new(self.stop.subscribe(), core.runtime.registry.closing());
         let mut interval = tokio::time::interval(every);
         // The first tick is immediate: a check right after recovery, then one per interval.
         let mut progress = HealthProgress::default();
-        loop {
-            tokio::select! {
-                _ = interval.tick() => {}
-                _ = stop.wait_for(|stopped| *stopped) => break,
-                _ = closing.wait_for(|closed| *closed) => break,
-            }
-            tokio::select! {
-                _ = self.health_run(&core, &limits, &mut progress) => {}
-                _ = stop.wait_for(|stopped| *stopped) => break,
-                _ = closing.wait_for(|closed| *closed) => break,
+        while stopping.unless_stopped(interval.tick()).await.is_some() {
+            let run = self.health_run(&core, &limits, &mut progress);
+            if stopping.unless_stopped(run).await.is_none() {
+                break;
             }
         }
     }
@@ -609,20 +598,14 @@ impl Scheduler {
         every: Duration,
         limits: ArchiveLimits,
     ) {
-        let (mut stop, mut closing) = (self.stop.subscribe(), core.runtime.registry.closing());
+        let mut stopping = Stopping::new(self.stop.subscribe(), core.runtime.registry.closing());
         let mut interval = tokio::time::interval(every);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut progress = ArchiveProgress::default();
-        loop {
-            tokio::select! {
-                _ = interval.tick() => {}
-                _ = stop.wait_for(|stopped| *stopped) => break,
-                _ = closing.wait_for(|closed| *closed) => break,
-            }
-            tokio::select! {
-                _ = self.archive_once(&core, &limits, &mut progress) => {}
-                _ = stop.wait_for(|stopped| *stopped) => break,
-                _ = closing.wait_for(|closed| *closed) => break,
+        while stopping.unless_stopped(interval.tick()).await.is_some() {
+            let run = self.archive_once(&core, &limits, &mut progress);
+            if stopping.unless_stopped(run).await.is_none() {
+                break;
             }
         }
     }
@@ -758,6 +741,27 @@ async fn check_activity_state(
         tally
             .findings
             .extend(check_overdue(id, kind, open, now, limits));
+    }
+}
+
+/// The two reasons a scheduler task ends: [`Scheduler::stop`] and the runtime closing.
+struct Stopping {
+    stop: watch::Receiver<bool>,
+    closing: watch::Receiver<bool>,
+}
+
+impl Stopping {
+    fn new(stop: watch::Receiver<bool>, closing: watch::Receiver<bool>) -> Stopping {
+        Stopping { stop, closing }
+    }
+
+    /// `future`'s output, or `None` when the task must end first (the future is dropped).
+    async fn unless_stopped<F: std::future::Future>(&mut self, future: F) -> Option<F::Output> {
+        tokio::select! {
+            output = future => Some(output),
+            _ = self.stop.wait_for(|stopped| *stopped) => None,
+            _ = self.closing.wait_for(|closed| *closed) => None,
+        }
     }
 }
 
