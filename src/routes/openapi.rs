@@ -1,6 +1,6 @@
 //! `GET /openapi.json`: the OpenAPI 3.1 document of every route this server registers
 //! (`openapi.json` at the repository root), embedded in the binary and served as is: no
-//! token, not enveloped. `tests/openapi.rs` keeps the document and the routes in step.
+//! token, not enveloped. `tests/openapi/` keeps the document and the routes in step.
 
 use actix_web::http::header::{self, ContentType};
 use actix_web::{web, HttpResponse};

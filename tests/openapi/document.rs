@@ -3,9 +3,10 @@
 //! operation that produced it.
 //!
 //! The checker treats every object schema with `properties` as closed (a field the
-//! schema does not declare is a problem) unless it says `additionalProperties`. The
-//! document itself stays open for clients, but a field the server sends and the document
-//! does not describe fails the tests.
+//! schema does not declare is a problem) unless it says `additionalProperties` other than
+//! `false` (free-form objects such as a template's JSON Schema). The document itself stays
+//! open for clients, but a field the server sends and the document does not describe fails
+//! the tests.
 
 use std::path::PathBuf;
 
@@ -208,8 +209,8 @@ impl Document {
 
     /// Whether the schema lists its fields (so others are unexpected).
     fn closes(&self, schema: &Value) -> bool {
-        if schema.get("additionalProperties").is_some() {
-            return false;
+        if let Some(additional) = schema.get("additionalProperties") {
+            return *additional == Value::Bool(false);
         }
         schema.get("properties").is_some()
             || self.branches(schema).any(|branch| self.closes(branch))
@@ -368,5 +369,18 @@ mod tests {
 
         assert_eq!(problems.len(), 3, "{problems:?}");
         assert!(document.validate(&schema, &json!({"b": "x"}))[0].contains("missing"));
+    }
+
+    #[test]
+    fn additional_properties_false_closes_and_anything_else_opens() {
+        let document = document();
+        let value = json!({"a": 1, "extra": true});
+        let free_form = json!({"properties": {"a": {}}, "additionalProperties": true});
+        let closed = json!({"properties": {"a": {}}, "additionalProperties": false});
+
+        assert!(document.validate(&free_form, &value).is_empty());
+        let problems = document.validate(&closed, &value);
+
+        assert_eq!(problems, vec!["$.extra: not in the document".to_owned()]);
     }
 }
