@@ -328,10 +328,16 @@ impl From<RulesBody> for Rules {
 }
 
 /// Checks `rules` against the template's schema, then parses them; the errors name
-/// `rules.<field>`. Absent or `null` rules are `{}`.
+/// `rules.<field>`. Absent or `null` rules are `{}`, and a rule whose value is `null` is
+/// absent: the activity and version replies show unset rules as `null`, so what a client
+/// read can be sent back as is.
 fn parse_rules(template: TemplateCode, rules: Option<Value>) -> Result<Rules, FieldErrors> {
     let rules = match rules {
         None | Some(Value::Null) => Value::Object(serde_json::Map::new()),
+        Some(Value::Object(mut fields)) => {
+            fields.retain(|_, value| !value.is_null());
+            Value::Object(fields)
+        }
         Some(rules) => rules,
     };
     form_schema::catalog().validate_rules(template, &rules)?;
@@ -611,6 +617,25 @@ mod tests {
     fn an_unknown_template_does_not_judge_the_rules() {
         let fields = error_fields(body("NO_SUCH_PLAY", json!({"groupSize": 3})));
         assert_eq!(fields, vec!["templateCode"]);
+    }
+
+    #[test]
+    fn null_rules_are_absent_so_a_reply_can_be_sent_back() {
+        let flash_sale = body(
+            "FLASH_SALE",
+            json!({"groupSize": null, "groupTtlSeconds": null, "cities": ["上海"]}),
+        );
+        let config = flash_sale.into_config().expect("null rules are absent");
+        assert_eq!(config.rules.group_size, None);
+        assert_eq!(config.rules.cities, vec!["上海".to_string()]);
+        let group_buy = body(
+            "GROUP_BUY",
+            json!({"groupSize": 3, "groupTtlSeconds": null}),
+        );
+        let config = group_buy.into_config().expect("an unset ttl is absent");
+        assert_eq!(config.rules.group_ttl_seconds, None);
+        let missing = error_fields(body("GROUP_BUY", json!({"groupSize": null})));
+        assert_eq!(missing, vec!["rules.groupSize"]);
     }
 
     #[test]
