@@ -13,10 +13,57 @@ use playcore_actors::views::{ActivityView, GroupView, OrderView};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// `ms` since the Unix epoch as RFC 3339 UTC with milliseconds, `2026-11-23T10:00:00.000Z`,
+/// as chrono writes it. Every reply carries two or three of these, so years 1970..=9999
+/// (every time this server makes) are written by hand, without chrono's formatting
+/// machinery; others go through chrono.
 pub fn rfc3339(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(SecondsFormat::Millis, true)
+    const FAST_MS_MAX: i64 = 253_402_300_800_000; // 10000-01-01T00:00:00Z
+    if !(0..FAST_MS_MAX).contains(&ms) {
+        return DateTime::<Utc>::from_timestamp_millis(ms)
+            .unwrap_or_default()
+            .to_rfc3339_opts(SecondsFormat::Millis, true);
+    }
+    let (days, ms_of_day) = (ms / 86_400_000, ms % 86_400_000);
+    let (year, month, day) = civil_from_days(days);
+    let fields = [
+        (year, 4, b'-'),
+        (month, 2, b'-'),
+        (day, 2, b'T'),
+        (ms_of_day / 3_600_000, 2, b':'),
+        (ms_of_day / 60_000 % 60, 2, b':'),
+        (ms_of_day / 1000 % 60, 2, b'.'),
+        (ms_of_day % 1000, 3, b'Z'),
+    ];
+    let mut text = Vec::with_capacity(24);
+    for (value, width, separator) in fields {
+        for place in (0..width).rev() {
+            let digit = value / 10_i64.pow(place) % 10;
+            text.push(b'0' + digit as u8);
+        }
+        text.push(separator);
+    }
+    String::from_utf8(text).unwrap_or_default()
+}
+
+/// Year, month and day of the `days`-th day after 1970-01-01 (days >= 0), by Howard
+/// Hinnant's `civil_from_days`.
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let shifted = days + 719_468;
+    let era = shifted / 146_097;
+    let day_of_era = shifted - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 pub fn parse_time(field: &str, text: &str) -> Result<i64, (String, String)> {
@@ -617,6 +664,38 @@ mod tests {
     fn an_unknown_template_does_not_judge_the_rules() {
         let fields = error_fields(body("NO_SUCH_PLAY", json!({"groupSize": 3})));
         assert_eq!(fields, vec!["templateCode"]);
+    }
+
+    fn chrono_rfc3339(ms: i64) -> String {
+        DateTime::<Utc>::from_timestamp_millis(ms)
+            .unwrap_or_default()
+            .to_rfc3339_opts(SecondsFormat::Millis, true)
+    }
+
+    #[test]
+    fn times_are_written_as_chrono_writes_them() {
+        let edges = [
+            0,
+            1,
+            86_399_999,
+            86_400_000,
+            951_782_400_000,     // 2000-02-29
+            1_709_251_199_999,   // 2024-02-29T23:59:59.999Z
+            4_107_542_400_000,   // 2100-03-01
+            253_402_300_799_999, // 9999-12-31T23:59:59.999Z
+            253_402_300_800_000, // year 10000: chrono's path
+            -1,                  // before 1970: chrono's path
+        ];
+        for ms in edges {
+            assert_eq!(rfc3339(ms), chrono_rfc3339(ms), "{ms}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_time_is_written_as_chrono_writes_it(ms in -100_000_000_000_000_i64..300_000_000_000_000) {
+            proptest::prop_assert_eq!(rfc3339(ms), chrono_rfc3339(ms));
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@
 use actix_web::http::header::ContentType;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use chrono::{SecondsFormat, Utc};
+use chrono::Utc;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -94,7 +94,7 @@ pub fn error(
 
 /// Now, RFC 3339 in UTC with milliseconds, e.g. `2025-06-01T08:00:00.123Z`.
 pub fn timestamp_now() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+    crate::dto::rfc3339(Utc::now().timestamp_millis())
 }
 
 fn json_response(status: StatusCode, body: Vec<u8>) -> HttpResponse {

@@ -181,7 +181,13 @@ impl Registry {
         // A stopped actor drops the message and with it the reply sender.
         let reply = receiver.await.map_err(|_| ExecuteError::Unavailable)?;
         self.wait_durable(reply.durable_after_seq).await?;
-        self.complete_answer(reply.outcome?).await
+        let answer = reply.outcome?;
+        if !names_archived_order(&answer) {
+            return Ok(answer);
+        }
+        // Boxed: the cold read's state would otherwise enlarge every request's future,
+        // which the HTTP layer allocates and moves per request.
+        Box::pin(self.complete_answer(answer)).await
     }
 
     /// Completes the order view of an answer about an archived order (a replayed request,
@@ -294,5 +300,16 @@ fn order_placeholder(id: OrderId) -> OrderView {
         group: None,
         source: crate::domain::Source::default(),
         archived: true,
+    }
+}
+
+/// Whether an answer's order view is an archived stub that the cold store must complete.
+fn names_archived_order(answer: &Answer) -> bool {
+    match &answer.subject {
+        SubjectView::Order(view) => view.archived,
+        SubjectView::Group {
+            order: Some(view), ..
+        } => view.archived,
+        _ => false,
     }
 }
