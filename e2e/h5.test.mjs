@@ -122,7 +122,12 @@ before(async () => {
   websocketServed = !(probe.status === 404 && /no route/.test(probe.envelope?.error?.message ?? ''));
 });
 
+/** Contexts being closed after their page closed: awaited before the browser closes, so no
+ * close is still in flight (and rejects) when the browser goes away. */
+const contextCloses = [];
+
 after(async () => {
+  await Promise.allSettled(contextCloses);
   if (browser) await browser.close();
 });
 
@@ -144,7 +149,7 @@ async function openPage(path) {
       problems.push('console error: ' + message.text());
     }
   });
-  page.on('close', () => context.close());
+  page.on('close', () => contextCloses.push(context.close().catch(() => {})));
   if (path) await page.goto(BASE + path);
   return { page, problems };
 }
