@@ -93,6 +93,23 @@ pub async fn execute(
         .map_err(|error| execute_error(error, what))
 }
 
+/// Reads the activity's state in its actor; 404 NOT_FOUND for an unknown activity.
+pub async fn read_activity<R, F>(
+    core: &crate::core::Core,
+    id: playcore_actors::domain::ActivityId,
+    read: F,
+) -> Result<R, ApiError>
+where
+    R: Send + 'static,
+    F: FnOnce(&playcore_actors::domain::state::ActivityState) -> R + Send + 'static,
+{
+    core.runtime
+        .registry
+        .read(id, read)
+        .await
+        .map_err(|error| execute_error(error, "activity"))
+}
+
 /// An answer's subject as the reply's `data`, serialized straight from the DTOs.
 #[derive(Serialize)]
 #[serde(untagged)]

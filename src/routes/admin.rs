@@ -321,12 +321,7 @@ async fn approval(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&ANY_ROLE)?;
     let id = activity_id(&path)?;
-    let body = core
-        .runtime
-        .registry
-        .read(id, approval_json)
-        .await
-        .map_err(|error| execute_error(error, "activity"))?;
+    let body = outcome::read_activity(&core, id, approval_json).await?;
     Ok(envelope::ok(body))
 }
 
@@ -417,11 +412,7 @@ async fn awaits(core: &Core, id: ActivityId, approver: &Approver) -> Result<bool
             .is_some_and(|level| level.candidates.is_empty());
         state.approval.awaits(&name) && (approves || !open)
     };
-    core.runtime
-        .registry
-        .read(id, read)
-        .await
-        .map_err(|error| execute_error(error, "activity"))
+    outcome::read_activity(core, id, read).await
 }
 
 fn stats_json(state: &ActivityState) -> serde_json::Value {
@@ -453,12 +444,7 @@ async fn stats(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&ANY_ROLE)?;
     let id = activity_id(&path)?;
-    let body = core
-        .runtime
-        .registry
-        .read(id, stats_json)
-        .await
-        .map_err(|error| execute_error(error, "activity"))?;
+    let body = outcome::read_activity(&core, id, stats_json).await?;
     Ok(envelope::ok(body))
 }
 

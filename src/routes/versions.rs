@@ -18,14 +18,14 @@ use crate::dto::VersionDto;
 use crate::envelope;
 use crate::error::ApiError;
 use crate::extract::{parse_json, Body};
-use crate::outcome::execute_error;
+use crate::outcome;
 use crate::routes::admin;
 use crate::routes::public::activity_id;
 use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::{web, HttpRequest, HttpResponse};
 use playcore_actors::domain::state::ActivityState;
 use playcore_actors::domain::versions::VERSIONS_KEPT_MAX;
-use playcore_actors::domain::{ActivityId, Command};
+use playcore_actors::domain::Command;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -58,19 +58,6 @@ fn version_number(text: &str) -> Result<u64, ApiError> {
         .ok_or_else(|| ApiError::not_found("version", text))
 }
 
-/// Reads the activity's state in its actor; 404 for an unknown activity.
-async fn read<R, F>(core: &Core, id: ActivityId, read: F) -> Result<R, ApiError>
-where
-    R: Send + 'static,
-    F: FnOnce(&ActivityState) -> R + Send + 'static,
-{
-    core.runtime
-        .registry
-        .read(id, read)
-        .await
-        .map_err(|error| execute_error(error, "activity"))
-}
-
 fn history_json(state: &ActivityState) -> Value {
     let history = &state.versions;
     let versions: Vec<VersionDto> = history
@@ -92,7 +79,9 @@ async fn list_versions(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&ANY_ROLE)?;
     let id = activity_id(&path)?;
-    Ok(envelope::ok(read(&core, id, history_json).await?))
+    Ok(envelope::ok(
+        outcome::read_activity(&core, id, history_json).await?,
+    ))
 }
 
 async fn get_version(
@@ -104,7 +93,7 @@ async fn get_version(
     let (id_text, number_text) = path.into_inner();
     let id = activity_id(&id_text)?;
     let number = version_number(&number_text)?;
-    let detail = read(&core, id, move |state| {
+    let detail = outcome::read_activity(&core, id, move |state| {
         let history = &state.versions;
         let version = history.get(number)?;
         let mut body = json!(VersionDto::of(history, version, true));
