@@ -4,13 +4,15 @@
 //! requests in flight and a flush every millisecond that is most of the CPU. Here waiters sit
 //! in a heap ordered by the sequence number they need, and one releaser wakes exactly those
 //! a new watermark covers. The heap holds at most one entry per request in flight, which
-//! mailbox and journal bounds already limit.
+//! mailbox and journal bounds already limit. The releaser only watches the watermark while
+//! somebody waits: the common reply is durable before it is awaited, and a releaser woken
+//! by every group commit for nothing costs a context switch per batch.
 
 use playcore_snapshots::Journal;
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::BinaryHeap;
 use std::sync::{Arc, Mutex};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{oneshot, watch, Notify};
 
 struct Waiter {
     seq: u64,
@@ -45,6 +47,9 @@ pub struct Closed;
 pub struct DurabilityWaiters {
     journal: Journal,
     heap: Mutex<BinaryHeap<Waiter>>,
+    /// Signalled when a waiter joins an empty heap, so the releaser can sleep while none
+    /// waits.
+    joined: Notify,
 }
 
 impl DurabilityWaiters {
@@ -54,11 +59,22 @@ impl DurabilityWaiters {
         let waiters = Arc::new(DurabilityWaiters {
             journal,
             heap: Mutex::new(BinaryHeap::new()),
+            joined: Notify::new(),
         });
         let releaser = Arc::clone(&waiters);
         actix::spawn(async move {
             let mut watermark = releaser.journal.watermark();
             loop {
+                if releaser.heap().is_empty() {
+                    tokio::select! {
+                        _ = releaser.joined.notified() => {}
+                        _ = closing.wait_for(|closed| *closed) => break,
+                    }
+                    // Changes seen while nobody waited are old news.
+                    watermark.borrow_and_update();
+                    releaser.release(releaser.journal.durable_seq());
+                    continue;
+                }
                 tokio::select! {
                     changed = watermark.changed() => {
                         if changed.is_err() {
@@ -89,6 +105,9 @@ impl DurabilityWaiters {
         }
         let (sender, receiver) = oneshot::channel();
         self.heap().push(Waiter { seq, sender });
+        // `notify_one` keeps a permit if the releaser is not waiting yet, so a join
+        // between its emptiness check and its wait is not lost.
+        self.joined.notify_one();
         // The watermark may have moved between the check and the push.
         self.release(self.journal.durable_seq());
         receiver.await.map_err(|_| Closed)
