@@ -50,6 +50,9 @@ pub fn runtime_options(settings: &Settings) -> RuntimeOptions {
             mailbox_capacity: settings.actors.mailbox_capacity,
             orders_max: settings.actors.max_orders_per_activity,
             snapshot_every_events: storage.snapshot_every_events,
+            // A quarter of the journal's bound: a large activity's snapshots stay frequent
+            // enough for truncation to keep the journal well below it.
+            snapshot_every_events_max: storage.journal_capacity_events / 4,
             snapshot_interval: Duration::from_secs(storage.snapshot_interval_seconds.max(1)),
         },
         journal: JournalConfig {

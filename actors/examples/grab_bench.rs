@@ -53,6 +53,7 @@ fn options(durability: Durability, arbiters: u64) -> RuntimeOptions {
             orders_max: 100_000_000,
             // No snapshots during the run, so the replay figure measures the journal.
             snapshot_every_events: u64::MAX,
+            snapshot_every_events_max: u64::MAX,
             snapshot_interval: Duration::from_secs(3600),
         },
         journal: JournalConfig {

@@ -20,7 +20,7 @@ use crate::timers::{Deadline, DeadlineKind, Timers};
 use crate::views::{self, ActivityView, GroupView, OrderView};
 use actix::prelude::*;
 use playcore_snapshots::journal::SnapshotError;
-use playcore_snapshots::{encode, encode_into, AppendError, Journal};
+use playcore_snapshots::{encode_into, AppendError, Journal};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -88,8 +88,23 @@ pub struct TakeSnapshot {
 pub struct ActorSettings {
     pub mailbox_capacity: usize,
     pub orders_max: usize,
+    /// A snapshot is due after this many entries, or after as many entries as the state
+    /// held (orders and groups) when the last one was taken if that is more: each snapshot
+    /// encodes the whole state, so this keeps its cost per entry constant however large an
+    /// activity grows, and replay after it no longer than loading it. Capped by
+    /// `snapshot_every_events_max` (the journal must be able to truncate in time).
     pub snapshot_every_events: u64,
+    pub snapshot_every_events_max: u64,
     pub snapshot_interval: Duration,
+}
+
+impl ActorSettings {
+    /// Entries after which the next snapshot is due, for a state of `state_entries` orders
+    /// and groups at the last snapshot.
+    pub fn snapshot_due_after(&self, state_entries: u64) -> u64 {
+        let proportional = state_entries.min(self.snapshot_every_events_max);
+        self.snapshot_every_events.max(proportional)
+    }
 }
 
 /// What every activity actor shares with the runtime.
@@ -123,6 +138,8 @@ pub struct ActivityActor {
     last_seq: u64,
     /// Entries appended since the last snapshot.
     entries_since_snapshot: u64,
+    /// Entries after which the next snapshot is due (see [`ActorSettings::snapshot_due_after`]).
+    snapshot_due_after: u64,
     snapshot_flags: Arc<SnapshotFlags>,
     clock: fn() -> i64,
 }
@@ -135,6 +152,7 @@ impl ActivityActor {
         mailbox: Arc<MailboxBound>,
         last_seq: u64,
     ) -> ActivityActor {
+        let snapshot_due_after = shared.settings.snapshot_every_events;
         ActivityActor {
             state,
             journal: shared.journal,
@@ -148,6 +166,7 @@ impl ActivityActor {
             waiting: false,
             last_seq,
             entries_since_snapshot: 0,
+            snapshot_due_after,
             snapshot_flags: Arc::default(),
             clock: now_ms,
         }
@@ -341,7 +360,7 @@ impl ActivityActor {
         self.track_eligibility(events, was_exclusive);
         self.entries_since_snapshot += 1;
         self.stage_views(touched_groups, context);
-        if self.entries_since_snapshot >= self.settings.snapshot_every_events {
+        if self.entries_since_snapshot >= self.snapshot_due_after {
             self.snapshot(false);
         }
         Ok(())
@@ -568,14 +587,13 @@ impl ActivityActor {
         self.snapshot_flags.in_flight.store(true, Ordering::Release);
         let (id, seq) = (self.state.id, self.last_seq);
         let image = self.state.image();
-        let encoder = Box::new(move || {
+        let encoder = Box::new(move |buffer: &mut Vec<u8>| {
             let started = std::time::Instant::now();
-            let encoded = encode(&image);
-            if let Ok(bytes) = &encoded {
-                let encode_ms = started.elapsed().as_millis() as u64;
-                tracing::info!(activity = %id, bytes = bytes.len(), encode_ms, "snapshot encoded");
-            }
-            encoded
+            encode_into(&image, buffer)?;
+            let encode_ms = started.elapsed().as_millis() as u64;
+            let bytes = buffer.len();
+            tracing::info!(activity = %id, bytes, encode_ms, "snapshot encoded");
+            Ok(())
         });
         let (floors, flags) = (Arc::clone(&self.floors), Arc::clone(&self.snapshot_flags));
         let done = Box::new(move |outcome: Result<(), SnapshotError>| {
@@ -586,7 +604,11 @@ impl ActivityActor {
             flags.in_flight.store(false, Ordering::Release);
         });
         match self.journal.queue_snapshot(id.0, seq, encoder, done) {
-            Ok(()) => self.entries_since_snapshot = 0,
+            Ok(()) => {
+                self.entries_since_snapshot = 0;
+                let state_entries = (self.state.orders.len() + self.state.groups.len()) as u64;
+                self.snapshot_due_after = self.settings.snapshot_due_after(state_entries);
+            }
             Err(error) => {
                 self.snapshot_flags
                     .in_flight
@@ -684,5 +706,43 @@ impl Handler<TakeSnapshot> for ActivityActor {
         if let Some(done) = message.done {
             let _ = done.send(());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(every: u64, every_max: u64) -> ActorSettings {
+        ActorSettings {
+            mailbox_capacity: 16,
+            orders_max: 16,
+            snapshot_every_events: every,
+            snapshot_every_events_max: every_max,
+            snapshot_interval: Duration::from_secs(60),
+        }
+    }
+
+    #[test]
+    fn a_snapshot_is_due_after_as_many_entries_as_the_state_held_within_the_bounds() {
+        let settings = settings(200, 1_000);
+        assert_eq!(
+            settings.snapshot_due_after(0),
+            200,
+            "small state: the fixed count"
+        );
+        assert_eq!(settings.snapshot_due_after(150), 200);
+        assert_eq!(
+            settings.snapshot_due_after(600),
+            600,
+            "large state: its own size"
+        );
+        assert_eq!(
+            settings.snapshot_due_after(5_000),
+            1_000,
+            "capped for truncation"
+        );
+        let disabled = self::settings(u64::MAX, 1_000);
+        assert_eq!(disabled.snapshot_due_after(5_000), u64::MAX);
     }
 }

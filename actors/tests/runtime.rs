@@ -24,6 +24,7 @@ fn options(mailbox_capacity: usize, snapshot_every_events: u64) -> RuntimeOption
             mailbox_capacity,
             orders_max: 1_000_000,
             snapshot_every_events,
+            snapshot_every_events_max: u64::MAX,
             snapshot_interval,
         },
         journal: JournalConfig {

@@ -106,8 +106,10 @@ pub enum SnapshotError {
     Closed,
 }
 
-/// Produces a snapshot's payload; runs on the snapshot thread, not the caller's.
-pub type SnapshotEncoder = Box<dyn FnOnce() -> Result<Vec<u8>, CodecError> + Send>;
+/// Writes a snapshot's payload into the (empty) buffer it is given; runs on the snapshot
+/// thread, not the caller's. The thread reuses one buffer for every snapshot, so a
+/// snapshot of tens of megabytes does not fault in fresh memory each time.
+pub type SnapshotEncoder = Box<dyn FnOnce(&mut Vec<u8>) -> Result<(), CodecError> + Send>;
 /// Told once whether the snapshot became durable; runs on the snapshot thread. Dropped
 /// without a call when the journal fails before the snapshot's turn.
 pub type SnapshotDone = Box<dyn FnOnce(Result<(), SnapshotError>) + Send>;
@@ -449,7 +451,11 @@ impl Journal {
                 bytes: payload.len(),
             });
         }
-        self.queue_snapshot(stream, seq, Box::new(move || Ok(payload)), Box::new(drop))
+        let encode = Box::new(move |buffer: &mut Vec<u8>| {
+            buffer.extend_from_slice(&payload);
+            Ok(())
+        });
+        self.queue_snapshot(stream, seq, encode, Box::new(drop))
     }
 
     /// Highest seq such that every event <= it is durable (fsync mode: written,

@@ -34,6 +34,9 @@ use crate::store::{sync_directory, StoreError};
 
 /// A snapshot file is written and synced in pieces of this size.
 const PIECE_BYTES: usize = 1024 * 1024;
+/// The encoding buffer is kept between snapshots up to this size; a larger one (an
+/// unusually large activity) is shrunk back after use.
+const BUFFER_RETAIN_BYTES_MAX: usize = 64 * 1024 * 1024;
 /// How often the thread looks whether the writer has reached a snapshot's seq.
 const WRITTEN_POLL: Duration = Duration::from_millis(1);
 
@@ -54,13 +57,21 @@ pub fn parse_snapshot_file_name(name: &str) -> Option<(u64, u64)> {
     Some((parse(stream)?, parse(seq)?))
 }
 
+/// The snapshot thread's nice value: encoding a large activity takes a core for a tenth of
+/// a second, and that must not delay the HTTP workers, the actors or the journal writer,
+/// whose work is on every reply's path. Under full load the thread still gets about a
+/// tenth of a core's share, so snapshots are late, never lost.
+const SNAPSHOT_THREAD_NICE: libc::c_int = 10;
+
 /// Thread entry point: runs until the journal closes and the queue is drained, or fails.
 pub(super) fn run(shared: Arc<Shared>) -> Result<(), StoreError> {
+    lower_priority();
     let directory = shared.store.snapshots_directory();
     let mut snapshotter = Snapshotter {
         files: list_files(&directory)?,
         directory,
         shared,
+        buffer: Vec::new(),
     };
     while let Some(snapshot) = snapshotter.next_snapshot() {
         snapshotter.take(snapshot);
@@ -73,6 +84,8 @@ struct Snapshotter {
     directory: PathBuf,
     /// The durable snapshot file of each stream, by seq.
     files: HashMap<u64, u64>,
+    /// The payload of the snapshot being stored, reused from one snapshot to the next.
+    buffer: Vec<u8>,
 }
 
 impl Snapshotter {
@@ -104,9 +117,14 @@ impl Snapshotter {
             encode,
             done,
         } = snapshot;
-        let outcome = encode()
+        let mut buffer = std::mem::take(&mut self.buffer);
+        buffer.clear();
+        let outcome = encode(&mut buffer)
             .map_err(SnapshotError::Encode)
-            .and_then(|payload| self.store(stream, seq, &payload));
+            .and_then(|()| self.store(stream, seq, &buffer));
+        buffer.clear();
+        buffer.shrink_to(BUFFER_RETAIN_BYTES_MAX);
+        self.buffer = buffer;
         if let Err(error) = &outcome {
             tracing::error!(stream, seq, %error, "snapshot not stored; the journal before it stays");
         }
@@ -169,6 +187,28 @@ impl Snapshotter {
         let path = self.directory.join(snapshot_file_name(stream, seq));
         if let Err(error) = fs::remove_file(&path) {
             tracing::warn!(path = %path.display(), %error, "old snapshot file not removed");
+        }
+    }
+}
+
+/// Gives the calling thread the nice value [`SNAPSHOT_THREAD_NICE`] (on Linux a nice value is
+/// per thread). Raising one's own nice value needs no privilege; a failure only leaves the
+/// thread at the default priority.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: plain system calls on the calling thread, no memory is passed.
+        let outcome = unsafe {
+            let thread_id = libc::gettid();
+            libc::setpriority(
+                libc::PRIO_PROCESS,
+                thread_id as libc::id_t,
+                SNAPSHOT_THREAD_NICE,
+            )
+        };
+        if outcome != 0 {
+            let error = std::io::Error::last_os_error();
+            tracing::warn!(%error, "snapshot thread keeps the default priority");
         }
     }
 }

@@ -137,7 +137,10 @@ fn a_snapshot_lives_in_its_own_file_and_replaces_the_older_one() -> TestResult {
                 journal.queue_snapshot(
                     3,
                     seq,
-                    Box::new(move || Ok(format!("state at {seq}").into_bytes())),
+                    Box::new(move |buffer: &mut Vec<u8>| {
+                        buffer.extend_from_slice(format!("state at {seq}").as_bytes());
+                        Ok(())
+                    }),
                     Box::new(move |outcome| told.send(outcome.is_ok()).expect("test listens")),
                 )?;
             }
@@ -177,7 +180,7 @@ fn a_failed_encoding_is_reported_and_keeps_the_previous_snapshot() -> TestResult
             journal.queue_snapshot(
                 3,
                 2,
-                Box::new(|| playcore_snapshots::decode::<u64>(&[]).map(|_| Vec::new())),
+                Box::new(|_: &mut Vec<u8>| playcore_snapshots::decode::<u64>(&[]).map(drop)),
                 Box::new(move |outcome| told.send(outcome.is_err()).expect("test listens")),
             )?;
             Ok(())
