@@ -6,6 +6,7 @@ use crate::error::ApiError;
 use crate::form_schema;
 use chrono::{DateTime, SecondsFormat, Utc};
 use playcore_actors::domain::ids::{valid_identifier, REQUEST_ID_LENGTH_MAX, USER_ID_LENGTH_MAX};
+use playcore_actors::domain::ids::{ActivityId, GroupId, OrderId};
 use playcore_actors::domain::state::ApprovalRecord;
 use playcore_actors::domain::{ActivityConfig, ApprovalStatus, Rules, Source, Stock, TemplateCode};
 use playcore_actors::domain::{ConfigVersion, VersionHistory};
@@ -18,12 +19,45 @@ use serde_json::Value;
 /// (every time this server makes) are written by hand, without chrono's formatting
 /// machinery; others go through chrono.
 pub fn rfc3339(ms: i64) -> String {
-    const FAST_MS_MAX: i64 = 253_402_300_800_000; // 10000-01-01T00:00:00Z
-    if !(0..FAST_MS_MAX).contains(&ms) {
-        return DateTime::<Utc>::from_timestamp_millis(ms)
-            .unwrap_or_default()
-            .to_rfc3339_opts(SecondsFormat::Millis, true);
+    Rfc3339(ms).to_string()
+}
+
+/// A time in ms since the Unix epoch that displays (and serializes, without allocating) as
+/// [`rfc3339`] writes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rfc3339(pub i64);
+
+impl std::fmt::Display for Rfc3339 {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const FAST_MS_MAX: i64 = 253_402_300_800_000; // 10000-01-01T00:00:00Z
+        if !(0..FAST_MS_MAX).contains(&self.0) {
+            let time = DateTime::<Utc>::from_timestamp_millis(self.0).unwrap_or_default();
+            return formatter.write_str(&time.to_rfc3339_opts(SecondsFormat::Millis, true));
+        }
+        let text = rfc3339_bytes(self.0);
+        // Only ASCII digits and separators were written.
+        formatter.write_str(std::str::from_utf8(&text).unwrap_or_default())
     }
+}
+
+impl Serialize for Rfc3339 {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// A value serialized as the text its `Display` writes, without an intermediate `String`.
+#[derive(Clone, Copy, Debug)]
+pub struct Displayed<T>(pub T);
+
+impl<T: std::fmt::Display> Serialize for Displayed<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
+    }
+}
+
+/// [`rfc3339`] of a time in years 1970..=9999.
+fn rfc3339_bytes(ms: i64) -> [u8; 24] {
     let (days, ms_of_day) = (ms / 86_400_000, ms % 86_400_000);
     let (year, month, day) = civil_from_days(days);
     let fields = [
@@ -35,15 +69,18 @@ pub fn rfc3339(ms: i64) -> String {
         (ms_of_day / 1000 % 60, 2, b'.'),
         (ms_of_day % 1000, 3, b'Z'),
     ];
-    let mut text = Vec::with_capacity(24);
+    let mut text = [0_u8; 24];
+    let mut position = 0;
     for (value, width, separator) in fields {
         for place in (0..width).rev() {
             let digit = value / 10_i64.pow(place) % 10;
-            text.push(b'0' + digit as u8);
+            text[position] = b'0' + digit as u8;
+            position += 1;
         }
-        text.push(separator);
+        text[position] = separator;
+        position += 1;
     }
-    String::from_utf8(text).unwrap_or_default()
+    text
 }
 
 /// Year, month and day of the `days`-th day after 1970-01-01 (days >= 0), by Howard
@@ -171,43 +208,44 @@ impl From<&ActivityView> for ActivityDto {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct OrderDto {
-    pub order_id: String,
-    pub activity_id: String,
-    pub user_id: String,
+pub struct OrderDto<'a> {
+    pub order_id: Displayed<OrderId>,
+    pub activity_id: Displayed<ActivityId>,
+    pub user_id: &'a str,
     pub quantity: u32,
     pub amount: u64,
     pub status: &'static str,
-    pub created_at: String,
-    pub expires_at: String,
+    pub created_at: Rfc3339,
+    pub expires_at: Rfc3339,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub paid_at: Option<String>,
+    pub paid_at: Option<Rfc3339>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub group_id: Option<String>,
+    pub group_id: Option<Displayed<GroupId>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub channel_id: Option<String>,
+    pub channel_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub referrer_id: Option<String>,
+    pub referrer_id: Option<&'a str>,
     /// Shown (as `true`) only for an order read back from the cold store.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub archived: bool,
 }
 
-impl From<&OrderView> for OrderDto {
-    fn from(view: &OrderView) -> OrderDto {
+/// Borrows the view: the grab's reply is serialized without copying a string.
+impl<'a> From<&'a OrderView> for OrderDto<'a> {
+    fn from(view: &'a OrderView) -> OrderDto<'a> {
         OrderDto {
-            order_id: view.id.to_string(),
-            activity_id: view.id.activity.to_string(),
-            user_id: view.user.clone(),
+            order_id: Displayed(view.id),
+            activity_id: Displayed(view.id.activity),
+            user_id: &view.user,
             quantity: view.quantity,
             amount: view.amount_cents,
             status: view.status.name(),
-            created_at: rfc3339(view.created_at_ms),
-            expires_at: rfc3339(view.expires_at_ms),
-            paid_at: view.paid_at_ms.map(rfc3339),
-            group_id: view.group.map(|group| group.to_string()),
-            channel_id: view.source.channel.clone(),
-            referrer_id: view.source.referrer.clone(),
+            created_at: Rfc3339(view.created_at_ms),
+            expires_at: Rfc3339(view.expires_at_ms),
+            paid_at: view.paid_at_ms.map(Rfc3339),
+            group_id: view.group.map(Displayed),
+            channel_id: view.source.channel.as_deref(),
+            referrer_id: view.source.referrer.as_deref(),
             archived: view.archived,
         }
     }

@@ -12,6 +12,7 @@ use chrono::Utc;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::dto::Rfc3339;
 use crate::error::ApiError;
 use crate::request_id;
 
@@ -21,7 +22,7 @@ struct Success<'a, T> {
     success: bool,
     data: T,
     request_id: &'a str,
-    timestamp: String,
+    timestamp: Rfc3339,
 }
 
 #[derive(Serialize)]
@@ -30,7 +31,7 @@ struct Failure<'a> {
     success: bool,
     error: ErrorBody<'a>,
     request_id: &'a str,
-    timestamp: String,
+    timestamp: Rfc3339,
 }
 
 #[derive(Serialize)]
@@ -52,16 +53,21 @@ pub fn created(data: impl Serialize) -> HttpResponse {
 }
 
 /// Any success status with `data` in the success envelope.
+/// Bytes reserved up front for a reply body.
+const REPLY_BYTES_USUAL: usize = 512;
+
 pub fn with_status(status: StatusCode, data: impl Serialize) -> HttpResponse {
     let request_id = request_id::current();
     let envelope = Success {
         success: true,
         data,
         request_id: request_id.as_str(),
-        timestamp: timestamp_now(),
+        timestamp: now(),
     };
-    match serde_json::to_vec(&envelope) {
-        Ok(body) => json_response(status, body),
+    // About the size of a grab's reply, so the buffer rarely grows.
+    let mut body = Vec::with_capacity(REPLY_BYTES_USUAL);
+    match serde_json::to_writer(&mut body, &envelope) {
+        Ok(()) => json_response(status, body),
         // Only a bug makes data unserializable (e.g. a map with non-string keys).
         Err(error) => {
             ApiError::internal(format!("cannot serialize the reply: {error}")).error_response()
@@ -85,7 +91,7 @@ pub fn error(
             details,
         },
         request_id: request_id.as_str(),
-        timestamp: timestamp_now(),
+        timestamp: now(),
     };
     // Strings and a `Value` always serialize; the fallback only keeps this total.
     let body = serde_json::to_vec(&envelope).unwrap_or_else(|_| b"{\"success\":false}".to_vec());
@@ -94,7 +100,12 @@ pub fn error(
 
 /// Now, RFC 3339 in UTC with milliseconds, e.g. `2025-06-01T08:00:00.123Z`.
 pub fn timestamp_now() -> String {
-    crate::dto::rfc3339(Utc::now().timestamp_millis())
+    now().to_string()
+}
+
+/// Now, as a time that serializes like [`timestamp_now`] without allocating.
+fn now() -> Rfc3339 {
+    Rfc3339(Utc::now().timestamp_millis())
 }
 
 fn json_response(status: StatusCode, body: Vec<u8>) -> HttpResponse {

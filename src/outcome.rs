@@ -113,16 +113,16 @@ where
 /// An answer's subject as the reply's `data`, serialized straight from the DTOs.
 #[derive(Serialize)]
 #[serde(untagged)]
-pub enum SubjectJson {
+pub enum SubjectJson<'a> {
     Activity(ActivityDto),
-    Order(OrderDto),
+    Order(OrderDto<'a>),
     Group {
         group: GroupDto,
-        order: Option<OrderDto>,
+        order: Option<OrderDto<'a>>,
     },
 }
 
-pub fn subject_json(subject: &SubjectView) -> SubjectJson {
+pub fn subject_json(subject: &SubjectView) -> SubjectJson<'_> {
     match subject {
         SubjectView::Activity(view) => SubjectJson::Activity(ActivityDto::from(view.as_ref())),
         SubjectView::Order(view) => SubjectJson::Order(OrderDto::from(view)),

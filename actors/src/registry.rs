@@ -290,7 +290,7 @@ impl Registry {
 fn order_placeholder(id: OrderId) -> OrderView {
     OrderView {
         id,
-        user: String::new(),
+        user: Arc::from(""),
         quantity: 0,
         amount_cents: 0,
         status: crate::domain::OrderStatus::Cancelled,

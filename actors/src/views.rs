@@ -27,7 +27,8 @@ pub struct ActivityView {
 #[derive(Clone, Debug, PartialEq)]
 pub struct OrderView {
     pub id: OrderId,
-    pub user: String,
+    /// Shared with the order: a reply does not copy the user id.
+    pub user: Arc<str>,
     pub quantity: u32,
     pub amount_cents: u64,
     pub status: OrderStatus,
@@ -105,7 +106,7 @@ pub fn activity_view(state: &ActivityState) -> ActivityView {
 pub fn order_view(activity: ActivityId, number: u64, order: &Order) -> OrderView {
     let mut view = OrderView {
         id: OrderId { activity, number },
-        user: order.user.to_string(),
+        user: Arc::clone(&order.user),
         quantity: order.quantity,
         amount_cents: order.amount_cents,
         status: order.status,
