@@ -11,8 +11,12 @@ use playcore::cli::{self, Cli};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    let thp_disabled = disable_transparent_huge_pages();
     let cli = Cli::parse();
     playcore::telemetry::init();
+    if let Err(error) = thp_disabled {
+        tracing::warn!(%error, "transparent huge pages stay enabled");
+    }
     match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -21,4 +25,21 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Turns transparent huge pages off for this process. The state grows with every order,
+/// and with huge pages each first touch of a fresh 2 MiB region zeroes all of it at once:
+/// an actor or HTTP worker stalls for a millisecond or more mid-request, which is most of
+/// the latency tail under load (on a 2-core VM, 20,000 grabs/s open loop: p99 19–22 ms
+/// with huge pages, 5–11 ms without). With 4 KiB pages the same zeroing is spread thinly.
+fn disable_transparent_huge_pages() -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: prctl with integer arguments only; it changes a flag of this process.
+        let outcome = unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+        if outcome != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
