@@ -152,7 +152,10 @@ impl ActivityActor {
         mailbox: Arc<MailboxBound>,
         last_seq: u64,
     ) -> ActivityActor {
-        let snapshot_due_after = shared.settings.snapshot_every_events;
+        // A recovered state counts as snapshotted at its size: the same rule as after a
+        // snapshot taken while running.
+        let state_entries = (state.orders.len() + state.groups.len()) as u64;
+        let snapshot_due_after = shared.settings.snapshot_due_after(state_entries);
         ActivityActor {
             state,
             journal: shared.journal,
