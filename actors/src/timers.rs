@@ -1,13 +1,15 @@
 //! The timeout supervisor: one deadline queue for every activity's timers.
 //!
 //! Unpaid orders, group expiry, refunds and the start/end of published activities all land
-//! in one binary heap ordered by due time, so each tick pops what is due instead of scanning
-//! every order. The supervisor only nudges: the owning actor decides (a paid order is not
+//! in one ordered set by due time, so each tick pops what is due instead of scanning every
+//! order. A B-tree rather than a binary heap: a heap's vector doubles as it grows, and with
+//! a million deadlines queued that one copy (tens of megabytes, fresh pages) stalled every
+//! actor that scheduled a deadline for 20 ms or more; a B-tree grows a node at a time. The
+//! same deadline queued twice is kept once (firing it twice would change nothing). The supervisor only nudges: the owning actor decides (a paid order is not
 //! expired). The queue is rebuilt from recovered state when the actors start.
 
 use crate::domain::ActivityId;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -28,10 +30,10 @@ pub struct Deadline {
     pub kind: DeadlineKind,
 }
 
-/// The bounded deadline queue. A std mutex: it is held for a heap push or pop only, never
+/// The bounded deadline queue. A std mutex: it is held for an insert or pop only, never
 /// across an await, and taken once per order-creating command.
 pub struct Timers {
-    heap: Mutex<BinaryHeap<Reverse<Deadline>>>,
+    queue: Mutex<BTreeSet<Deadline>>,
     capacity: usize,
     /// Deadlines handed to their actors since start, and those put back because the
     /// actor's mailbox was full: the scheduler's run log reads them per interval, so the
@@ -50,40 +52,39 @@ pub struct TimerTotals {
 impl Timers {
     pub fn new(capacity: usize) -> Timers {
         Timers {
-            heap: Mutex::new(BinaryHeap::new()),
+            queue: Mutex::new(BTreeSet::new()),
             capacity,
             fired_total: AtomicU64::new(0),
             retried_total: AtomicU64::new(0),
         }
     }
 
-    fn heap(&self) -> std::sync::MutexGuard<'_, BinaryHeap<Reverse<Deadline>>> {
-        self.heap
+    fn queue(&self) -> std::sync::MutexGuard<'_, BTreeSet<Deadline>> {
+        self.queue
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Whether `count` more deadlines fit; checked before a command that creates them.
     pub fn has_room(&self, count: usize) -> bool {
-        self.heap().len() + count <= self.capacity
+        self.queue().len() + count <= self.capacity
     }
 
     /// Queues a deadline. Past the bound it is still queued (it belongs to an event that is
     /// already applied, and losing it would leave an order unpaid forever); `has_room`
     /// refuses new work long before that.
     pub fn schedule(&self, deadline: Deadline) {
-        self.heap().push(Reverse(deadline));
+        self.queue().insert(deadline);
     }
 
     /// Takes at most `limit` deadlines due at `now_ms`, earliest first.
     pub fn pop_due(&self, now_ms: i64, limit: usize) -> Vec<Deadline> {
-        let mut heap = self.heap();
+        let mut queue = self.queue();
         let mut due = Vec::new();
         while due.len() < limit {
-            match heap.peek() {
-                Some(Reverse(deadline)) if deadline.due_at_ms <= now_ms => {
-                    due.push(deadline.to_owned());
-                    heap.pop();
+            match queue.first() {
+                Some(deadline) if deadline.due_at_ms <= now_ms => {
+                    due.extend(queue.pop_first());
                 }
                 _ => break,
             }
@@ -105,7 +106,7 @@ impl Timers {
     }
 
     pub fn len(&self) -> usize {
-        self.heap().len()
+        self.queue().len()
     }
 
     pub fn is_empty(&self) -> bool {
