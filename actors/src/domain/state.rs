@@ -326,8 +326,10 @@ pub struct ActivityImage {
 }
 
 /// Users reserved up front, at most: a hash table touches one control byte per slot at
-/// once (half a MiB at this bound), the rest is untouched address space until used.
-const USERS_RESERVED_MAX: u64 = 1 << 18;
+/// once (2 MiB at this bound), the rest is untouched address space until used. Growing
+/// instead rehashes every user at once in the actor: at 2^18 a 1,000,000-user sale stalled
+/// for 60 ms at 458,752 users and 120 ms at 917,504.
+const USERS_RESERVED_MAX: u64 = 1 << 20;
 
 impl ActivityState {
     /// The state right after ACTIVITY_CREATED.
