@@ -98,12 +98,8 @@ pub fn error(
     json_response(status, body)
 }
 
-/// Now, RFC 3339 in UTC with milliseconds, e.g. `2025-06-01T08:00:00.123Z`.
-pub fn timestamp_now() -> String {
-    now().to_string()
-}
-
-/// Now, as a time that serializes like [`timestamp_now`] without allocating.
+/// Now, serialized as RFC 3339 in UTC with milliseconds, e.g. `2025-06-01T08:00:00.123Z`,
+/// without an intermediate `String`.
 fn now() -> Rfc3339 {
     Rfc3339(Utc::now().timestamp_millis())
 }

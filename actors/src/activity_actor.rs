@@ -154,8 +154,7 @@ impl ActivityActor {
     ) -> ActivityActor {
         // A recovered state counts as snapshotted at its size: the same rule as after a
         // snapshot taken while running.
-        let state_entries = (state.orders.len() + state.groups.len()) as u64;
-        let snapshot_due_after = shared.settings.snapshot_due_after(state_entries);
+        let snapshot_due_after = shared.settings.snapshot_due_after(snapshot_entries(&state));
         ActivityActor {
             state,
             journal: shared.journal,
@@ -609,8 +608,8 @@ impl ActivityActor {
         match self.journal.queue_snapshot(id.0, seq, encoder, done) {
             Ok(()) => {
                 self.entries_since_snapshot = 0;
-                let state_entries = (self.state.orders.len() + self.state.groups.len()) as u64;
-                self.snapshot_due_after = self.settings.snapshot_due_after(state_entries);
+                let entries = snapshot_entries(&self.state);
+                self.snapshot_due_after = self.settings.snapshot_due_after(entries);
             }
             Err(error) => {
                 self.snapshot_flags
@@ -620,6 +619,11 @@ impl ActivityActor {
             }
         }
     }
+}
+
+/// What a snapshot of `state` encodes entry by entry: its orders and groups.
+fn snapshot_entries(state: &ActivityState) -> u64 {
+    (state.orders.len() + state.groups.len()) as u64
 }
 
 /// The user of the order `events` create, if they create one.

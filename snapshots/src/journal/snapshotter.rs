@@ -117,8 +117,8 @@ impl Snapshotter {
             encode,
             done,
         } = snapshot;
+        // Empty: it is cleared after every use.
         let mut buffer = std::mem::take(&mut self.buffer);
-        buffer.clear();
         let outcome = encode(&mut buffer)
             .map_err(SnapshotError::Encode)
             .and_then(|()| self.store(stream, seq, &buffer));
