@@ -134,6 +134,11 @@ impl Core {
                 stats.pending_events,
             ),
             (
+                "playcore_requests_in_flight",
+                "commands admitted and not yet answered (the group commit's load signal)",
+                stats.requests_in_flight,
+            ),
+            (
                 "playcore_journal_batches_written",
                 "batches written since start",
                 stats.batches_written,

@@ -173,6 +173,8 @@ impl Registry {
     /// Runs a command on its activity and returns the answer once it is durable.
     pub async fn execute(&self, id: ActivityId, command: Command) -> Result<Answer, ExecuteError> {
         let addr = self.admit(id)?;
+        // The journal's group commit sizes its window by the requests in flight.
+        let in_flight = self.journal.request_started();
         let (sender, receiver) = oneshot::channel();
         addr.do_send(Execute {
             command,
@@ -181,6 +183,7 @@ impl Registry {
         // A stopped actor drops the message and with it the reply sender.
         let reply = receiver.await.map_err(|_| ExecuteError::Unavailable)?;
         self.wait_durable(reply.durable_after_seq).await?;
+        drop(in_flight);
         let answer = reply.outcome?;
         if !names_archived_order(&answer) {
             return Ok(answer);

@@ -20,7 +20,7 @@ mod writer;
 pub use snapshotter::{parse_snapshot_file_name, snapshot_file_name};
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
@@ -129,6 +129,8 @@ pub struct JournalStats {
     pub fdatasync_time_us_total: u64,
     pub sync_count: u64,
     pub pending_events: u64,
+    /// Requests counted by [`Journal::request_started`] and not yet finished.
+    pub requests_in_flight: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,6 +212,9 @@ struct Shared {
     written_seq: AtomicU64,
     /// Relaxed mode: batches were handed to sled since the flusher's last flush.
     unflushed: std::sync::atomic::AtomicBool,
+    /// Requests that may append and wait for durability soon (see
+    /// [`Journal::request_started`]): the load signal of the group-commit window.
+    requests_in_flight: AtomicUsize,
     /// A receiver kept only to hand out clones; the sender lives in the writer so
     /// that its exit (clean or not) closes the channel for every waiter.
     watermark: watch::Receiver<u64>,
@@ -234,6 +239,17 @@ impl Shared {
     /// released (see `FrameGuard`), so a poisoned lock still guards consistent data.
     fn lock_pending(&self) -> MutexGuard<'_, Pending> {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A request in flight, counted until dropped (see [`Journal::request_started`]).
+pub struct RequestInFlight<'a> {
+    requests: &'a AtomicUsize,
+}
+
+impl Drop for RequestInFlight<'_> {
+    fn drop(&mut self) {
+        self.requests.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -313,6 +329,7 @@ impl Journal {
             floor_seq: AtomicU64::new(0),
             written_seq: AtomicU64::new(next_seq - 1),
             unflushed: std::sync::atomic::AtomicBool::new(false),
+            requests_in_flight: AtomicUsize::new(0),
             watermark,
             counters: Counters::default(),
         });
@@ -489,6 +506,19 @@ impl Journal {
         reached.map(drop).map_err(|_| AppendError::Closed)
     }
 
+    /// Counts a request as in flight until the guard drops: from its admission until its
+    /// reply. The writer sizes its group-commit window by this count. A closed loop of
+    /// many callers keeps it high whatever the window (each waits for its reply), so
+    /// the window stays long and syncs stay few; a moderate flow of requests keeps it
+    /// low, so a batch syncs soon after it starts and replies wait less. (The previous
+    /// batch's size is no such signal: it shrinks with the window it was gathered in,
+    /// so a closed loop could settle on short windows and many syncs.)
+    pub fn request_started(&self) -> RequestInFlight<'_> {
+        let requests = &self.inner.shared.requests_in_flight;
+        requests.fetch_add(1, Ordering::Relaxed);
+        RequestInFlight { requests }
+    }
+
     /// Allows the writer to delete journal records all of whose events have seq <
     /// `floor_seq`. It does so in the background between batches, a bounded number
     /// per step, never deleting anything >= `floor_seq`. A lower floor than a previous
@@ -521,6 +551,7 @@ impl Journal {
             fdatasync_time_us_total: load(&counters.fdatasync_time_us_total),
             sync_count: load(&counters.sync_count),
             pending_events,
+            requests_in_flight: shared.requests_in_flight.load(Ordering::Relaxed) as u64,
         }
     }
 

@@ -30,24 +30,26 @@ const BUFFER_RETAIN_BYTES_MAX: usize = 16 * 1024 * 1024;
 /// one oversized event) always fits the u32 length of the header.
 const RECORD_BODY_BYTES_LIMIT: usize = 1 << 30;
 
-/// A previous batch of this many entries or more means load: the next small batch gathers
-/// for the whole group-commit window. A smaller previous batch earns its share of the
-/// window, so an unloaded journal syncs at once and a reply barely waits, while under
-/// load the window makes the batches (and so the syncs per entry) grow.
-const GATHER_FULL_WINDOW_EVENTS: usize = 64;
+/// This many requests in flight or more means load: a small batch gathers for the whole
+/// group-commit window. Fewer earn their share of it, so an unloaded journal syncs at
+/// once and a moderate flow of requests waits little, while a closed loop of many callers
+/// (the flash-sale rush) gets few, large batches. On 2 cores, open loop at 20,000/s: the
+/// previous rule (the window scaled by the previous batch, full at 64 entries) settled on
+/// 47-entry batches every 2.35 ms, p99 5.0 ms.
+const GATHER_FULL_WINDOW_REQUESTS: usize = 128;
 
-/// Fsync mode: how long a batch of `pending_events` gathers, given the previous batch's
-/// size; `None` when it is large enough to go at once.
+/// Fsync mode: how long a batch of `pending_events` gathers, given the requests in flight;
+/// `None` when it is large enough to go at once.
 fn fsync_gather_window(
     window: Duration,
     pending_events: usize,
-    previous_batch_events: usize,
+    requests_in_flight: usize,
 ) -> Option<Duration> {
     if pending_events >= GROUP_COMMIT_EVENTS_ENOUGH {
         return None;
     }
-    let load = previous_batch_events.min(GATHER_FULL_WINDOW_EVENTS) as u32;
-    Some(window * load / GATHER_FULL_WINDOW_EVENTS as u32)
+    let load = requests_in_flight.min(GATHER_FULL_WINDOW_REQUESTS) as u32;
+    Some(window * load / GATHER_FULL_WINDOW_REQUESTS as u32)
 }
 
 /// Thread entry point. The watch sender is owned here: when this returns (or
@@ -212,7 +214,7 @@ impl Writer {
             Durability::Fsync => fsync_gather_window(
                 config.group_commit_window,
                 pending.event_count,
-                self.batch.event_count,
+                self.shared.requests_in_flight.load(Ordering::Relaxed),
             ),
             Durability::Relaxed { .. } => {
                 (pending.event_count < RELAXED_GATHER_EVENTS_MAX).then_some(RELAXED_GATHER)
@@ -260,7 +262,7 @@ impl Writer {
         counters.last_batch_events.store(events, Ordering::Relaxed);
     }
 
-    /// Keeps `event_count`: the next batch's gather window depends on it.
+    /// Empties the buffers for the next batch (`take` sets the rest).
     fn recycle_batch(&mut self) {
         self.batch.events.clear();
         self.batch.events.shrink_to(BUFFER_RETAIN_BYTES_MAX);
@@ -421,11 +423,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_gather_window_grows_with_the_load_and_ends_at_enough_events() {
+    fn the_gather_window_grows_with_the_requests_in_flight_and_ends_at_enough_events() {
         let window = Duration::from_millis(1);
         assert_eq!(fsync_gather_window(window, 1, 0), Some(Duration::ZERO));
         assert_eq!(
-            fsync_gather_window(window, 1, GATHER_FULL_WINDOW_EVENTS / 4),
+            fsync_gather_window(window, 1, GATHER_FULL_WINDOW_REQUESTS / 4),
             Some(window / 4)
         );
         assert_eq!(fsync_gather_window(window, 1, 10_000), Some(window));

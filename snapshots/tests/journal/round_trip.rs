@@ -175,7 +175,8 @@ fn relaxed_mode_flushes_an_idle_journal_after_the_interval() -> TestResult {
     Ok(())
 }
 
-/// Appends one event every 200 µs for `count` events and returns how many syncs it took.
+/// Appends one event every 200 µs for `count` events, with many requests in flight (the
+/// load signal), and returns how many syncs it took.
 fn syncs_for_a_trickle(window: Duration, count: usize) -> Result<u64, BoxError> {
     let directory = tempfile::tempdir()?;
     let store = Store::open(directory.path())?;
@@ -184,9 +185,8 @@ fn syncs_for_a_trickle(window: Duration, count: usize) -> Result<u64, BoxError> 
         ..config(Durability::Fsync, 48 * 1024)
     };
     let journal = Journal::start(store, journal_config, 1);
-    // A burst first: one large batch tells the writer the journal is under load.
-    append_many(&journal, 300)?;
-    wait_all_durable(&journal)?;
+    let in_flight: Vec<_> = (0..300).map(|_| journal.request_started()).collect();
+    assert_eq!(journal.stats().requests_in_flight, 300);
     let syncs_before = journal.stats().sync_count;
     for index in 0..count {
         append_raw(&journal, 1, format!("grab {index}").as_bytes())?;
@@ -194,6 +194,8 @@ fn syncs_for_a_trickle(window: Duration, count: usize) -> Result<u64, BoxError> 
     }
     wait_all_durable(&journal)?;
     let syncs = journal.stats().sync_count - syncs_before;
+    drop(in_flight);
+    assert_eq!(journal.stats().requests_in_flight, 0);
     journal.shutdown()?;
     Ok(syncs)
 }
