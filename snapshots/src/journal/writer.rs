@@ -57,6 +57,9 @@ fn fsync_gather_window(
 /// Thread entry point. The watch sender is owned here: when this returns (or
 /// unwinds), every watermark waiter learns that no further progress will come.
 pub(super) fn run(shared: Arc<Shared>, watermark: watch::Sender<u64>) -> Result<(), StoreError> {
+    // This thread waits for its flushes anyway: it writes sled's buffers itself instead of
+    // waking one of sled's io threads and being woken back (vendor/sled/PLAYCORE-PATCH.md).
+    sled::write_log_buffers_inline_on_this_thread();
     let mut writer = Writer {
         shared,
         watermark,
@@ -86,6 +89,7 @@ const RELAXED_FILE_SYNC_INTERVAL: Duration = Duration::from_millis(500);
 /// fdatasyncs the data file every `RELAXED_FILE_SYNC_INTERVAL`. Ends when the journal
 /// closes; closing itself makes everything durable.
 pub(super) fn flush_until_closed(shared: std::sync::Weak<Shared>, interval: Duration) {
+    sled::write_log_buffers_inline_on_this_thread();
     let mut file_synced_at = Instant::now();
     loop {
         std::thread::sleep(interval);

@@ -243,6 +243,18 @@ mod threadpool {
         promise_filler.fill((work)());
         Ok(promise)
     }
+
+    /// playcore patch: every write is inline here already.
+    pub fn write_log_buffers_inline_on_this_thread() {}
+
+    /// playcore patch: see the threaded version.
+    pub(crate) fn spawn_log_write<F>(work: F) -> Result<()>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        work();
+        Ok(())
+    }
 }
 
 #[cfg(all(
@@ -307,6 +319,9 @@ pub use {
         pin as crossbeam_pin, Atomic, Guard as CrossbeamGuard, Owned, Shared,
     },
 };
+
+// playcore patch: see `threadpool::write_log_buffers_inline_on_this_thread`.
+pub use self::threadpool::write_log_buffers_inline_on_this_thread;
 
 pub use self::{
     batch::Batch,

@@ -1180,7 +1180,8 @@ pub(in crate::pagecache) fn maybe_seal_and_write_iobuf(
         );
         let iobufs = iobufs.clone();
         let iobuf = iobuf.clone();
-        let _result = threadpool::spawn(move || {
+        // playcore patch: inline on a thread that asked for it.
+        threadpool::spawn_log_write(move || {
             if let Err(e) = iobufs.write_to_log(&iobuf) {
                 error!(
                     "hit error while writing iobuf with lsn {}: {:?}",
@@ -1200,9 +1201,6 @@ pub(in crate::pagecache) fn maybe_seal_and_write_iobuf(
                 let _notified = iobufs.interval_updated.notify_all();
             }
         })?;
-
-        #[cfg(feature = "event_log")]
-        _result.wait();
 
         Ok(())
     } else {
