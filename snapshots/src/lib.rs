@@ -38,9 +38,7 @@ pub mod store;
 
 pub use codec::{decode, encode, encode_into, CodecError};
 pub use cold::{ColdError, ColdStore};
-pub use journal::{
-    AppendError, Durability, Journal, JournalConfig, JournalStats, RequestInFlight,
-};
+pub use journal::{AppendError, Durability, Journal, JournalConfig, JournalStats, RequestInFlight};
 pub use recovery::{
     corrupt_last_record, read_events, recover, recover_with, Corruption, Recovered, RecoveredEvent,
     RecoveredSnapshot, TailCut,

@@ -132,7 +132,9 @@ struct Batch {
 
 enum Step {
     /// Events are pending: gather for the window (if any), then write them.
-    Batch { gather: Option<Duration> },
+    Batch {
+        gather: Option<Duration>,
+    },
     /// Nothing pending, truncation wanted.
     Housekeeping,
     Close,
