@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The measurements of the README's Performance section, on this machine, loopback only.
 #
-#   bash loadtest/bench.sh            # everything (about 9 minutes on 2 cores)
+#   bash loadtest/bench.sh            # everything (about 5 minutes on 2 cores)
 #   STEPS="ceiling open" bash loadtest/bench.sh
 #
 # Steps: ceiling (playcore's grab next to the ceiling server, rounds alternating, in
