@@ -17,6 +17,7 @@ pub mod rejection;
 pub mod settle;
 pub mod state;
 pub mod template;
+pub mod users;
 pub mod versions;
 
 pub use approval::{ApprovalFlow, FlowLevel, LevelMode, LevelProgress};

@@ -10,6 +10,7 @@ use super::config::ActivityConfig;
 use super::event::{Event, EventKind};
 use super::gray::GrayConfig;
 use super::ids::ActivityId;
+use super::users::UserIndex;
 use super::versions::{Change, VersionAction, VersionHistory};
 use serde::{Deserialize, Serialize};
 /// The maps keyed by caller-chosen strings: ahash is fast and randomly seeded, so crafted
@@ -298,7 +299,7 @@ pub struct ActivityState {
     /// The configuration's versions; the latest one's configuration is `config`.
     pub versions: VersionHistory,
     #[serde(skip)]
-    pub users: FastMap<Arc<str>, UserState>,
+    pub users: UserIndex,
     /// Trade number -> order number: payment notifications are idempotent by trade number.
     #[serde(skip)]
     pub trades: FastMap<String, u64>,
@@ -324,12 +325,6 @@ pub struct ActivityImage {
     gray: Arc<GrayConfig>,
     versions: VersionHistory,
 }
-
-/// Users reserved up front, at most: a hash table touches one control byte per slot at
-/// once (2 MiB at this bound), the rest is untouched address space until used. Growing
-/// instead rehashes every user at once in the actor: at 2^18 a 1,000,000-user sale stalled
-/// for 60 ms at 458,752 users and 120 ms at 917,504.
-const USERS_RESERVED_MAX: u64 = 1 << 20;
 
 impl ActivityState {
     /// The state right after ACTIVITY_CREATED.
@@ -360,10 +355,7 @@ impl ActivityState {
             stock,
             orders: Chunked::default(),
             groups: Chunked::default(),
-            users: FastMap::with_capacity_and_hasher(
-                stock.total.min(USERS_RESERVED_MAX) as usize,
-                Default::default(),
-            ),
+            users: UserIndex::default(),
             trades: FastMap::default(),
             counts: OrderCounts::default(),
             created_by: by.to_string(),

@@ -686,7 +686,7 @@ impl Harness {
         let mut held: HashMap<&str, u32> = HashMap::new();
         for found in state.orders.iter() {
             assert!(
-                state.users.contains_key(&*found.user),
+                state.users.contains_key(&found.user),
                 "every buyer has a user record"
             );
             if found.status.holds_units() {
