@@ -1,10 +1,11 @@
 //! The "journal-writer" thread: group commit, the durable watermark, relaxed-mode
 //! flushing and background truncation.
 //!
-//! One loop iteration: take everything pending (one swap under the lock), insert it
-//! into sled as records of at most `record_bytes_max`, make it durable (fsync mode), publish the watermark, then do bounded housekeeping.
-//! Batches form from what arrived during the previous flush; a small batch first gathers
-//! for the group-commit window (fsync mode, when configured) or 1 ms (relaxed mode).
+//! One loop iteration: let a small batch gather for the group-commit window (fsync mode,
+//! scaled by the requests in flight) or 1 ms (relaxed mode), truncating the journal in that
+//! time; take everything pending (one swap under the lock), insert it into sled as records
+//! of at most `record_bytes_max`, make it durable (fsync mode) and publish the watermark.
+//! While nothing is pending, the writer truncates or sleeps.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
@@ -177,12 +178,12 @@ impl Writer {
                     self.take();
                     self.write_batch()?;
                     if gather.is_none() {
-                        self.truncate(|_| false)?;
+                        self.truncate(|| false)?;
                     }
                 }
                 Step::Housekeeping => {
                     let shared = Arc::clone(&self.shared);
-                    self.truncate(|_| shared.lock_pending().is_empty())?;
+                    self.truncate(|| shared.lock_pending().is_empty())?;
                 }
                 Step::Close => return self.close(),
             }
@@ -239,7 +240,7 @@ impl Writer {
     /// many tiny ones. Truncation uses the time first.
     fn gather(&mut self, window: Duration) -> Result<(), StoreError> {
         let deadline = Instant::now() + window;
-        self.truncate(|_| Instant::now() < deadline)?;
+        self.truncate(|| Instant::now() < deadline)?;
         let left = deadline.saturating_duration_since(Instant::now());
         if !left.is_zero() {
             std::thread::sleep(left);
@@ -334,9 +335,9 @@ impl Writer {
 
     /// One truncation step: deletes records entirely below the floor, up to
     /// `TRUNCATE_RECORDS_PER_STEP_MAX`, the first one in any case and each further one
-    /// while `go_on(deleted so far)`. Records are contiguous, so every record with
-    /// first_seq <= floor except the last such one ends below the floor.
-    fn truncate(&mut self, mut go_on: impl FnMut(usize) -> bool) -> Result<(), StoreError> {
+    /// while `go_on()`. Records are contiguous, so every record with first_seq <= floor
+    /// except the last such one ends below the floor.
+    fn truncate(&mut self, mut go_on: impl FnMut() -> bool) -> Result<(), StoreError> {
         if !self.truncation_wanted() {
             return Ok(());
         }
@@ -349,7 +350,7 @@ impl Writer {
             .collect::<Result<Vec<_>, _>>()?;
         let removable = keys.len().saturating_sub(1);
         let mut removed = 0;
-        while removed < removable && (removed == 0 || go_on(removed)) {
+        while removed < removable && (removed == 0 || go_on()) {
             tree.remove(&keys[removed])?;
             removed += 1;
         }

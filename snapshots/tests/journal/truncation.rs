@@ -52,3 +52,44 @@ fn truncation_removes_only_records_entirely_below_the_floor() -> TestResult {
     assert_eq!(recovered.next_seq, 61);
     Ok(())
 }
+
+#[test]
+fn truncation_progresses_while_appends_keep_coming() -> TestResult {
+    let directory = tempfile::tempdir()?;
+    let store = Store::open(directory.path())?;
+    let journal = Journal::start(
+        store.clone(),
+        config(Durability::Fsync, THREE_EVENTS_PER_RECORD_BYTES),
+        1,
+    );
+    for index in 0..300_u64 {
+        append_raw(&journal, 1, &index.to_le_bytes())?;
+    }
+    wait_all_durable(&journal)?;
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let truncated = std::thread::scope(|scope| {
+        // A steady flow with requests in flight: every batch gets a gather window, and
+        // the writer is seldom idle.
+        scope.spawn(|| {
+            let _in_flight: Vec<_> = (0..64).map(|_| journal.request_started()).collect();
+            let mut index = 300_u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                index += 1;
+                let _ = append_raw(&journal, 1, &index.to_le_bytes());
+                std::thread::sleep(std::time::Duration::from_micros(100));
+            }
+        });
+        journal.truncate_below(250);
+        let truncated = eventually(|| {
+            journal_keys(&store).is_ok_and(|keys| keys.first().is_some_and(|first| *first > 240))
+        });
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        truncated
+    });
+    assert!(
+        truncated,
+        "records below the floor are deleted between batches"
+    );
+    journal.shutdown()?;
+    Ok(())
+}
