@@ -520,8 +520,8 @@ impl Journal {
     }
 
     /// Allows the writer to delete journal records all of whose events have seq <
-    /// `floor_seq`. It does so in the background between batches, a bounded number
-    /// per step, never deleting anything >= `floor_seq`. A lower floor than a previous
+    /// `floor_seq`. It does so in the background (in the group-commit window and while
+    /// idle), a bounded number per step, never deleting anything >= `floor_seq`. A lower floor than a previous
     /// one is ignored.
     pub fn truncate_below(&self, floor_seq: u64) {
         let shared = &self.inner.shared;
