@@ -24,7 +24,8 @@ use crate::store::StoreError;
 /// deletes; after a batch that had no window, one delete keeps it going. Steps of 1,024
 /// records after every batch stalled every reply for tens of milliseconds after each
 /// snapshot; 16 after every batch still added up to 4 ms to each batch in the second after
-/// a 1,000,000-order activity's snapshot (open loop at 20,000/s, p99 15-25 ms there).
+/// a 1,000,000-order activity's snapshot (open loop at 20,000/s: p99 15-25 ms in that
+/// second, which also carries the snapshot's own file writes).
 const TRUNCATE_RECORDS_PER_STEP_MAX: usize = 16;
 /// A batch buffer that grew beyond this during a burst is shrunk back after use, so
 /// a burst does not pin its memory forever.
@@ -249,8 +250,7 @@ impl Writer {
     }
 
     fn take(&mut self) {
-        let shared = Arc::clone(&self.shared);
-        let mut pending = shared.lock_pending();
+        let mut pending = self.shared.lock_pending();
         std::mem::swap(&mut pending.events, &mut self.batch.events);
         self.batch.first_seq = pending.first_seq;
         self.batch.event_count = std::mem::take(&mut pending.event_count);

@@ -6,15 +6,20 @@ use crate::helpers::*;
 const THREE_EVENTS_PER_RECORD_BYTES: usize = 28 + 3 * 20;
 const FLOOR_SEQ: u64 = 31;
 
+/// A store in `directory` and its journal (fsync mode) of three events per record.
+fn start_three_events_per_record(
+    directory: &std::path::Path,
+) -> Result<(Store, Journal), BoxError> {
+    let store = Store::open(directory)?;
+    let config = config(Durability::Fsync, THREE_EVENTS_PER_RECORD_BYTES);
+    let journal = Journal::start(store.clone(), config, 1);
+    Ok((store, journal))
+}
+
 #[test]
 fn truncation_removes_only_records_entirely_below_the_floor() -> TestResult {
     let directory = tempfile::tempdir()?;
-    let store = Store::open(directory.path())?;
-    let journal = Journal::start(
-        store.clone(),
-        config(Durability::Fsync, THREE_EVENTS_PER_RECORD_BYTES),
-        1,
-    );
+    let (store, journal) = start_three_events_per_record(directory.path())?;
     for index in 0..60_u64 {
         append_raw(&journal, index % 3, &index.to_le_bytes())?;
     }
@@ -56,12 +61,7 @@ fn truncation_removes_only_records_entirely_below_the_floor() -> TestResult {
 #[test]
 fn truncation_progresses_while_appends_keep_coming() -> TestResult {
     let directory = tempfile::tempdir()?;
-    let store = Store::open(directory.path())?;
-    let journal = Journal::start(
-        store.clone(),
-        config(Durability::Fsync, THREE_EVENTS_PER_RECORD_BYTES),
-        1,
-    );
+    let (store, journal) = start_three_events_per_record(directory.path())?;
     for index in 0..300_u64 {
         append_raw(&journal, 1, &index.to_le_bytes())?;
     }

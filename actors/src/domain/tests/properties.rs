@@ -693,7 +693,7 @@ impl Harness {
                 *held.entry(&*found.user).or_default() += found.quantity;
             }
         }
-        for (user, user_state) in &state.users {
+        for (user, user_state) in state.users.iter() {
             let recount = held.get(&**user).copied().unwrap_or(0);
             assert_eq!(user_state.units_held, recount, "{user}");
             assert!(
