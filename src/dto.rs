@@ -69,31 +69,28 @@ impl<T: std::fmt::Display> Serialize for Displayed<T> {
     }
 }
 
-/// [`rfc3339`] of a time in years 1970..=9999.
+/// [`rfc3339`] of a time in years 1970..=9999. Each field is written digit by digit with
+/// constant divisors (a loop over powers of ten made this 1.5 % of a rush's worker CPU).
 fn rfc3339_bytes(ms: i64) -> [u8; 24] {
     let (days, ms_of_day) = (ms / 86_400_000, ms % 86_400_000);
     let (year, month, day) = civil_from_days(days);
-    let fields = [
-        (year, 4, b'-'),
-        (month, 2, b'-'),
-        (day, 2, b'T'),
-        (ms_of_day / 3_600_000, 2, b':'),
-        (ms_of_day / 60_000 % 60, 2, b':'),
-        (ms_of_day / 1000 % 60, 2, b'.'),
-        (ms_of_day % 1000, 3, b'Z'),
-    ];
-    let mut text = [0_u8; 24];
-    let mut position = 0;
-    for (value, width, separator) in fields {
-        for place in (0..width).rev() {
-            let digit = value / 10_i64.pow(place) % 10;
-            text[position] = b'0' + digit as u8;
-            position += 1;
-        }
-        text[position] = separator;
-        position += 1;
-    }
+    let mut text = *b"0000-00-00T00:00:00.000Z";
+    put_digits(&mut text[0..4], year);
+    put_digits(&mut text[5..7], month);
+    put_digits(&mut text[8..10], day);
+    put_digits(&mut text[11..13], ms_of_day / 3_600_000);
+    put_digits(&mut text[14..16], ms_of_day / 60_000 % 60);
+    put_digits(&mut text[17..19], ms_of_day / 1000 % 60);
+    put_digits(&mut text[20..23], ms_of_day % 1000);
     text
+}
+
+/// Writes the last `slot.len()` decimal digits of `value` (>= 0) into `slot`.
+fn put_digits(slot: &mut [u8], mut value: i64) {
+    for digit in slot.iter_mut().rev() {
+        *digit = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
 }
 
 /// Year, month and day of the `days`-th day after 1970-01-01 (days >= 0), by Howard

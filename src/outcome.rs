@@ -87,8 +87,9 @@ pub async fn execute(
     what: &'static str,
 ) -> Result<Answer, ApiError> {
     let registry = &core.runtime.registry;
-    registry
-        .execute(id, command)
+    // Boxed: the command's future is over a kilobyte, and every future that holds it
+    // inline (the handler's, actix's wrappers) is moved several times per request.
+    Box::pin(registry.execute(id, command))
         .await
         .map_err(|error| execute_error(error, what))
 }
