@@ -139,6 +139,11 @@ impl Core {
                 stats.requests_in_flight,
             ),
             (
+                "playcore_replies_held",
+                "replies held until the journal makes them durable (with the commands in flight, when a batch need not wait)",
+                stats.replies_held,
+            ),
+            (
                 "playcore_journal_batches_written",
                 "batches written since start",
                 stats.batches_written,

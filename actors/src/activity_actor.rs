@@ -14,6 +14,7 @@ use crate::domain::decide::Subject;
 use crate::domain::{ActivityState, Command, Event, EventKind, Ineligibility, Rejection};
 use crate::eligibility::{self, ClaimError, Eligibility};
 use crate::floors::SnapshotFloors;
+use crate::held_replies::HeldReplies;
 use crate::mailbox::MailboxBound;
 use crate::publisher::Publisher;
 use crate::timers::{Deadline, DeadlineKind, Timers};
@@ -21,7 +22,6 @@ use crate::views::{self, ActivityView, GroupView, OrderView};
 use actix::prelude::*;
 use playcore_snapshots::journal::SnapshotError;
 use playcore_snapshots::{encode_into, AppendError, Journal};
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -131,7 +131,7 @@ pub struct ActivityActor {
     /// flush for the whole actor. A reply waits only for a position already appended, so
     /// this holds at most what the actor answers during one journal sync (and the journal's
     /// own bound stops appends long before memory matters).
-    held_replies: VecDeque<(u64, oneshot::Sender<Reply>, Reply)>,
+    held_replies: HeldReplies,
     /// A durability waiter is running (for staged views and held replies).
     waiting: bool,
     /// Journal position of the last entry this actor appended (or recovered).
@@ -157,6 +157,7 @@ impl ActivityActor {
         let snapshot_due_after = shared.settings.snapshot_due_after(snapshot_entries(&state));
         ActivityActor {
             state,
+            held_replies: HeldReplies::new(shared.journal.clone()),
             journal: shared.journal,
             timers: shared.timers,
             publisher,
@@ -164,7 +165,6 @@ impl ActivityActor {
             settings: shared.settings,
             eligibility: shared.eligibility,
             mailbox,
-            held_replies: VecDeque::new(),
             waiting: false,
             last_seq,
             entries_since_snapshot: 0,
@@ -522,14 +522,13 @@ impl ActivityActor {
             let _ = sender.send(reply);
             return;
         }
-        self.held_replies
-            .push_back((reply.durable_after_seq, sender, reply));
+        self.held_replies.hold(sender, reply);
         self.ensure_waiter(context);
     }
 
     /// The oldest position something here waits on.
     fn oldest_waiting_seq(&self) -> Option<u64> {
-        let held = self.held_replies.front().map(|(seq, _, _)| *seq);
+        let held = self.held_replies.oldest_seq();
         match (self.publisher.oldest_staged_seq(), held) {
             (Some(staged), Some(held)) => Some(staged.min(held)),
             (staged, held) => staged.or(held),
@@ -551,7 +550,7 @@ impl ActivityActor {
             if result.is_err() {
                 // The journal failed: nothing more becomes durable, nothing is revealed;
                 // dropping the held senders tells their callers.
-                actor.held_replies.clear();
+                actor.held_replies.drop_all();
                 return;
             }
             actor.release_durable(actor.journal.durable_seq());
@@ -562,15 +561,7 @@ impl ActivityActor {
     /// Publishes the views and sends the replies the watermark now covers.
     fn release_durable(&mut self, durable_seq: u64) {
         self.publisher.publish_durable(durable_seq);
-        while self
-            .held_replies
-            .front()
-            .is_some_and(|(seq, _, _)| *seq <= durable_seq)
-        {
-            if let Some((_, sender, reply)) = self.held_replies.pop_front() {
-                let _ = sender.send(reply);
-            }
-        }
+        self.held_replies.release(durable_seq);
     }
 
     /// Queues a snapshot of the whole state at `last_seq`: the actor only takes an image

@@ -9,6 +9,7 @@
 //! - `cold`: archived orders in the cold store: written whole by the archiver, read back
 //!   to complete the views of archived stubs.
 //! - `durability`: waiters for the journal's durable watermark, woken exactly once.
+//! - `held_replies`: replies held until durable, counted for the journal's group commit.
 //! - `floors`: how far back recovery needs the journal, so it can be truncated.
 //! - `mailbox`: the real bound on an actor's mailbox (503 OVERLOADED past it).
 //! - `publisher`: reveals views once the journal made them durable (watch channels).
@@ -22,6 +23,7 @@ pub mod domain;
 pub mod durability;
 pub mod eligibility;
 pub mod floors;
+pub mod held_replies;
 pub mod mailbox;
 pub mod publisher;
 pub mod registry;

@@ -152,6 +152,36 @@ async fn a_full_mailbox_answers_overloaded_at_once_and_loses_nothing() {
     runtime.shutdown().await;
 }
 
+/// A rush of callers that all wait on one batch: the group commit writes it as soon as
+/// every reply is held, not after its (here 30 s) window, and the counts behind that rule
+/// return to zero once the replies are out.
+#[actix::test]
+async fn a_batch_every_caller_waits_on_is_written_before_its_window_ends() {
+    let directory = tempfile::tempdir().expect("directory");
+    let mut rush_options = options(4096, 1_000_000);
+    rush_options.journal.group_commit_window = Duration::from_secs(30);
+    // Setting the sale up runs one command at a time: each waits 1/128 of the window.
+    let runtime = Runtime::start(open_store(directory.path()), rush_options).expect("runtime");
+    let id = open_sale(&runtime, 1000).await;
+    let registry = Arc::clone(&runtime.registry);
+    let started = std::time::Instant::now();
+    let grabs = (0..200).map(|number| {
+        let registry = Arc::clone(&registry);
+        async move { registry.execute(id, grab(number)).await }
+    });
+    let answers = futures_util::future::join_all(grabs).await;
+    let waited = started.elapsed();
+    assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+    assert!(
+        waited < Duration::from_secs(10),
+        "200 grabs took {waited:?} with a 30 s window"
+    );
+    let stats = runtime.journal().stats();
+    assert_eq!(stats.replies_held, 0);
+    assert_eq!(stats.requests_in_flight, 0);
+    runtime.shutdown().await;
+}
+
 #[actix::test]
 async fn snapshots_truncate_the_journal_and_recovery_restores_the_same_state() {
     let directory = tempfile::tempdir().expect("directory");

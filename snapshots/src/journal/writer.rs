@@ -238,14 +238,29 @@ impl Writer {
     }
 
     /// Lets the batch grow for `window`: a few large records and syncs cost far less than
-    /// many tiny ones. Truncation uses the time first.
+    /// many tiny ones. Truncation uses the time first. Fsync mode ends the wait early once
+    /// nothing is gained by it (see `Shared::gather_complete`): appends of the
+    /// `GROUP_COMMIT_EVENTS_ENOUGH`-th entry and held replies wake the writer for that.
     fn gather(&mut self, window: Duration) -> Result<(), StoreError> {
         let deadline = Instant::now() + window;
-        self.truncate(|| Instant::now() < deadline)?;
-        let left = deadline.saturating_duration_since(Instant::now());
-        if !left.is_zero() {
-            std::thread::sleep(left);
+        let shared = Arc::clone(&self.shared);
+        let fsync = shared.config.durability == Durability::Fsync;
+        let complete = || fsync && shared.gather_complete();
+        self.truncate(|| Instant::now() < deadline && !complete())?;
+        let mut pending = shared.lock_pending();
+        shared.writer_gathering.store(fsync, Ordering::SeqCst);
+        while pending.state == State::Open && !complete() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            pending = shared
+                .writer_wakeup
+                .wait_timeout(pending, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
         }
+        shared.writer_gathering.store(false, Ordering::SeqCst);
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use playcore_snapshots::codec::{read_journal_record, EventFrames, JOURNAL_HEADER_BYTES};
+use playcore_snapshots::journal::{GROUP_COMMIT_EARLY_EVENTS_MIN, GROUP_COMMIT_EVENTS_ENOUGH};
 use playcore_snapshots::{recover, AppendError, Durability, Journal, JournalConfig, Store};
 use std::time::Duration;
 
@@ -233,5 +234,92 @@ fn an_unloaded_journal_syncs_without_waiting_for_the_window() -> TestResult {
         waited < Duration::from_secs(1),
         "three lone appends took {waited:?} with a 2 s window"
     );
+    Ok(())
+}
+
+/// A fsync journal with a 30 s group-commit window and `in_flight` requests in flight
+/// (so a small batch gets the whole window); appends `events` entries, counts `held` of
+/// their replies as held, and returns whether they became durable within `patience`.
+fn durable_before_the_window_ends(
+    in_flight: usize,
+    events: usize,
+    held: usize,
+    patience: Duration,
+) -> Result<bool, BoxError> {
+    let directory = tempfile::tempdir()?;
+    let journal_config = JournalConfig {
+        group_commit_window: Duration::from_secs(30),
+        ..config(Durability::Fsync, 48 * 1024)
+    };
+    let journal = Journal::start(Store::open(directory.path())?, journal_config, 1);
+    let requests: Vec<_> = (0..in_flight).map(|_| journal.request_started()).collect();
+    append_many(&journal, events)?;
+    for _reply in 0..held {
+        journal.reply_held();
+    }
+    assert_eq!(journal.stats().replies_held, held as u64);
+    let seq = journal.appended_seq();
+    let waited =
+        block_on(async { tokio::time::timeout(patience, journal.wait_durable(seq)).await });
+    let durable = matches!(waited, Ok(Ok(())));
+    journal.replies_released(held);
+    assert_eq!(journal.stats().replies_held, 0);
+    drop(requests);
+    // Shutdown ends the window and writes what is left.
+    journal.shutdown()?;
+    assert_eq!(journal.durable_seq(), seq);
+    Ok(durable)
+}
+
+#[test]
+fn a_large_batch_every_request_waits_on_is_written_before_its_window_ends() -> TestResult {
+    let early = GROUP_COMMIT_EARLY_EVENTS_MIN;
+    assert!(durable_before_the_window_ends(
+        early,
+        early,
+        early,
+        Duration::from_secs(10)
+    )?);
+    // Replies held beyond the requests counted (e.g. without a caller) count as waiting.
+    assert!(durable_before_the_window_ends(
+        early,
+        early,
+        early + 5,
+        Duration::from_secs(10)
+    )?);
+    Ok(())
+}
+
+#[test]
+fn a_batch_keeps_its_window_while_a_request_may_still_join_it() -> TestResult {
+    let early = GROUP_COMMIT_EARLY_EVENTS_MIN;
+    let patience = Duration::from_millis(300);
+    // One request in flight is not waiting on the batch yet: it may add to it.
+    assert!(!durable_before_the_window_ends(
+        early + 1,
+        early,
+        early,
+        patience
+    )?);
+    // Too small a batch keeps its window even when everybody waits on it.
+    assert!(!durable_before_the_window_ends(
+        early,
+        early - 1,
+        early,
+        patience
+    )?);
+    Ok(())
+}
+
+#[test]
+fn a_batch_that_reaches_enough_entries_is_written_before_its_window_ends() -> TestResult {
+    let enough = GROUP_COMMIT_EVENTS_ENOUGH;
+    let patience = Duration::from_secs(10);
+    assert!(durable_before_the_window_ends(
+        2 * enough,
+        enough,
+        0,
+        patience
+    )?);
     Ok(())
 }
