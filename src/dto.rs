@@ -70,7 +70,7 @@ impl<T: std::fmt::Display> Serialize for Displayed<T> {
 }
 
 /// [`rfc3339`] of a time in years 1970..=9999. Each field is written digit by digit with
-/// constant divisors (a loop over powers of ten made this 1.5 % of a rush's worker CPU).
+/// constant divisors (a loop over powers of ten made this 1 % of a rush's worker CPU).
 fn rfc3339_bytes(ms: i64) -> [u8; 24] {
     let (days, ms_of_day) = (ms / 86_400_000, ms % 86_400_000);
     let (year, month, day) = civil_from_days(days);
