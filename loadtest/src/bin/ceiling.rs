@@ -75,13 +75,21 @@ impl Handler<Take> for Counter {
 }
 
 /// The grab stand-in: receives the body without looking at it, makes one actor round
-/// trip and answers 201 with a reply about the size of playcore's.
+/// trip and answers 201 with a reply of the shape and size of playcore's (the same
+/// envelope and order fields, fixed values but the order number), so that a client
+/// reads and parses as much from either server.
 async fn grab(counter: web::Data<Addr<Counter>>, _body: web::Bytes) -> HttpResponse {
     match counter.send(Take).await {
         Ok(number) => HttpResponse::Created()
             .content_type(ContentType::json())
             .body(format!(
-                r#"{{"success":true,"data":{{"orderId":"ord-1-{number}","status":"PENDING_PAY"}}}}"#
+                concat!(
+                    r#"{{"success":true,"data":{{"orderId":"ord-1-{}","activityId":"1","#,
+                    r#""userId":"ceiling-user","quantity":1,"amount":990,"status":"PENDING_PAY","#,
+                    r#""createdAt":"2026-01-01T00:00:00.000Z","expiresAt":"2026-01-01T01:00:00.000Z"}},"#,
+                    r#""requestId":"0000000000000000","timestamp":"2026-01-01T00:00:00.000Z"}}"#
+                ),
+                number
             )),
         // Only when the arbiter is gone, i.e. while the process shuts down.
         Err(_) => HttpResponse::ServiceUnavailable().finish(),
