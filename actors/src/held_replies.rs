@@ -49,7 +49,9 @@ impl HeldReplies {
                 let _ = sender.send(reply);
             }
         }
-        self.journal.replies_released(released);
+        if released > 0 {
+            self.journal.replies_released(released);
+        }
     }
 
     /// Drops every held reply unsent: their callers learn that no reply will come.
