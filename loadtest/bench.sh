@@ -3,6 +3,7 @@
 #
 #   bash loadtest/bench.sh            # everything (about 5 minutes on 2 cores)
 #   STEPS="ceiling open" bash loadtest/bench.sh
+#   STEPS="ceiling open" OPEN_RATE=20000 bash loadtest/bench.sh   # builds compared at one rate
 #
 # Steps: ceiling (playcore's grab next to the ceiling server, rounds alternating, in
 # one run), open (open loop at half of the maximum just measured), wrk (the harness's
@@ -45,11 +46,11 @@ wait_for() { # URL
   return 1
 }
 
-start_playcore() { # durability
+start_playcore() { # durability, name of its log
   stop_playcore
   rm -rf "$DATA/playcore"
   PLAYCORE__STORAGE__DURABILITY=$1 $BIN/playcore serve --bind "127.0.0.1:$PLAYCORE_PORT" \
-    --data-dir "$DATA/playcore" >"$OUT/playcore-$1.log" 2>&1 &
+    --data-dir "$DATA/playcore" >"$OUT/$2.log" 2>&1 &
   PLAYCORE_PID=$!
   PIDS+=("$PLAYCORE_PID")
   wait_for "$PLAYCORE/readyz"
@@ -89,7 +90,12 @@ step_open() {
   maximum=$(json "$OUT/ceiling.json" \
     "(lambda t: t[len(t) // 2])(sorted(p['throughputPerSecond'] for p in r['phases'] if p['name'].startswith('playcore grab')))")
   rate=$(python3 -c "print(round($maximum / 2))")
-  echo "== open loop at half of playcore's maximum ($maximum/s): $rate/s for 20 s"
+  if [[ -n "${OPEN_RATE:-}" ]]; then
+    rate=$OPEN_RATE
+    echo "== open loop at OPEN_RATE (playcore's maximum was $maximum/s): $rate/s for 20 s"
+  else
+    echo "== open loop at half of playcore's maximum ($maximum/s): $rate/s for 20 s"
+  fi
   $HARNESS flash-rush --url "$PLAYCORE" --rate "$rate" --duration 20 \
     $(writes $((rate * 20))) --concurrency "$CONCURRENCY" --quiet --out "$OUT/open.json"
 }
@@ -116,7 +122,7 @@ step_wrk() {
 
 step_rush() {
   for mode in fsync relaxed; do
-    start_playcore "$mode"
+    start_playcore "$mode" "playcore-rush-$mode"
     echo "== flash-rush: 1,000,000 attempts, 200,000 users, stock 50,000 ($mode)"
     $HARNESS flash-rush --url "$PLAYCORE" --users 200000 --requests 1000000 --stock 50000 \
       --concurrency "$CONCURRENCY" --quiet --out "$OUT/rush-$mode.json"
@@ -126,7 +132,8 @@ step_rush() {
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
 echo "machine: $(nproc) cores, $(date -u +%Y-%m-%d)"
 start_ceiling
-start_playcore fsync
+# One server for the steps before the rushes; its log shows e.g. when snapshots ran.
+start_playcore fsync playcore-fsync
 for step in $STEPS; do
   "step_$step"
 done
