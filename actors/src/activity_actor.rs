@@ -24,7 +24,7 @@ use playcore_snapshots::journal::SnapshotError;
 use playcore_snapshots::{encode_into, AppendError, Journal};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 /// How long after a refund becomes due the (mock) provider confirms it.
@@ -95,8 +95,16 @@ pub struct ActorSettings {
     /// `snapshot_every_events_max` (the journal must be able to truncate in time).
     pub snapshot_every_events: u64,
     pub snapshot_every_events_max: u64,
+    /// A snapshot is also due once this long has passed since the last one (if anything
+    /// changed): measured from the last snapshot, whatever triggered it, so an activity
+    /// that just took one because of its events does not re-encode its whole state again
+    /// seconds later because a fixed clock ticked.
     pub snapshot_interval: Duration,
 }
+
+/// How often an actor looks whether its time-based snapshot is due: the snapshot comes at
+/// most a sixth of the interval late.
+const SNAPSHOT_CHECKS_PER_INTERVAL: u32 = 6;
 
 impl ActorSettings {
     /// Entries after which the next snapshot is due, for a state of `state_entries` orders
@@ -140,6 +148,8 @@ pub struct ActivityActor {
     entries_since_snapshot: u64,
     /// Entries after which the next snapshot is due (see [`ActorSettings::snapshot_due_after`]).
     snapshot_due_after: u64,
+    /// When the last snapshot was queued (or the actor started, with a recovered state).
+    last_snapshot_at: Instant,
     snapshot_flags: Arc<SnapshotFlags>,
     clock: fn() -> i64,
 }
@@ -169,6 +179,7 @@ impl ActivityActor {
             last_seq,
             entries_since_snapshot: 0,
             snapshot_due_after,
+            last_snapshot_at: Instant::now(),
             snapshot_flags: Arc::default(),
             clock: now_ms,
         }
@@ -599,6 +610,7 @@ impl ActivityActor {
         match self.journal.queue_snapshot(id.0, seq, encoder, done) {
             Ok(()) => {
                 self.entries_since_snapshot = 0;
+                self.last_snapshot_at = Instant::now();
                 let entries = snapshot_entries(&self.state);
                 self.snapshot_due_after = self.settings.snapshot_due_after(entries);
             }
@@ -651,8 +663,11 @@ impl Actor for ActivityActor {
             Arc::new(views::activity_view(&self.state)),
             self.all_group_views(),
         );
-        context.run_interval(self.settings.snapshot_interval, |actor, _| {
-            actor.snapshot(false)
+        let check_every = self.settings.snapshot_interval / SNAPSHOT_CHECKS_PER_INTERVAL;
+        context.run_interval(check_every, |actor, _| {
+            if actor.last_snapshot_at.elapsed() >= actor.settings.snapshot_interval {
+                actor.snapshot(false);
+            }
         });
     }
 }

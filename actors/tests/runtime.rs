@@ -182,6 +182,51 @@ async fn a_batch_every_caller_waits_on_is_written_before_its_window_ends() {
     runtime.shutdown().await;
 }
 
+/// The time-based snapshot counts from the last snapshot, whatever took it: an activity
+/// that just took one for its events is not re-encoded again because a clock ticked.
+#[actix::test]
+async fn the_snapshot_interval_counts_from_the_last_snapshot() {
+    let directory = tempfile::tempdir().expect("directory");
+    let mut timed_options = options(4096, 50);
+    timed_options.actor.snapshot_interval = Duration::from_secs(2);
+    let runtime = Runtime::start(open_store(directory.path()), timed_options).expect("runtime");
+    let started = std::time::Instant::now();
+    let id = open_sale(&runtime, 1000).await;
+    let snapshots = || runtime.journal().stats().snapshots_written;
+    // 1.5 s in, 50 grabs take a snapshot for their events, and one more grab follows.
+    tokio::time::sleep(Duration::from_millis(1500).saturating_sub(started.elapsed())).await;
+    for number in 0..51 {
+        runtime
+            .registry
+            .execute(id, grab(number))
+            .await
+            .expect("grab");
+    }
+    // The snapshot thread stores it in the background.
+    for _ in 0..40 {
+        if snapshots() >= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let after_events = snapshots();
+    assert_eq!(after_events, 1, "the 50th entry takes a snapshot");
+    // A clock started with the actor would tick at 2 s; the interval ends at 3.5 s.
+    tokio::time::sleep(Duration::from_millis(2700).saturating_sub(started.elapsed())).await;
+    assert_eq!(
+        snapshots(),
+        after_events,
+        "no snapshot 1.2 s after the last one"
+    );
+    tokio::time::sleep(Duration::from_millis(4500).saturating_sub(started.elapsed())).await;
+    assert_eq!(
+        snapshots(),
+        after_events + 1,
+        "the interval's snapshot came"
+    );
+    runtime.shutdown().await;
+}
+
 #[actix::test]
 async fn snapshots_truncate_the_journal_and_recovery_restores_the_same_state() {
     let directory = tempfile::tempdir().expect("directory");
