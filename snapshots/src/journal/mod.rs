@@ -559,7 +559,12 @@ impl Journal {
     pub fn reply_held(&self) {
         let shared = &self.inner.shared;
         shared.replies_held.fetch_add(1, Ordering::SeqCst);
-        if shared.writer_gathering.load(Ordering::SeqCst) && shared.gather_complete() {
+        // The first reply that completes the batch clears the flag and wakes the writer;
+        // those held before the writer runs again find it clear and make no system call.
+        if shared.writer_gathering.load(Ordering::SeqCst)
+            && shared.gather_complete()
+            && shared.writer_gathering.swap(false, Ordering::SeqCst)
+        {
             // Under the lock: the writer checks before it waits, with the lock held.
             let _pending = shared.lock_pending();
             shared.writer_wakeup.notify_one();
