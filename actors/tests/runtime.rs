@@ -7,7 +7,7 @@ use playcore_actors::domain::{
     ActivityConfig, ActivityId, CandidateQuery, Command, OrderId, Rules, Stock, TemplateCode,
 };
 use playcore_actors::views::OrderView;
-use playcore_actors::{ActorSettings, ExecuteError, Runtime, RuntimeOptions, SubjectView};
+use playcore_actors::{ActorSettings, Answer, ExecuteError, Runtime, RuntimeOptions, SubjectView};
 use playcore_snapshots::{Durability, JournalConfig, Store};
 use std::sync::Arc;
 use std::time::Duration;
@@ -119,18 +119,26 @@ fn open_store(path: &std::path::Path) -> Store {
     Store::open(path).expect("store")
 }
 
+/// Sends `count` grabs at once (users 0..count) and returns their answers in order.
+async fn grab_all(
+    runtime: &Runtime,
+    id: ActivityId,
+    count: usize,
+) -> Vec<Result<Answer, ExecuteError>> {
+    let grabs = (0..count).map(|number| {
+        let registry = Arc::clone(&runtime.registry);
+        async move { registry.execute(id, grab(number)).await }
+    });
+    futures_util::future::join_all(grabs).await
+}
+
 #[actix::test]
 async fn a_full_mailbox_answers_overloaded_at_once_and_loses_nothing() {
     let directory = tempfile::tempdir().expect("directory");
     let runtime =
         Runtime::start(open_store(directory.path()), options(1, 1_000_000)).expect("runtime");
     let id = open_sale(&runtime, 1000).await;
-    let registry = Arc::clone(&runtime.registry);
-    let grabs = (0..300).map(|number| {
-        let registry = Arc::clone(&registry);
-        async move { registry.execute(id, grab(number)).await }
-    });
-    let answers = futures_util::future::join_all(grabs).await;
+    let answers = grab_all(&runtime, id, 300).await;
     let accepted = answers.iter().filter(|answer| answer.is_ok()).count();
     let overloaded = answers
         .iter()
@@ -163,13 +171,8 @@ async fn a_batch_every_caller_waits_on_is_written_before_its_window_ends() {
     // Setting the sale up runs one command at a time: each waits 1/128 of the window.
     let runtime = Runtime::start(open_store(directory.path()), rush_options).expect("runtime");
     let id = open_sale(&runtime, 1000).await;
-    let registry = Arc::clone(&runtime.registry);
     let started = std::time::Instant::now();
-    let grabs = (0..200).map(|number| {
-        let registry = Arc::clone(&registry);
-        async move { registry.execute(id, grab(number)).await }
-    });
-    let answers = futures_util::future::join_all(grabs).await;
+    let answers = grab_all(&runtime, id, 200).await;
     let waited = started.elapsed();
     assert!(answers.iter().all(Result::is_ok), "{answers:?}");
     assert!(
@@ -202,8 +205,9 @@ async fn the_snapshot_interval_counts_from_the_last_snapshot() {
             .await
             .expect("grab");
     }
-    // The snapshot thread stores it in the background.
-    for _ in 0..40 {
+    // Queued by the 50th grab; the snapshot thread stores it in the background.
+    let queued = std::time::Instant::now();
+    for _ in 0..200 {
         if snapshots() >= 1 {
             break;
         }
@@ -211,14 +215,21 @@ async fn the_snapshot_interval_counts_from_the_last_snapshot() {
     }
     let after_events = snapshots();
     assert_eq!(after_events, 1, "the 50th entry takes a snapshot");
-    // A clock started with the actor would tick at 2 s; the interval ends at 3.5 s.
-    tokio::time::sleep(Duration::from_millis(2700).saturating_sub(started.elapsed())).await;
+    // A clock started with the actor would tick at 2 s, about 0.5 s after that snapshot;
+    // the interval ends 2 s after it. The marks count from the snapshot, not from the
+    // start, so a slow machine moves both alike.
+    tokio::time::sleep(Duration::from_millis(1200).saturating_sub(queued.elapsed())).await;
     assert_eq!(
         snapshots(),
         after_events,
         "no snapshot 1.2 s after the last one"
     );
-    tokio::time::sleep(Duration::from_millis(4500).saturating_sub(started.elapsed())).await;
+    for _ in 0..300 {
+        if snapshots() > after_events {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     assert_eq!(
         snapshots(),
         after_events + 1,
