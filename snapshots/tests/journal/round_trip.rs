@@ -42,6 +42,44 @@ fn events_round_trip_across_reopen_in_relaxed_mode() -> TestResult {
     })
 }
 
+/// sled writes through segment-sized io buffers (8 MiB) and reuses a buffer once its
+/// segment is written (vendored sled, `PLAYCORE-PATCH.md` 4): a journal five segments long,
+/// every event different, comes back byte for byte.
+#[test]
+fn events_round_trip_across_several_segments() -> TestResult {
+    let directory = tempfile::tempdir()?;
+    let (waves, events_per_wave, payload_bytes) = (40_u32, 64_u32, 16 * 1024);
+    let expected = with_journal(
+        directory.path(),
+        config(Durability::Fsync, 48 * 1024),
+        1,
+        |journal| {
+            let mut expected = Vec::new();
+            for wave in 0..waves {
+                for index in 0..events_per_wave {
+                    let number = wave * events_per_wave + index;
+                    let mut payload = vec![(number % 251) as u8; payload_bytes];
+                    payload[..4].copy_from_slice(&number.to_le_bytes());
+                    expected.push(append_raw(journal, u64::from(index % 5), &payload)?);
+                }
+                wait_all_durable(journal)?;
+            }
+            Ok(expected)
+        },
+    )?;
+
+    let store = Store::open(directory.path())?;
+    let recovered = recover(&store)?;
+    assert_eq!(recovered.events.len(), expected.len());
+    let mismatch = as_tuples(&recovered.events)
+        .iter()
+        .zip(&expected)
+        .position(|(recovered, expected)| recovered != expected);
+    assert_eq!(mismatch, None, "first event that differs");
+    assert_eq!(recovered.tail_cut, None);
+    Ok(())
+}
+
 #[test]
 fn records_respect_record_bytes_max_without_splitting_events() -> TestResult {
     let directory = tempfile::tempdir()?;

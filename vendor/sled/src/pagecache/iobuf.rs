@@ -35,8 +35,26 @@ unsafe impl Send for AlignedBuf {}
 #[allow(unsafe_code)]
 unsafe impl Sync for AlignedBuf {}
 
+/// playcore patch: io buffers kept for reuse, at most this many. Every segment used to get
+/// a freshly allocated buffer (8 MiB for playcore) whose every page then faulted in on
+/// first write, and whose predecessor was handed back to the allocator and the OS; a
+/// group-commit journal fills a segment every few seconds, so those faults (zeroing, and
+/// on a VM the host backing the page again) landed on the hot path. Two buffers cover
+/// the one being filled and the one still being written.
+const SPARE_BUFFERS_MAX: usize = 2;
+
+/// playcore patch: buffers of dropped io buffers, reused by `AlignedBuf::new` for a buffer
+/// of the same length. Their old contents do not matter: sled initializes every byte of
+/// a buffer it writes (headers, payloads, and the cap or red zone of a sealed segment).
+static SPARE_BUFFERS: Mutex<Vec<AlignedBuf>> = parking_lot::const_mutex(Vec::new());
+
 impl AlignedBuf {
     fn new(len: usize) -> AlignedBuf {
+        let mut spares = SPARE_BUFFERS.lock();
+        if let Some(index) = spares.iter().position(|spare| spare.1 == len) {
+            return spares.swap_remove(index);
+        }
+        drop(spares);
         let layout = Layout::from_size_align(len, 8192).unwrap();
         let ptr = unsafe { alloc(layout) };
 
@@ -48,6 +66,13 @@ impl AlignedBuf {
 
 impl Drop for AlignedBuf {
     fn drop(&mut self) {
+        // playcore patch: keep the buffer for the next segment (see `SPARE_BUFFERS`).
+        let mut spares = SPARE_BUFFERS.lock();
+        if spares.len() < SPARE_BUFFERS_MAX {
+            spares.push(AlignedBuf(self.0, self.1));
+            return;
+        }
+        drop(spares);
         let layout = Layout::from_size_align(self.1, 8192).unwrap();
         unsafe {
             dealloc(self.0, layout);
