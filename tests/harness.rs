@@ -41,6 +41,11 @@ fn phase<'a>(report: &'a Report, name: &str) -> &'a playcore_loadtest::summary::
     found.unwrap_or_else(|| panic!("no phase {name} in {:?}", report.phases))
 }
 
+fn unix_ms_now() -> u64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    now.expect("a clock after 1970").as_millis() as u64
+}
+
 const RUSH: [&str; 9] = [
     "flash-rush",
     "--users",
@@ -177,13 +182,24 @@ fn an_open_loop_run_keeps_its_rate() {
         "--rate",
         "1000",
     ];
+    let before_ms = unix_ms_now();
     let report = run(&server, &dir, &args);
+    let after_ms = unix_ms_now();
     assert_eq!(report.loop_mode, "open");
     assert!(failed_checks(&report).is_empty(), "{:?}", report.verdict);
-    let seconds = phase(&report, "playcore grab").elapsed_seconds;
+    let grabs = phase(&report, "playcore grab");
+    let seconds = grabs.elapsed_seconds;
     assert!(
         (0.55..3.0).contains(&seconds),
         "600 requests at 1000/s took {seconds} s"
+    );
+    // The phase's wall-clock start lines its timeline up with server logs: after the run
+    // began (the setup comes first), and at least the phase's length before it ended.
+    let started_ms = grabs.started_at_unix_ms;
+    let latest_ms = after_ms - (seconds * 1000.0) as u64;
+    assert!(
+        (before_ms..=latest_ms).contains(&started_ms),
+        "phase started at {started_ms}, run from {before_ms} to {after_ms}"
     );
 }
 

@@ -4,7 +4,7 @@
 //! timeline is the exception: a worker keeps the current second locally and merges it into
 //! the shared timeline when the second turns, once per second per worker.
 
-use crate::summary::{LatencySummary, PhaseSummary, TimelinePoint};
+use crate::summary::{unix_ms_at, LatencySummary, PhaseSummary, TimelinePoint};
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -156,6 +156,7 @@ pub fn summarize(
             PhaseSummary {
                 name: name.clone(),
                 target: target.to_owned(),
+                started_at_unix_ms: unix_ms_at(started),
                 requests: total.len(),
                 elapsed_seconds,
                 throughput_per_second: total.len() as f64 / elapsed_seconds,

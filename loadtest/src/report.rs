@@ -576,6 +576,7 @@ mod tests {
         PhaseSummary {
             name: name.to_string(),
             target: "http://127.0.0.1:8080".to_string(),
+            started_at_unix_ms: 1_795_000_000_000,
             requests: 1_000_000,
             elapsed_seconds: 10.0,
             throughput_per_second: 100_000.0,

@@ -35,6 +35,9 @@ pub struct PhaseSummary {
     pub name: String,
     /// The base URL the phase sent to.
     pub target: String,
+    /// When the phase started, in milliseconds since the Unix epoch: the timeline's second 0,
+    /// to line the run up with server logs and other probes.
+    pub started_at_unix_ms: u64,
     pub requests: u64,
     pub elapsed_seconds: f64,
     pub throughput_per_second: f64,
@@ -69,6 +72,15 @@ pub struct Comparison {
     /// playcore throughput / ceiling throughput, one value per round.
     pub ratios: Vec<f64>,
     pub ratio_median: f64,
+}
+
+/// The wall-clock time of `started` (a moment in the past), in milliseconds since the
+/// Unix epoch.
+pub fn unix_ms_at(started: std::time::Instant) -> u64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    since_epoch.saturating_sub(started.elapsed()).as_millis() as u64
 }
 
 /// Everything a run reports; printed as a table and written as JSON.

@@ -22,7 +22,7 @@ use crate::client::{Answer, ClientError, Target};
 use crate::driver::{self, Step, Workload};
 use crate::plan;
 use crate::recorder::{latency_summary, timeline_point};
-use crate::summary::{Check, PhaseSummary, Report, TimelinePoint};
+use crate::summary::{unix_ms_at, Check, PhaseSummary, Report, TimelinePoint};
 use crate::{HarnessError, Options};
 use futures_util::StreamExt;
 use hdrhistogram::Histogram;
@@ -442,6 +442,7 @@ fn delay_phase(
     PhaseSummary {
         name: "ws push delay".to_owned(),
         target: target.url.clone(),
+        started_at_unix_ms: unix_ms_at(rush_started),
         requests: frames,
         elapsed_seconds,
         throughput_per_second: frames as f64 / elapsed_seconds.max(1e-9),
