@@ -29,7 +29,7 @@ pub struct Rfc3339(pub i64);
 
 impl Rfc3339 {
     /// The text without `fmt` machinery, for years 1970..=9999 (every time a reply shows).
-    fn fast_bytes(self) -> Option<[u8; 24]> {
+    pub(crate) fn fast_bytes(self) -> Option<[u8; 24]> {
         const FAST_MS_MAX: i64 = 253_402_300_800_000; // 10000-01-01T00:00:00Z
         (0..FAST_MS_MAX)
             .contains(&self.0)

@@ -58,21 +58,31 @@ const REPLY_BYTES_USUAL: usize = 512;
 
 pub fn with_status(status: StatusCode, data: impl Serialize) -> HttpResponse {
     let request_id = request_id::current();
-    let envelope = Success {
-        success: true,
-        data,
-        request_id: request_id.as_str(),
-        timestamp: now(),
-    };
-    // About the size of a grab's reply, so the buffer rarely grows.
-    let mut body = Vec::with_capacity(REPLY_BYTES_USUAL);
-    match serde_json::to_writer(&mut body, &envelope) {
-        Ok(()) => json_response(status, body),
+    match success_bytes(data, request_id.as_str(), now()) {
+        Ok(body) => json_response(status, body),
         // Only a bug makes data unserializable (e.g. a map with non-string keys).
         Err(error) => {
             ApiError::internal(format!("cannot serialize the reply: {error}")).error_response()
         }
     }
+}
+
+/// The success envelope's bytes.
+pub fn success_bytes(
+    data: impl Serialize,
+    request_id: &str,
+    timestamp: Rfc3339,
+) -> serde_json::Result<Vec<u8>> {
+    let envelope = Success {
+        success: true,
+        data,
+        request_id,
+        timestamp,
+    };
+    // About the size of a grab's reply, so the buffer rarely grows.
+    let mut body = Vec::with_capacity(REPLY_BYTES_USUAL);
+    serde_json::to_writer(&mut body, &envelope)?;
+    Ok(body)
 }
 
 /// The error envelope; [`ApiError`] renders through this.
@@ -100,11 +110,11 @@ pub fn error(
 
 /// Now, serialized as RFC 3339 in UTC with milliseconds, e.g. `2025-06-01T08:00:00.123Z`,
 /// without an intermediate `String`.
-fn now() -> Rfc3339 {
+pub(crate) fn now() -> Rfc3339 {
     Rfc3339(Utc::now().timestamp_millis())
 }
 
-fn json_response(status: StatusCode, body: Vec<u8>) -> HttpResponse {
+pub(crate) fn json_response(status: StatusCode, body: Vec<u8>) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header(ContentType::json())
         .body(body)

@@ -43,6 +43,7 @@ pub mod error;
 pub mod extract;
 pub mod form_schema;
 pub mod gray;
+pub mod order_reply;
 pub mod outcome;
 pub mod request_id;
 pub mod routes;

@@ -1,8 +1,9 @@
 //! Maps the actors' outcomes onto the API's error codes and replies.
 
 use crate::dto::{ActivityDto, GroupDto, OrderDto};
-use crate::envelope;
 use crate::error::{ApiError, ErrorCode};
+use crate::{envelope, order_reply};
+use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use playcore_actors::domain::{Ineligibility, Rejection};
 use playcore_actors::{Answer, ExecuteError, SubjectView};
@@ -136,14 +137,22 @@ pub fn subject_json(subject: &SubjectView) -> SubjectJson<'_> {
 
 /// 201 for something new, 200 for an idempotent repeat.
 pub fn created_or_replayed(answer: &Answer) -> HttpResponse {
-    let body = subject_json(&answer.subject);
-    if answer.replayed {
-        envelope::ok(body)
+    let status = if answer.replayed {
+        StatusCode::OK
     } else {
-        envelope::created(body)
-    }
+        StatusCode::CREATED
+    };
+    subject_response(status, &answer.subject)
 }
 
 pub fn ok(answer: &Answer) -> HttpResponse {
-    envelope::ok(subject_json(&answer.subject))
+    subject_response(StatusCode::OK, &answer.subject)
+}
+
+/// An order (every grab's reply) is written by [`order_reply`]; the rest through serde.
+fn subject_response(status: StatusCode, subject: &SubjectView) -> HttpResponse {
+    match subject {
+        SubjectView::Order(view) => order_reply::order_response(status, &OrderDto::from(view)),
+        _ => envelope::with_status(status, subject_json(subject)),
+    }
 }
