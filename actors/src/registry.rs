@@ -196,7 +196,7 @@ impl Registry {
     /// Completes the order view of an answer about an archived order (a replayed request,
     /// a repeated payment) from the cold store; any other answer passes untouched.
     async fn complete_answer(&self, mut answer: Answer) -> Result<Answer, ExecuteError> {
-        let view = match &mut answer.subject {
+        let view = match &mut *answer.subject {
             SubjectView::Order(view) => view,
             SubjectView::Group {
                 order: Some(view), ..
@@ -308,7 +308,7 @@ fn order_placeholder(id: OrderId) -> OrderView {
 
 /// Whether an answer's order view is an archived stub that the cold store must complete.
 fn names_archived_order(answer: &Answer) -> bool {
-    match &answer.subject {
+    match &*answer.subject {
         SubjectView::Order(view) => view.archived,
         SubjectView::Group {
             order: Some(view), ..

@@ -434,7 +434,7 @@ async fn an_archived_order_is_read_back_whole_and_a_damaged_record_is_an_error()
     // A replay of the request answers with the whole archived order.
     let replay = registry.execute(id, grab(0)).await.expect("replay");
     assert!(replay.replayed);
-    match replay.subject {
+    match *replay.subject {
         SubjectView::Order(view) => assert_eq!(view, archived),
         other => panic!("a replay answers with its order, not {other:?}"),
     }

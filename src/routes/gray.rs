@@ -161,7 +161,7 @@ async fn put_gray(
     let by = caller.name().to_string();
     let command = Command::ConfigureGray { config, by };
     let answer = outcome::execute(&core, id, command, "activity").await?;
-    let stored = match &answer.subject {
+    let stored = match &*answer.subject {
         SubjectView::Activity(view) => Arc::clone(&view.gray),
         _ => outcome::activity_view(&core, id)?.gray.clone(),
     };
