@@ -129,13 +129,43 @@ impl Future for BodyFuture {
         let Some(bytes) = self.bytes.as_mut() else {
             return Poll::Ready(Err(ErrorCode::UnsupportedMediaType.into()));
         };
-        Pin::new(bytes).poll(context).map(|result| {
-            result
-                .map(Body)
-                .map_err(|error| match error.as_error::<PayloadError>() {
-                    Some(error) => payload_error(error),
-                    None => ApiError::validation("body", error),
-                })
+        Pin::new(bytes)
+            .poll(context)
+            .map(|result| result.map(Body).map_err(read_error))
+    }
+}
+
+/// A body that could not be read: too large, cut off, or otherwise unreadable.
+fn read_error(error: actix_web::Error) -> ApiError {
+    match error.as_error::<PayloadError>() {
+        Some(error) => payload_error(error),
+        None => ApiError::validation("body", error),
+    }
+}
+
+/// A JSON body the caller may leave out (`/approve`'s `{remark?}`): an empty body is
+/// `None`; any other body must be JSON of the right shape, refused as [`Json`] refuses it
+/// (415, 400 naming the field, 413). Actix's `Option<Json<T>>` would instead turn a
+/// malformed body into `None` and carry on as if none had been sent.
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json_content_type = has_json_content_type(request);
+        let bytes = Bytes::from_request(request, payload);
+        Box::pin(async move {
+            let bytes = bytes.await.map_err(read_error)?;
+            if bytes.is_empty() {
+                return Ok(OptionalJson(None));
+            }
+            if !json_content_type {
+                return Err(ErrorCode::UnsupportedMediaType.into());
+            }
+            parse_json(&bytes).map(|value| OptionalJson(Some(value)))
         })
     }
 }

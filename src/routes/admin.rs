@@ -10,7 +10,7 @@ use crate::core::Core;
 use crate::dto::{approval_name, ActivityBody, ActivityDto, ApprovalRecordDto, OrderDto, StockDto};
 use crate::envelope;
 use crate::error::ApiError;
-use crate::extract::Json;
+use crate::extract::{Json, OptionalJson};
 use crate::outcome::{self, execute_error};
 use crate::routes::public::activity_id;
 use actix_web::{web, HttpResponse};
@@ -148,13 +148,13 @@ async fn update_activity(
 }
 
 #[derive(Deserialize, Default)]
-struct RemarkBody {
+pub(crate) struct RemarkBody {
     remark: Option<String>,
 }
 
-fn remark(body: Option<Json<RemarkBody>>) -> String {
-    body.and_then(|body| body.into_inner().remark)
-        .unwrap_or_default()
+/// The remark of an optional `{remark?}` body; none given is an empty remark.
+pub(crate) fn remark(body: OptionalJson<RemarkBody>) -> String {
+    body.0.and_then(|body| body.remark).unwrap_or_default()
 }
 
 /// The shape of every approval and publication action: check the role, then run the
@@ -191,7 +191,7 @@ async fn approve(
     core: CoreData,
     caller: Caller,
     path: web::Path<String>,
-    body: Option<Json<RemarkBody>>,
+    body: OptionalJson<RemarkBody>,
 ) -> Result<HttpResponse, ApiError> {
     let remark = remark(body);
     act(
@@ -209,7 +209,7 @@ async fn reject(
     core: CoreData,
     caller: Caller,
     path: web::Path<String>,
-    body: Option<Json<RemarkBody>>,
+    body: OptionalJson<RemarkBody>,
 ) -> Result<HttpResponse, ApiError> {
     let remark = remark(body);
     act(

@@ -17,16 +17,14 @@ use crate::core::Core;
 use crate::dto::VersionDto;
 use crate::envelope;
 use crate::error::ApiError;
-use crate::extract::{parse_json, Body};
+use crate::extract::OptionalJson;
 use crate::outcome;
 use crate::routes::admin;
 use crate::routes::public::activity_id;
-use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use playcore_actors::domain::state::ActivityState;
 use playcore_actors::domain::versions::VERSIONS_KEPT_MAX;
 use playcore_actors::domain::Command;
-use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -105,38 +103,17 @@ async fn get_version(
     Ok(envelope::ok(detail))
 }
 
-#[derive(Deserialize, Default)]
-struct RemarkBody {
-    remark: Option<String>,
-}
-
-/// The optional `{remark?}` body: none at all (no content type, no length) is no remark;
-/// a body that is there must be JSON of that shape (400/413/415 otherwise).
-fn remark(request: &HttpRequest, body: Result<Body, ApiError>) -> Result<String, ApiError> {
-    let headers = request.headers();
-    let empty_length = headers
-        .get(CONTENT_LENGTH)
-        .is_none_or(|length| length.as_bytes() == b"0");
-    match body {
-        Ok(body) if body.is_empty() => Ok(String::new()),
-        Ok(body) => Ok(parse_json::<RemarkBody>(&body)?.remark.unwrap_or_default()),
-        Err(_) if headers.get(CONTENT_TYPE).is_none() && empty_length => Ok(String::new()),
-        Err(error) => Err(error),
-    }
-}
-
 async fn rollback(
     core: CoreData,
     caller: Caller,
-    request: HttpRequest,
     path: web::Path<(String, String)>,
-    body: Result<Body, ApiError>,
+    body: OptionalJson<admin::RemarkBody>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Operator])?;
     let (id_text, number_text) = path.into_inner();
     let id = activity_id(&id_text)?;
     let to_version = version_number(&number_text)?;
-    let remark = remark(&request, body)?;
+    let remark = admin::remark(body);
     let command = Command::Rollback {
         to_version,
         by: caller.name().to_string(),

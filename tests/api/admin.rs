@@ -129,6 +129,57 @@ async fn an_operator_cannot_approve_or_reject() {
     assert_eq!(approval(&app, &id).await["status"], "PENDING");
 }
 
+/// `/approve`'s body is optional (`{remark?}`), but one that is sent must be a remark: a
+/// malformed one is refused, not taken for "no remark", and the approval does not move.
+#[actix_web::test]
+async fn approve_and_reject_refuse_a_body_that_is_not_a_remark() {
+    let app = spawn_app().await;
+    let id = create_activity(&app, &flash_sale_body(10, 2, 300)).await;
+    admin_action(&app, &id, "submit", OPERATOR_TOKEN).await;
+    let approve_path = format!("/admin/v1/activities/{id}/approve");
+    let reject_path = format!("/admin/v1/activities/{id}/reject");
+    let cases = [
+        (
+            &approve_path,
+            r#"{"remark":"#,
+            "application/json",
+            "VALIDATION_FAILED",
+        ),
+        (
+            &approve_path,
+            r#"{"remark":5}"#,
+            "application/json",
+            "VALIDATION_FAILED",
+        ),
+        (
+            &reject_path,
+            r#""no""#,
+            "application/json",
+            "VALIDATION_FAILED",
+        ),
+        (
+            &reject_path,
+            r#"{"remark":"no"}"#,
+            "text/plain",
+            "UNSUPPORTED_MEDIA_TYPE",
+        ),
+    ];
+    for (path, body, content_type, code) in cases {
+        let response = app
+            .admin_post_raw(path, APPROVER_TOKEN, body, content_type)
+            .await;
+        let reply = json(response).await;
+        assert_error(&reply, code);
+        assert_eq!(approval(&app, &id).await["status"], "PENDING", "{body}");
+    }
+    // No body at all is no remark: the approval goes through.
+    let response = app
+        .admin_post_raw(&approve_path, APPROVER_TOKEN, "", "application/json")
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(approval(&app, &id).await["status"], "APPROVED");
+}
+
 #[actix_web::test]
 async fn an_approver_cannot_publish() {
     let app = spawn_app().await;

@@ -131,6 +131,19 @@ impl TestApp {
         send(request.header(AUTHORIZATION, bearer(token))).await
     }
 
+    /// POSTs `body` as is, with `content_type` and the token (e.g. to test malformed bodies).
+    pub async fn admin_post_raw(
+        &self,
+        path: &str,
+        token: &str,
+        body: &'static str,
+        content_type: &str,
+    ) -> Response {
+        let request = self.client.post(self.url(path)).body(body);
+        let request = request.header(CONTENT_TYPE, content_type);
+        send(request.header(AUTHORIZATION, bearer(token))).await
+    }
+
     pub async fn admin_put(&self, path: &str, token: &str, body: &Value) -> Response {
         let request = self.client.put(self.url(path)).json(body);
         send(request.header(AUTHORIZATION, bearer(token))).await
