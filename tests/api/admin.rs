@@ -109,14 +109,20 @@ async fn an_approver_cannot_create_an_activity() {
     assert_eq!(success_data(&list), &json!([]));
 }
 
-#[actix_web::test]
-async fn an_operator_cannot_approve_or_reject() {
+/// A new flash sale, submitted by the operator: the app, its id, and its approve and reject
+/// paths.
+async fn submitted_activity() -> (TestApp, String, String, String) {
     let app = spawn_app().await;
     let id = create_activity(&app, &flash_sale_body(10, 2, 300)).await;
     admin_action(&app, &id, "submit", OPERATOR_TOKEN).await;
-
     let approve_path = format!("/admin/v1/activities/{id}/approve");
     let reject_path = format!("/admin/v1/activities/{id}/reject");
+    (app, id, approve_path, reject_path)
+}
+
+#[actix_web::test]
+async fn an_operator_cannot_approve_or_reject() {
+    let (app, id, approve_path, reject_path) = submitted_activity().await;
     let (approve_status, approve) =
         admin_post(&app, &approve_path, OPERATOR_TOKEN, &json!({})).await;
     let (reject_status, reject) =
@@ -133,11 +139,7 @@ async fn an_operator_cannot_approve_or_reject() {
 /// malformed one is refused, not taken for "no remark", and the approval does not move.
 #[actix_web::test]
 async fn approve_and_reject_refuse_a_body_that_is_not_a_remark() {
-    let app = spawn_app().await;
-    let id = create_activity(&app, &flash_sale_body(10, 2, 300)).await;
-    admin_action(&app, &id, "submit", OPERATOR_TOKEN).await;
-    let approve_path = format!("/admin/v1/activities/{id}/approve");
-    let reject_path = format!("/admin/v1/activities/{id}/reject");
+    let (app, id, approve_path, reject_path) = submitted_activity().await;
     let cases = [
         (
             &approve_path,
