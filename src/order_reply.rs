@@ -16,13 +16,10 @@ use actix_web::HttpResponse;
 use crate::dto::{OrderDto, Rfc3339};
 use crate::envelope;
 
-/// Bytes reserved for the reply: a grab's reply is about 300.
-const REPLY_BYTES_USUAL: usize = 512;
-
 /// The success envelope with `order` as its data, in the status given.
 pub fn order_response(status: StatusCode, order: &OrderDto) -> HttpResponse {
     let request_id = crate::request_id::current();
-    let mut body = Vec::with_capacity(REPLY_BYTES_USUAL);
+    let mut body = Vec::with_capacity(envelope::REPLY_BYTES_USUAL);
     write_order_envelope(&mut body, order, request_id.as_str(), envelope::now());
     envelope::json_response(status, body)
 }

@@ -147,7 +147,7 @@ async fn update_activity(
     .await
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 pub(crate) struct RemarkBody {
     remark: Option<String>,
 }
