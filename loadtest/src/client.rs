@@ -2,15 +2,20 @@
 //!
 //! hyper's connection-level client rather than a pooled one: each worker owns its
 //! connection, so there is no pool lock on the path and a request never waits behind
-//! another worker's. A failed connection is reopened by its worker.
+//! another worker's. The worker also drives the connection itself, in the same task as its
+//! request, instead of a task of its own: a request and its answer then cost no wake-up of
+//! another task (the harness shares the machine's two cores with the server it measures).
+//! A failed connection is reopened by its worker.
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::{handshake, SendRequest};
+use hyper::client::conn::http1::{self, handshake, SendRequest};
 use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::time::Duration;
 use tokio::net::TcpStream;
 
@@ -30,6 +35,8 @@ pub enum ClientError {
     Request(#[from] hyper::http::Error),
     #[error("no answer within {0:?}")]
     Timeout(Duration),
+    #[error("the connection closed before the answer was complete")]
+    Closed,
 }
 
 /// Where requests go: a loopback `http://HOST:PORT`.
@@ -120,8 +127,17 @@ pub struct Answer {
 /// A keep-alive connection to one target.
 pub struct Connection {
     target: Target,
-    sender: Option<SendRequest<Full<Bytes>>>,
+    dialed: Option<Dialed>,
     timeout: Duration,
+}
+
+/// An open connection: the handle requests go through, and hyper's connection state,
+/// which the request's own task polls.
+struct Dialed {
+    sender: SendRequest<Full<Bytes>>,
+    driver: Pin<Box<http1::Connection<TokioIo<TcpStream>, Full<Bytes>>>>,
+    /// The connection has ended (the server closed it): the next call dials anew.
+    ended: bool,
 }
 
 impl Connection {
@@ -129,7 +145,7 @@ impl Connection {
     pub fn new(target: Target, timeout: Duration) -> Connection {
         Connection {
             target,
-            sender: None,
+            dialed: None,
             timeout,
         }
     }
@@ -138,7 +154,7 @@ impl Connection {
         &self.target
     }
 
-    async fn dial(&self) -> Result<SendRequest<Full<Bytes>>, ClientError> {
+    async fn dial(&self) -> Result<Dialed, ClientError> {
         let stream = TcpStream::connect(self.target.address)
             .await
             .map_err(|source| ClientError::Connect {
@@ -146,13 +162,12 @@ impl Connection {
                 source,
             })?;
         stream.set_nodelay(true).ok();
-        let (sender, connection) = handshake(TokioIo::new(stream)).await?;
-        tokio::spawn(async move {
-            // Ends when the server closes or the sender is dropped; errors surface on the
-            // next request through the sender.
-            let _ = connection.await;
-        });
-        Ok(sender)
+        let (sender, driver) = handshake(TokioIo::new(stream)).await?;
+        Ok(Dialed {
+            sender,
+            driver: Box::pin(driver),
+            ended: false,
+        })
     }
 
     /// Dials now and sends one `GET /healthz`, so a phase's clock starts on warm
@@ -171,22 +186,20 @@ impl Connection {
             Err(_) => Err(ClientError::Timeout(self.timeout)),
         };
         if result.is_err() {
-            self.sender = None;
+            self.dialed = None;
         }
         result
     }
 
     async fn exchange(&mut self, call: &Call) -> Result<Answer, ClientError> {
         let request = self.request(call)?;
-        let sender = match self.sender.as_mut() {
-            Some(sender) if !sender.is_closed() => sender,
-            _ => self.sender.insert(self.dial().await?),
+        let dialed = match self.dialed.take() {
+            Some(dialed) if !dialed.ended && !dialed.sender.is_closed() => {
+                self.dialed.insert(dialed)
+            }
+            _ => self.dialed.insert(self.dial().await?),
         };
-        sender.ready().await?;
-        let response = sender.send_request(request).await?;
-        let status = response.status().as_u16();
-        let body = response.into_body().collect().await?.to_bytes();
-        Ok(Answer { status, body })
+        dialed.round_trip(request).await
     }
 
     fn request(&self, call: &Call) -> Result<Request<Full<Bytes>>, ClientError> {
@@ -205,5 +218,91 @@ impl Connection {
         }
         let body = call.body.clone().unwrap_or_default();
         Ok(builder.body(Full::new(body))?)
+    }
+}
+
+impl Dialed {
+    /// Sends `request` and reads its whole answer, polling the connection meanwhile.
+    async fn round_trip(&mut self, request: Request<Full<Bytes>>) -> Result<Answer, ClientError> {
+        let Dialed {
+            sender,
+            driver,
+            ended,
+        } = self;
+        let answer = async {
+            sender.ready().await?;
+            let response = sender.send_request(request).await?;
+            let status = response.status().as_u16();
+            let body = response.into_body().collect().await?.to_bytes();
+            Ok(Answer { status, body })
+        };
+        tokio::pin!(answer);
+        tokio::select! {
+            biased;
+            answer = &mut answer => answer,
+            outcome = driver.as_mut() => {
+                // The server closed the connection (or it failed): an answer it finished
+                // before closing is complete now; anything else is lost with it.
+                *ended = true;
+                match answer.now_or_never() {
+                    Some(answer) => answer,
+                    None => Err(outcome.err().map_or(ClientError::Closed, ClientError::Http)),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// A server that reads one request per connection, sends `reply` (if any) and closes.
+    async fn one_shot_server(reply: Option<&'static str>) -> (Target, tokio::task::JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let server = tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut request = [0u8; 1024];
+                let _ = stream.read(&mut request).await;
+                if let Some(reply) = reply {
+                    let _ = stream.write_all(reply.as_bytes()).await;
+                }
+                let _ = stream.shutdown().await;
+            }
+        });
+        let target = Target::parse(&format!("http://{address}"))
+            .await
+            .expect("target");
+        (target, server)
+    }
+
+    #[tokio::test]
+    async fn an_answer_sent_before_the_server_closes_arrives_and_the_next_call_redials() {
+        let reply = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+        let (target, server) = one_shot_server(Some(reply)).await;
+        let mut connection = Connection::new(target, Duration::from_secs(5));
+        for _ in 0..3 {
+            let answer = connection.send(&Call::get("/")).await.expect("answer");
+            assert_eq!(answer.status, 200);
+            assert_eq!(&answer.body[..], b"ok");
+        }
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn a_connection_closed_without_an_answer_is_an_error_and_the_next_call_redials() {
+        let (target, server) = one_shot_server(None).await;
+        let mut connection = Connection::new(target, Duration::from_secs(5));
+        for _ in 0..2 {
+            let outcome = connection.send(&Call::get("/")).await;
+            assert!(
+                matches!(outcome, Err(ClientError::Http(_) | ClientError::Closed)),
+                "{outcome:?}"
+            );
+        }
+        server.abort();
     }
 }
