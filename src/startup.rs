@@ -21,7 +21,7 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use tracing::{info, warn};
 
 use crate::auth::TokenTable;
-use crate::config::{ConfigError, Settings};
+use crate::config::{ConfigError, Settings, ThreadPolicy};
 use crate::core::{Core, CoreError};
 use crate::error::{ApiError, ErrorCode};
 use crate::request_id::RequestIdMiddleware;
@@ -250,9 +250,34 @@ async fn wait_for_ctrl_c() -> &'static str {
 
 /// Runs the server on the current thread's actix system until it is stopped.
 pub fn serve(settings: Settings) -> Result<(), StartupError> {
+    let policy = settings.server.thread_policy;
+    if let Err(error) = apply_thread_policy(policy) {
+        warn!(%error, ?policy, "the thread scheduling policy stays the system's default");
+    }
     let system = actix_web::rt::System::new();
     system.block_on(async move {
         let application = Application::build(settings).await?;
         application.run_until_stopped().await
     })
+}
+
+/// Puts the calling thread under `policy`; the threads it starts afterwards inherit it, so
+/// called before the actix system starts any, it covers every thread of the server (HTTP
+/// workers, arbiters, the journal's threads). No-op off Linux.
+pub fn apply_thread_policy(policy: ThreadPolicy) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        let number = match policy {
+            ThreadPolicy::Batch => libc::SCHED_BATCH,
+            ThreadPolicy::Normal => libc::SCHED_OTHER,
+        };
+        let parameters = libc::sched_param { sched_priority: 0 };
+        // SAFETY: pid 0 names the calling thread; `parameters` outlives the call.
+        if unsafe { libc::sched_setscheduler(0, number, &parameters) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = policy;
+    Ok(())
 }

@@ -3,7 +3,8 @@
 //! A load test of playcore's grab endpoint gives a number of requests per second; on its
 //! own that number says little. This server answers the same route
 //! (`POST /api/v1/activities/{id}/orders`) on the same stack (actix-web 4, the same
-//! worker count, the same listen backlog) with the least work a grab can possibly do:
+//! worker count, the same listen backlog, the same thread scheduling policy) with the
+//! least work a grab can possibly do:
 //! one round trip to one actix actor living on its own arbiter, as playcore's activity
 //! actors do. There is no journal, no JSON parsing, no authentication, no middleware and
 //! no per-request logging, so whatever playcore loses against this server is the price of
@@ -22,7 +23,7 @@ use std::num::NonZeroUsize;
 use actix::{Actor, Addr, Arbiter, Context, Handler, Message};
 use actix_web::http::header::ContentType;
 use actix_web::{web, App, HttpResponse, HttpServer};
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 
 /// The same allocator as playcore's, so the ceiling is the best this stack can do.
 #[global_allocator]
@@ -46,6 +47,39 @@ struct Options {
     /// HTTP worker threads; 0 = one per core, as playcore does.
     #[arg(long, default_value_t = 0)]
     workers: usize,
+
+    /// Linux scheduling policy of every thread; `batch` is playcore's default
+    /// (`server.thread_policy`), so both run under the same one.
+    #[arg(long, value_enum, default_value_t = ThreadPolicy::Batch)]
+    thread_policy: ThreadPolicy,
+}
+
+/// The scheduling policies of playcore's `server.thread_policy`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ThreadPolicy {
+    /// `SCHED_BATCH`: a woken thread does not preempt the running one.
+    Batch,
+    /// `SCHED_OTHER`: the kernel's default.
+    Normal,
+}
+
+/// Puts this thread, and every thread it starts afterwards, under `policy`.
+fn apply_thread_policy(policy: ThreadPolicy) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        let number = match policy {
+            ThreadPolicy::Batch => libc::SCHED_BATCH,
+            ThreadPolicy::Normal => libc::SCHED_OTHER,
+        };
+        let parameters = libc::sched_param { sched_priority: 0 };
+        // SAFETY: pid 0 names the calling thread; `parameters` outlives the call.
+        if unsafe { libc::sched_setscheduler(0, number, &parameters) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = policy;
+    Ok(())
 }
 
 /// Asks the counter for the next number.
@@ -119,6 +153,10 @@ fn worker_count(requested: usize) -> usize {
 #[actix_web::main]
 async fn main() -> io::Result<()> {
     let options = Options::parse();
+    // Before the arbiter and the workers start, so that they inherit it.
+    if let Err(error) = apply_thread_policy(options.thread_policy) {
+        eprintln!("the scheduling policy stays the system's default: {error}");
+    }
     let workers = worker_count(options.workers);
     // The actor gets its own thread, apart from the HTTP workers, as in playcore.
     let arbiter = Arbiter::new();
