@@ -63,7 +63,9 @@ enum ThreadPolicy {
     Normal,
 }
 
-/// Puts this thread, and every thread it starts afterwards, under `policy`.
+/// Puts this thread, and every thread it starts afterwards, under `policy`. The same as
+/// playcore's `startup::apply_thread_policy`, copied: this crate talks to the server over
+/// HTTP only and depends on none of its crates (DESIGN.md).
 fn apply_thread_policy(policy: ThreadPolicy) -> io::Result<()> {
     #[cfg(target_os = "linux")]
     {
