@@ -119,9 +119,9 @@ pub struct ServerSettings {
 /// and every grab costs two extra context switches. Under `batch` (`SCHED_BATCH`) a woken
 /// thread waits for the running one to yield or use up its slice, and then handles
 /// everything that queued meanwhile. Measured on 2 cores, closed loop, fsync mode: grabs
-/// +10 % (52-54k/s against 51-62k/s, three interleaved pairs); open loop at 28,000/s, p99
-/// unchanged (4.98-5.66 ms against 5.16-5.35 ms). A wake-up onto an idle core is as quick
-/// under either policy. Other systems ignore the setting.
+/// +10 % (51-62k/s under `batch` against 52-54k/s under `normal`, three interleaved pairs);
+/// open loop at 28,000/s, p99 unchanged (5.16-5.35 ms against 4.98-5.66 ms). A wake-up
+/// onto an idle core is as quick under either policy. Other systems ignore the setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ThreadPolicy {
