@@ -1,18 +1,30 @@
-//! Reading back: snapshots and journal events at start-up (verifying every record
-//! and cutting a torn or corrupt tail), paged event reads for the event-log API,
-//! and a corruption helper for crash tests.
+//! Reading back: snapshots and journal events at start-up, paged event reads for the
+//! event-log API, and a corruption helper for crash tests.
+//!
+//! Start-up verifies before it serves: every journal record (checksum, version, key,
+//! contiguity), the journal against the seal (see [`crate::seal`]), every snapshot it uses
+//! against its reference, and that the journal continues each snapshot without a hole.
+//! Lost or altered acknowledged state is a [`Damage`] and nothing is changed; a torn tail
+//! past the seal is cut with one error line.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
 
 use sled::IVec;
 
 use crate::codec::{self, EventFrames, RecordFault, JOURNAL_HEADER_BYTES};
 use crate::journal::{parse_snapshot_file_name, snapshot_file_name, Durability};
+use crate::seal::{read_seal, SealError, SEAL_FILE_NAME};
 use crate::store::{Store, StoreError};
+
+/// Where recovery moves files it will not use, inside the data directory.
+pub const QUARANTINE_DIRECTORY: &str = "quarantine";
 
 /// Everything recovery found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recovered {
-    /// The newest intact snapshot of each stream. A snapshot whose checksum fails is
-    /// logged and skipped (treated as absent).
+    /// The newest intact snapshot of each stream (at most its reference's seq). When the
+    /// newest is damaged or missing, the previous generation is used (logged).
     pub snapshots: Vec<RecoveredSnapshot>,
     /// Every journal event in seq order; the caller skips those covered by a snapshot.
     pub events: Vec<RecoveredEvent>,
@@ -28,6 +40,10 @@ pub struct RecoveredSnapshot {
     pub stream: u64,
     pub seq: u64,
     pub payload: Vec<u8>,
+    /// The lowest seq this stream still needs in the journal: one past the older snapshot
+    /// generation kept beside this one, or the journal's start while there is none, so a
+    /// damaged newest snapshot can always be rebuilt from the previous one.
+    pub floor_seq: u64,
 }
 
 /// One journal event.
@@ -38,7 +54,7 @@ pub struct RecoveredEvent {
     pub payload: Vec<u8>,
 }
 
-/// Report of a corrupt journal tail that recovery removed.
+/// Report of a torn journal tail (past the seal: never acknowledged) that recovery removed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TailCut {
     /// Key (first seq) of the first bad record.
@@ -46,6 +62,30 @@ pub struct TailCut {
     /// Records removed: the bad one and every later one.
     pub records_removed: usize,
     pub reason: String,
+}
+
+/// Acknowledged state that recovery found lost or altered: the directory is not served.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "data directory damaged: {file}: {position}: {what}; affected: {affected}. \
+     Nothing was changed. Run `playcore check`, then restore from the last backup \
+     (README, \"A node that refuses to start\")"
+)]
+pub struct Damage {
+    /// The file holding (or missing) the damaged state.
+    pub file: PathBuf,
+    /// Where in it: a journal seq, a snapshot's stream and seq.
+    pub position: String,
+    pub what: String,
+    pub affected: String,
+}
+
+impl Damage {
+    /// Logged here, once, so every refusal shows in the log with what it names.
+    fn error(self) -> StoreError {
+        tracing::error!("{self}");
+        StoreError::Damaged(Box::new(self))
+    }
 }
 
 /// How [`corrupt_last_record`] damages the last journal record.
@@ -64,8 +104,17 @@ struct BadRecord {
     fault: RecordFault,
 }
 
-/// Loads snapshots and the journal, cutting a corrupt journal tail (logged with one
-/// error line and reported in `tail_cut`). Never panics on garbage. Holds every event in
+/// What the journal scan found.
+struct JournalScan {
+    /// The first record's first seq; `None` for an empty journal.
+    first_seq: Option<u64>,
+    /// One past the last good seq; `None` for an empty journal.
+    end_seq: Option<u64>,
+    bad_record: Option<BadRecord>,
+}
+
+/// Loads snapshots and the journal, cutting a torn journal tail (logged with one error
+/// line and reported in `tail_cut`). Never panics on garbage. Holds every event in
 /// memory; start-up uses [`recover_with`], which streams them.
 pub fn recover(store: &Store) -> Result<Recovered, StoreError> {
     let mut snapshots = Vec::new();
@@ -91,155 +140,446 @@ pub fn recover(store: &Store) -> Result<Recovered, StoreError> {
 /// verified, so replay needs no second copy of the journal in memory. The returned
 /// `snapshots` and `events` are empty. Events of a record are delivered only after the
 /// whole record verified, so a corrupt record delivers none.
+///
+/// Everything is verified before anything is changed on disk: lost or altered
+/// acknowledged state ([`StoreError::Damaged`]) leaves the directory as it was. Only then
+/// are stray snapshot files moved to `quarantine/`, a torn tail cut and gaps bridged.
 pub fn recover_with(
     store: &Store,
-    mut on_snapshot: impl FnMut(RecoveredSnapshot),
-    mut on_event: impl FnMut(u64, u64, &[u8]),
+    on_snapshot: impl FnMut(RecoveredSnapshot),
+    on_event: impl FnMut(u64, u64, &[u8]),
 ) -> Result<Recovered, StoreError> {
-    let snapshots = load_snapshots(store)?;
-    let snapshot_seq_max = snapshots.iter().map(|snapshot| snapshot.seq).max();
-    snapshots.into_iter().for_each(&mut on_snapshot);
-    let (end_seq, bad_record) = scan_journal_with(store.journal_tree(), &mut on_event)?;
-    let tail_cut = match bad_record {
+    let inspection = inspect_with(store, on_snapshot, on_event)?;
+    quarantine(store, &inspection.strays)?;
+    let tail_cut = match inspection.bad_record {
         Some(bad_record) => Some(cut_tail(store, bad_record)?),
         None => None,
     };
-    let mut next_seq = end_seq.unwrap_or(1);
-    if let Some(snapshot_seq) = snapshot_seq_max.filter(|seq| *seq >= next_seq) {
-        // Only after a cut tail can a snapshot outrun the journal. New records must
-        // stay contiguous with the old ones, so the skipped seqs get a gap record.
-        if let Some(end_seq) = end_seq {
-            tracing::warn!(
-                end_seq,
-                snapshot_seq,
-                "snapshot is newer than the journal; bridging the gap"
-            );
-            write_gap_records(store, end_seq, snapshot_seq + 1)?;
-        }
-        next_seq = snapshot_seq + 1;
+    if let Some((end_seq, until_seq)) = inspection.gap {
+        tracing::warn!(
+            end_seq,
+            snapshot_seq = until_seq - 1,
+            "snapshot is newer than the journal; bridging the gap"
+        );
+        write_gap_records(store, end_seq, until_seq)?;
     }
     Ok(Recovered {
         snapshots: Vec::new(),
         events: Vec::new(),
-        next_seq,
+        next_seq: inspection.next_seq,
         tail_cut,
     })
 }
 
+/// What [`verify_with`] found in a directory it did not change: the repairs recovery would
+/// make. None of them touches acknowledged state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub next_seq: u64,
+    /// Snapshot files recovery would move to `quarantine/`.
+    pub strays: Vec<PathBuf>,
+    /// A torn tail past the seal that recovery would cut: (first seq, fault).
+    pub torn_tail: Option<(u64, String)>,
+    /// The durable seq the seal records (`None`: no seal yet).
+    pub sealed_seq: Option<u64>,
+}
+
+/// Everything [`recover_with`] verifies and delivers, without changing anything on disk:
+/// for `playcore check`.
+pub fn verify_with(
+    store: &Store,
+    on_snapshot: impl FnMut(RecoveredSnapshot),
+    on_event: impl FnMut(u64, u64, &[u8]),
+) -> Result<Verified, StoreError> {
+    let inspection = inspect_with(store, on_snapshot, on_event)?;
+    Ok(Verified {
+        next_seq: inspection.next_seq,
+        strays: inspection.strays,
+        torn_tail: inspection
+            .bad_record
+            .map(|bad| (bad.seq, bad.fault.to_string())),
+        sealed_seq: inspection.sealed_seq,
+    })
+}
+
+/// What recovery found before it changes anything.
+struct Inspection {
+    strays: Vec<PathBuf>,
+    bad_record: Option<BadRecord>,
+    /// Seqs `from..until` a gap record must consume.
+    gap: Option<(u64, u64)>,
+    next_seq: u64,
+    sealed_seq: Option<u64>,
+}
+
+fn inspect_with(
+    store: &Store,
+    mut on_snapshot: impl FnMut(RecoveredSnapshot),
+    mut on_event: impl FnMut(u64, u64, &[u8]),
+) -> Result<Inspection, StoreError> {
+    let sealed_seq = read_seal(store.directory())
+        .map_err(seal_damage)?
+        .map(|seal| seal.durable_seq);
+    let mut plan = plan_snapshots(store)?;
+    // Snapshots go first: replay skips the entries they cover.
+    let journal_first_seq = match store.journal_tree().first()? {
+        Some((key, _)) => codec::key_seq(&key),
+        None => None,
+    };
+    for mut snapshot in std::mem::take(&mut plan.chosen) {
+        if snapshot.floor_seq == 0 {
+            snapshot.floor_seq = journal_first_seq.unwrap_or(snapshot.seq + 1);
+        }
+        plan.used.push((snapshot.stream, snapshot.seq));
+        on_snapshot(snapshot);
+    }
+    let scan = scan_journal_with(store.journal_tree(), &mut on_event)?;
+    check_journal(store, &scan, sealed_seq, &plan)?;
+    let snapshot_seq_max = plan.used.iter().map(|(_, seq)| *seq).max();
+    let mut next_seq = scan.end_seq.unwrap_or(1);
+    let mut gap = None;
+    if let Some(snapshot_seq) = snapshot_seq_max.filter(|seq| *seq >= next_seq) {
+        // A relaxed-mode crash, or a journal truncated to nothing: new records must stay
+        // contiguous with the old ones, so the skipped seqs get a gap record.
+        gap = scan.end_seq.map(|end_seq| (end_seq, snapshot_seq + 1));
+        next_seq = snapshot_seq + 1;
+    }
+    Ok(Inspection {
+        strays: plan.strays,
+        bad_record: scan.bad_record,
+        gap,
+        next_seq,
+        sealed_seq,
+    })
+}
+
+fn seal_damage(error: SealError) -> StoreError {
+    match error {
+        SealError::Io { path, source } => StoreError::Io { path, source },
+        SealError::Damaged { path } => Damage {
+            file: path,
+            position: "both slots".to_string(),
+            what: "the seal does not verify, so lost journal records cannot be told from \
+                   a torn tail"
+                .to_string(),
+            affected: "unknown".to_string(),
+        }
+        .error(),
+    }
+}
+
+/// The journal must hold every acknowledged entry: nothing bad at or below the seal, its
+/// end (or the newest snapshot) at or past the seal, and its start at or below every
+/// chosen snapshot's next entry.
+fn check_journal(
+    store: &Store,
+    scan: &JournalScan,
+    sealed_seq: Option<u64>,
+    plan: &SnapshotPlan,
+) -> Result<(), StoreError> {
+    let db_file = store.directory().join("db");
+    let sealed_seq = sealed_seq.unwrap_or(0);
+    if let Some(bad) = scan.bad_record.as_ref().filter(|bad| bad.seq <= sealed_seq) {
+        return Err(Damage {
+            file: db_file,
+            position: format!("journal record at seq {}", bad.seq),
+            what: format!("{}, below the sealed seq {sealed_seq}", bad.fault),
+            affected: format!("acknowledged journal entries {}..={sealed_seq}", bad.seq),
+        }
+        .error());
+    }
+    let journal_last_seq = scan.end_seq.map_or(0, |end| end - 1);
+    let snapshot_seq_max = plan.referenced_seq_max.unwrap_or(0);
+    let high_water_seq = journal_last_seq.max(snapshot_seq_max);
+    if high_water_seq < sealed_seq {
+        return Err(Damage {
+            file: db_file,
+            position: format!("journal ends at seq {journal_last_seq}"),
+            what: format!(
+                "{SEAL_FILE_NAME} records seq {sealed_seq} as durable (sled's log was \
+                 damaged or cut short)"
+            ),
+            affected: format!(
+                "acknowledged journal entries {}..={sealed_seq}",
+                high_water_seq + 1
+            ),
+        }
+        .error());
+    }
+    check_coverage(&db_file, scan, plan)
+}
+
+/// Every chosen snapshot must be followed by the journal without a hole.
+fn check_coverage(
+    db_file: &Path,
+    scan: &JournalScan,
+    plan: &SnapshotPlan,
+) -> Result<(), StoreError> {
+    for &(stream, seq) in &plan.used {
+        let hole = match scan.first_seq {
+            Some(first_seq) => first_seq > seq + 1,
+            // An empty journal is whole only behind the newest snapshots.
+            None => plan.fell_back.contains(&stream),
+        };
+        if hole {
+            return Err(Damage {
+                file: db_file.to_path_buf(),
+                position: format!(
+                    "journal starts at seq {}",
+                    scan.first_seq.unwrap_or(seq + 1)
+                ),
+                what: format!(
+                    "the snapshot used for stream {stream} is at seq {seq}, so the entries \
+                     between are missing"
+                ),
+                affected: format!("activity {stream}"),
+            }
+            .error());
+        }
+    }
+    Ok(())
+}
+
 /// Verifies every record up to the first bad one, handing the events of each good record
-/// to `on_event`. Returns one past the last good seq (None for an empty journal) and the
-/// bad record, if any.
+/// to `on_event`.
 fn scan_journal_with(
     tree: &sled::Tree,
     on_event: &mut impl FnMut(u64, u64, &[u8]),
-) -> Result<(Option<u64>, Option<BadRecord>), StoreError> {
-    let mut end_seq = None;
+) -> Result<JournalScan, StoreError> {
+    let mut scan = JournalScan {
+        first_seq: None,
+        end_seq: None,
+        bad_record: None,
+    };
     let mut frames: Vec<(u64, (usize, usize))> = Vec::new();
     for entry in tree.iter() {
         let (key, value) = entry?;
-        match verify_record(&key, &value, end_seq, &mut frames) {
+        match verify_record(&key, &value, scan.end_seq, &mut frames) {
             Ok((first_seq, record_end_seq)) => {
                 for (offset, (stream, (start, end))) in frames.iter().enumerate() {
                     on_event(first_seq + offset as u64, *stream, &value[*start..*end]);
                 }
-                end_seq = Some(record_end_seq);
+                scan.first_seq.get_or_insert(first_seq);
+                scan.end_seq = Some(record_end_seq);
             }
             Err(fault) => {
-                let seq = codec::key_seq(&key).or(end_seq).unwrap_or(0);
-                return Ok((end_seq, Some(BadRecord { key, seq, fault })));
+                let seq = codec::key_seq(&key).or(scan.end_seq).unwrap_or(0);
+                scan.bad_record = Some(BadRecord { key, seq, fault });
+                break;
             }
         }
     }
-    Ok((end_seq, None))
+    Ok(scan)
 }
 
-fn load_snapshots(store: &Store) -> Result<Vec<RecoveredSnapshot>, StoreError> {
-    let mut snapshots = Vec::new();
-    let mut streams = std::collections::HashSet::new();
+/// Which snapshot of each stream recovery uses, and which files it sets aside.
+struct SnapshotPlan {
+    chosen: Vec<RecoveredSnapshot>,
+    /// (stream, seq) of the snapshots handed to the caller.
+    used: Vec<(u64, u64)>,
+    /// Streams whose newest referenced snapshot was unusable.
+    fell_back: HashSet<u64>,
+    /// The highest seq any reference names.
+    referenced_seq_max: Option<u64>,
+    /// Files no reference keeps: to be moved to `quarantine/`.
+    strays: Vec<PathBuf>,
+}
+
+/// For each referenced stream, the newest file at or below its reference that verifies,
+/// keeping it and the next older file (the previous generation). Files above a reference,
+/// older generations, damaged files and leftovers are strays.
+fn plan_snapshots(store: &Store) -> Result<SnapshotPlan, StoreError> {
+    let directory = store.snapshots_directory();
+    let (mut files, mut strays) = list_snapshot_files(&directory)?;
+    let mut plan = SnapshotPlan {
+        chosen: Vec::new(),
+        used: Vec::new(),
+        fell_back: HashSet::new(),
+        referenced_seq_max: None,
+        strays: Vec::new(),
+    };
     for entry in store.snapshots_tree().iter() {
         let (key, value) = entry?;
         let Some(stream) = codec::key_seq(&key) else {
-            tracing::error!(key = ?key, "snapshot with a malformed key skipped");
+            tracing::error!(key = ?key, "snapshot reference with a malformed key skipped");
             continue;
         };
-        streams.insert(stream);
-        match read_snapshot(store, stream, &value) {
-            Ok((seq, payload)) => snapshots.push(RecoveredSnapshot {
-                stream,
-                seq,
-                payload,
-            }),
-            Err(fault) => tracing::error!(
-                stream,
-                %fault,
-                "snapshot corrupt: skipped, the stream is rebuilt from the journal alone"
-            ),
-        }
+        let stream_files = files.remove(&stream).unwrap_or_default();
+        plan_stream(
+            &directory,
+            stream,
+            &value,
+            stream_files,
+            &mut plan,
+            &mut strays,
+        );
     }
-    remove_unreferenced_files(store, &snapshots, &streams)?;
-    Ok(snapshots)
+    for (stream, seqs) in files {
+        // A file whose reference never became durable (a crash in between).
+        strays.extend(
+            seqs.into_iter()
+                .map(|seq| directory.join(snapshot_file_name(stream, seq))),
+        );
+    }
+    plan.strays = strays;
+    Ok(plan)
 }
 
-/// A snapshot's seq and payload, from the file its reference names (or, as older
-/// versions stored it, inline in the sled value), verified.
-fn read_snapshot(store: &Store, stream: u64, value: &[u8]) -> Result<(u64, Vec<u8>), String> {
-    if !codec::is_snapshot_reference(value) {
-        let (seq, payload) =
-            codec::read_snapshot_value(value).map_err(|fault| fault.to_string())?;
-        return Ok((seq, payload.to_vec()));
+fn plan_stream(
+    directory: &Path,
+    stream: u64,
+    reference: &[u8],
+    mut seqs: Vec<u64>,
+    plan: &mut SnapshotPlan,
+    strays: &mut Vec<PathBuf>,
+) {
+    let file = |seq: u64| directory.join(snapshot_file_name(stream, seq));
+    if !codec::is_snapshot_reference(reference) {
+        // Stored inline by older versions.
+        match codec::read_snapshot_value(reference) {
+            Ok((seq, payload)) => plan.chosen.push(RecoveredSnapshot {
+                stream,
+                seq,
+                payload: payload.to_vec(),
+                floor_seq: 0,
+            }),
+            Err(fault) => tracing::error!(stream, %fault, "inline snapshot corrupt: skipped"),
+        }
+        strays.extend(seqs.into_iter().map(file));
+        return;
     }
-    let seq = codec::read_snapshot_reference(value).map_err(|fault| fault.to_string())?;
-    let path = store
-        .snapshots_directory()
-        .join(snapshot_file_name(stream, seq));
-    let bytes = std::fs::read(&path).map_err(|error| format!("{}: {error}", path.display()))?;
+    let referenced_seq = match codec::read_snapshot_reference(reference) {
+        Ok(seq) => seq,
+        Err(fault) => {
+            tracing::warn!(stream, %fault, "snapshot reference damaged: the stream is rebuilt from the journal alone");
+            strays.extend(seqs.into_iter().map(file));
+            return;
+        }
+    };
+    plan.referenced_seq_max = plan.referenced_seq_max.max(Some(referenced_seq));
+    seqs.sort_unstable_by(|left, right| right.cmp(left));
+    let (above, candidates): (Vec<u64>, Vec<u64>) =
+        seqs.into_iter().partition(|seq| *seq > referenced_seq);
+    strays.extend(above.into_iter().map(file));
+    let mut candidates = candidates.into_iter();
+    let mut problems = Vec::new();
+    if candidates.as_slice().first() != Some(&referenced_seq) {
+        problems.push(format!("{} is missing", file(referenced_seq).display()));
+    }
+    for seq in candidates.by_ref() {
+        match read_snapshot_file(&file(seq), seq) {
+            Ok(payload) => {
+                let previous = candidates.next();
+                strays.extend(candidates.map(file));
+                choose(plan, stream, seq, payload, previous, &problems);
+                return;
+            }
+            Err(fault) => {
+                problems.push(format!("{} {fault}", file(seq).display()));
+                strays.push(file(seq));
+            }
+        }
+    }
+    plan.fell_back.insert(stream);
+    tracing::warn!(
+        stream,
+        problems = problems.join("; "),
+        "no usable snapshot: the stream is rebuilt from the journal alone"
+    );
+}
+
+fn choose(
+    plan: &mut SnapshotPlan,
+    stream: u64,
+    seq: u64,
+    payload: Vec<u8>,
+    previous_seq: Option<u64>,
+    problems: &[String],
+) {
+    if !problems.is_empty() {
+        plan.fell_back.insert(stream);
+        tracing::warn!(
+            stream,
+            seq,
+            problems = problems.join("; "),
+            "newest snapshot unusable: recovering from the previous generation and the journal"
+        );
+    }
+    plan.chosen.push(RecoveredSnapshot {
+        stream,
+        seq,
+        payload,
+        // 0: the journal's start, filled in once the journal is scanned.
+        floor_seq: previous_seq.map_or(0, |previous| previous + 1),
+    });
+}
+
+/// A snapshot file's payload, verified to be the snapshot of `seq`.
+fn read_snapshot_file(path: &Path, seq: u64) -> Result<Vec<u8>, String> {
+    let bytes = std::fs::read(path).map_err(|error| error.to_string())?;
     let (file_seq, payload) =
         codec::read_snapshot_value(&bytes).map_err(|fault| fault.to_string())?;
     if file_seq != seq {
-        return Err(format!("{} holds seq {file_seq}", path.display()));
+        return Err(format!("holds seq {file_seq}"));
     }
-    Ok((seq, payload.to_vec()))
+    Ok(payload.to_vec())
 }
 
-/// Deletes snapshot files no reference names: a crash between writing a file and making
-/// its reference durable, or before an older file was deleted, leaves such files behind.
-/// The files of a stream whose reference is unreadable are kept for inspection.
-fn remove_unreferenced_files(
-    store: &Store,
-    snapshots: &[RecoveredSnapshot],
-    streams: &std::collections::HashSet<u64>,
-) -> Result<(), StoreError> {
-    let directory = store.snapshots_directory();
-    let entries = match std::fs::read_dir(&directory) {
+/// The seqs of each stream's snapshot files.
+type SnapshotFiles = HashMap<u64, Vec<u64>>;
+
+/// Snapshot files by stream (their seqs), and leftover temporary files.
+fn list_snapshot_files(directory: &Path) -> Result<(SnapshotFiles, Vec<PathBuf>), StoreError> {
+    let mut files = SnapshotFiles::new();
+    let mut leftovers = Vec::new();
+    let entries = match std::fs::read_dir(directory) {
         Ok(entries) => entries,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(error) => return Err(StoreError::io(&directory, error)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Ok((files, leftovers))
+        }
+        Err(error) => return Err(StoreError::io(directory, error)),
     };
-    let referenced: std::collections::HashMap<u64, u64> = snapshots
-        .iter()
-        .map(|snapshot| (snapshot.stream, snapshot.seq))
-        .collect();
     for entry in entries {
         let path = entry
-            .map_err(|error| StoreError::io(&directory, error))?
+            .map_err(|error| StoreError::io(directory, error))?
             .path();
         let name = path
             .file_name()
             .and_then(|name| name.to_str())
             .unwrap_or("");
-        let unreferenced = match parse_snapshot_file_name(name) {
-            Some((stream, seq)) => match referenced.get(&stream) {
-                Some(referenced_seq) => *referenced_seq != seq,
-                None => !streams.contains(&stream),
-            },
-            None => name.ends_with(".tmp"),
-        };
-        if unreferenced {
-            tracing::info!(path = %path.display(), "unreferenced snapshot file removed");
-            std::fs::remove_file(&path).map_err(|error| StoreError::io(&path, error))?;
+        match parse_snapshot_file_name(name) {
+            Some((stream, seq)) => files.entry(stream).or_default().push(seq),
+            None if name.ends_with(".tmp") => leftovers.push(path),
+            None => {}
         }
     }
-    Ok(())
+    Ok((files, leftovers))
+}
+
+/// Moves files that might hold state out of the way instead of deleting them, each named
+/// in a WARN line: `quarantine/` beside the snapshots, which an operator empties.
+fn quarantine(store: &Store, strays: &[PathBuf]) -> Result<(), StoreError> {
+    if strays.is_empty() {
+        return Ok(());
+    }
+    let directory = store.directory().join(QUARANTINE_DIRECTORY);
+    std::fs::create_dir_all(&directory).map_err(|error| StoreError::io(&directory, error))?;
+    for path in strays {
+        let name = path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned());
+        let name = name.unwrap_or_default();
+        let mut target = directory.join(&name);
+        let mut copy = 1;
+        while target.exists() {
+            target = directory.join(format!("{name}.{copy}"));
+            copy += 1;
+        }
+        std::fs::rename(path, &target).map_err(|error| StoreError::io(path, error))?;
+        tracing::warn!(from = %path.display(), to = %target.display(), "snapshot file quarantined");
+    }
+    crate::store::sync_directory(&directory)?;
+    crate::store::sync_directory(&store.snapshots_directory())
 }
 
 /// Verifies one record and lists its events as (stream, byte range in `value`).

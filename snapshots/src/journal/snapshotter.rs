@@ -13,11 +13,12 @@
 //!    snapshot is never durable before the events it reflects), a small reference naming
 //!    the file is inserted into sled's "snapshots" tree under the stream, and sled is
 //!    flushed and fdatasync'ed;
-//! 4. only then is the previous file of the stream deleted and the caller told (`done`):
-//!    from that moment recovery no longer needs the stream's journal before the seq.
+//! 4. only then is the stream's file before the previous one deleted and the caller told
+//!    (`done`). Two generations stay: a damaged or missing newest file falls back to the
+//!    previous one, and the journal is kept from the previous one on (the caller's floor).
 //!
-//! A crash at any step leaves the previous reference and its file intact; recovery deletes
-//! files that no reference names. A failed snapshot is logged and reported to its caller;
+//! A crash at any step leaves the previous reference and its files intact; recovery moves
+//! files that no reference keeps to `quarantine/`. A failed snapshot is logged and reported to its caller;
 //! the thread goes on with the next one.
 
 use std::collections::HashMap;
@@ -80,8 +81,8 @@ pub(super) fn run(shared: Arc<Shared>) -> Result<(), StoreError> {
 struct Snapshotter {
     shared: Arc<Shared>,
     directory: PathBuf,
-    /// The durable snapshot file of each stream, by seq.
-    files: HashMap<u64, u64>,
+    /// The durable snapshot files of each stream: (previous generation, newest).
+    files: HashMap<u64, (Option<u64>, u64)>,
     /// The payload of the snapshot being stored, reused from one snapshot to the next.
     buffer: Vec<u8>,
 }
@@ -148,9 +149,12 @@ impl Snapshotter {
             .counters
             .snapshots_written
             .fetch_add(1, Ordering::Relaxed);
-        if let Some(previous) = self.files.insert(stream, seq) {
-            if previous != seq {
-                self.remove_file(stream, previous);
+        let generations = self.files.entry(stream).or_insert((None, seq));
+        if generations.1 != seq {
+            let oldest = generations.0.replace(generations.1);
+            generations.1 = seq;
+            if let Some(oldest) = oldest {
+                self.remove_file(stream, oldest);
             }
         }
         Ok(())
@@ -235,8 +239,9 @@ fn write_synced(path: &Path, header: &[u8], payload: &[u8]) -> std::io::Result<(
     file.sync_all()
 }
 
-/// The snapshot files present, newest seq per stream.
-fn list_files(directory: &Path) -> Result<HashMap<u64, u64>, StoreError> {
+/// The snapshot files present: per stream the two newest seqs (recovery set the others
+/// aside before the journal started).
+fn list_files(directory: &Path) -> Result<HashMap<u64, (Option<u64>, u64)>, StoreError> {
     let mut files = HashMap::new();
     let entries = match fs::read_dir(directory) {
         Ok(entries) => entries,
@@ -247,8 +252,12 @@ fn list_files(directory: &Path) -> Result<HashMap<u64, u64>, StoreError> {
         let entry = entry.map_err(|error| StoreError::io(directory, error))?;
         let name = entry.file_name();
         if let Some((stream, seq)) = name.to_str().and_then(parse_snapshot_file_name) {
-            let newest = files.entry(stream).or_insert(seq);
-            *newest = (*newest).max(seq);
+            let generations = files.entry(stream).or_insert((None, seq));
+            if seq > generations.1 {
+                *generations = (Some(generations.1), seq);
+            } else if seq < generations.1 && generations.0 < Some(seq) {
+                generations.0 = Some(seq);
+            }
         }
     }
     Ok(files)

@@ -15,6 +15,7 @@ use tokio::sync::watch;
 
 use super::{Durability, Pending, Shared, State, GROUP_COMMIT_EVENTS_ENOUGH};
 use crate::codec::{self, RecordFault, JOURNAL_HEADER_BYTES};
+use crate::seal::Seal;
 use crate::store::StoreError;
 
 /// Records deleted at most per truncation step. Each sled delete costs microseconds to a
@@ -62,6 +63,14 @@ pub(super) fn run(shared: Arc<Shared>, watermark: watch::Sender<u64>) -> Result<
     // This thread waits for its flushes anyway: it writes sled's buffers itself instead of
     // waking one of sled's io threads and being woken back (vendor/sled/PLAYCORE-PATCH.md).
     sled::write_log_buffers_inline_on_this_thread();
+    let seal = match Seal::open(shared.store.directory()) {
+        Ok(seal) => seal,
+        Err(error) => {
+            tracing::error!(%error, "journal writer failed; the journal is closed");
+            return Err(error.into());
+        }
+    };
+    *shared.seal.lock().unwrap_or_else(PoisonError::into_inner) = Some(seal);
     let mut writer = Writer {
         shared,
         watermark,
@@ -103,8 +112,14 @@ pub(super) fn flush_until_closed(shared: std::sync::Weak<Shared>, interval: Dura
         }
         if shared.unflushed.swap(false, Ordering::AcqRel) {
             let started = Instant::now();
+            // Everything the writer had handed to sled before the flush is covered by it.
+            let written_seq = shared.written_seq.load(Ordering::Acquire);
             if let Err(error) = shared.store.flush() {
                 tracing::error!(%error, "relaxed-mode flush failed");
+                return;
+            }
+            if let Err(error) = shared.record_seal(written_seq) {
+                tracing::error!(%error, "relaxed-mode seal failed");
                 return;
             }
             if file_synced_at.elapsed() >= RELAXED_FILE_SYNC_INTERVAL {
@@ -280,8 +295,12 @@ impl Writer {
             self.shared.config.record_bytes_max,
             &mut self.record,
         )?;
+        let end_seq = self.batch.first_seq + self.batch.event_count as u64;
         match self.shared.config.durability {
-            Durability::Fsync => self.sync_fully()?,
+            Durability::Fsync => {
+                self.sync_fully()?;
+                self.shared.record_seal(end_seq.saturating_sub(1))?;
+            }
             Durability::Relaxed { .. } => self.shared.unflushed.store(true, Ordering::Release),
         }
         // Counted first so that whoever sees the watermark also sees the counters.
@@ -382,6 +401,9 @@ impl Writer {
     /// Everything pending was written: make it durable even in relaxed mode.
     fn close(&mut self) -> Result<(), StoreError> {
         self.sync_fully()?;
+        let written_seq = self.shared.written_seq.load(Ordering::Acquire);
+        self.shared.record_seal(written_seq)?;
+        self.shared.sync_seal()?;
         self.shared.lock_pending().state = State::Closed;
         self.shared.snapshot_wakeup.notify_one();
         Ok(())

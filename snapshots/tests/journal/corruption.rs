@@ -1,7 +1,9 @@
 use std::path::Path;
 
 use playcore_snapshots::codec::write_journal_record;
-use playcore_snapshots::{corrupt_last_record, recover, Corruption, Durability, Store, TailCut};
+use playcore_snapshots::{
+    corrupt_last_record, recover, Corruption, Durability, Store, StoreError, TailCut,
+};
 
 use crate::helpers::*;
 
@@ -24,6 +26,7 @@ fn corrupt_tail_is_cut_and_appends_continue(how: Corruption, reason: &str) -> Te
     let store = Store::open(directory.path())?;
     let last_key = *journal_keys(&store)?.last().ok_or("empty journal")?;
     corrupt_last_record(&store, how)?;
+    reseal(directory.path(), last_key - 1)?;
 
     let recovered = recover(&store)?;
     let kept: Vec<Event> = expected
@@ -80,6 +83,7 @@ fn recovery_cuts_from_the_first_bad_record_onwards() -> TestResult {
     // A valid record under the wrong key: checksums pass, the key check must not.
     let first_value = tree.get(keys[0].to_be_bytes())?.ok_or("first record")?;
     tree.insert(keys[1].to_be_bytes(), first_value)?;
+    reseal(directory.path(), keys[1] - 1)?;
 
     let recovered = recover(&store)?;
     let cut = recovered.tail_cut.ok_or("tail cut")?;
@@ -171,5 +175,75 @@ fn recovery_never_panics_on_garbage_and_keeps_the_good_prefix() -> TestResult {
         );
         assert_eq!(recovered.next_seq, 11);
     }
+    Ok(())
+}
+
+fn damage_is_refused_and_nothing_changed(how: Corruption) -> TestResult {
+    let directory = tempfile::tempdir()?;
+    write_three_waves(directory.path())?;
+    let store = Store::open(directory.path())?;
+    let keys = journal_keys(&store)?;
+    let last_key = *keys.last().ok_or("empty journal")?;
+    corrupt_last_record(&store, how)?;
+
+    let Err(StoreError::Damaged(damage)) = recover(&store) else {
+        return Err("a damaged acknowledged record must be refused".into());
+    };
+    assert_eq!(damage.file, directory.path().join("db"));
+    assert_eq!(damage.position, format!("journal record at seq {last_key}"));
+    assert!(
+        damage.affected.contains(&format!("{last_key}..=30")),
+        "{damage}"
+    );
+    assert_eq!(journal_keys(&store)?, keys, "nothing was cut");
+    assert!(recover(&store).is_err(), "and it stays refused");
+    Ok(())
+}
+
+#[test]
+fn a_garbled_acknowledged_record_is_refused_not_cut() -> TestResult {
+    damage_is_refused_and_nothing_changed(Corruption::Garble)
+}
+
+#[test]
+fn a_truncated_acknowledged_record_is_refused_not_cut() -> TestResult {
+    damage_is_refused_and_nothing_changed(Corruption::Truncate)
+}
+
+#[test]
+fn a_journal_shorter_than_its_seal_is_refused() -> TestResult {
+    let directory = tempfile::tempdir()?;
+    write_three_waves(directory.path())?;
+    let store = Store::open(directory.path())?;
+    let keys = journal_keys(&store)?;
+    // What sled serves when its log was damaged: a valid journal that ends early.
+    let tree = store.db().open_tree("journal")?;
+    tree.remove(keys[keys.len() - 1].to_be_bytes())?;
+    store.sync(Durability::Fsync)?;
+
+    let Err(StoreError::Damaged(damage)) = recover(&store) else {
+        return Err("a journal that lost acknowledged records must be refused".into());
+    };
+    let last_kept = keys[keys.len() - 1] - 1;
+    assert_eq!(damage.position, format!("journal ends at seq {last_kept}"));
+    assert!(
+        damage.what.contains("journal.seal records seq 30"),
+        "{damage}"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_damaged_seal_is_refused() -> TestResult {
+    let directory = tempfile::tempdir()?;
+    write_three_waves(directory.path())?;
+    let path = directory
+        .path()
+        .join(playcore_snapshots::seal::SEAL_FILE_NAME);
+    std::fs::write(&path, [0xA5_u8; 64])?;
+    let Err(StoreError::Damaged(damage)) = recover(&Store::open(directory.path())?) else {
+        return Err("a damaged seal must be refused".into());
+    };
+    assert_eq!(damage.file, path);
     Ok(())
 }

@@ -100,3 +100,14 @@ pub fn eventually(mut condition: impl FnMut() -> bool) -> bool {
     }
     condition()
 }
+
+/// Makes the seal say that only the entries up to `durable_seq` were acknowledged, as it
+/// does when a crash tore the records after them before they were synced.
+pub fn reseal(directory: &Path, durable_seq: u64) -> TestResult {
+    let path = directory.join(playcore_snapshots::seal::SEAL_FILE_NAME);
+    std::fs::remove_file(&path)?;
+    let mut seal = playcore_snapshots::seal::Seal::open(directory)?;
+    seal.record(durable_seq)?;
+    seal.sync()?;
+    Ok(())
+}

@@ -1,6 +1,9 @@
 use playcore_snapshots::journal::snapshot_file_name;
+use std::path::Path;
+
 use playcore_snapshots::{
-    corrupt_last_record, recover, Corruption, Durability, RecoveredSnapshot, Store,
+    corrupt_last_record, recover, Corruption, Durability, Journal, RecoveredSnapshot, Store,
+    StoreError, QUARANTINE_DIRECTORY,
 };
 
 use crate::helpers::*;
@@ -29,6 +32,7 @@ fn snapshot_is_recovered_with_its_seq_and_the_newest_wins() -> TestResult {
         stream: 9,
         seq: 2,
         payload: b"state at 2".to_vec(),
+        floor_seq: 2,
     };
     assert_eq!(recovered.snapshots, vec![snapshot]);
     assert_eq!(as_tuples(&recovered.events), expected);
@@ -90,6 +94,7 @@ fn snapshot_newer_than_a_cut_journal_keeps_seqs_contiguous() -> TestResult {
     let last_key = *journal_keys(&store)?.last().ok_or("empty journal")?;
     assert!(last_key > 1, "the first wave is a record of its own");
     corrupt_last_record(&store, Corruption::Garble)?;
+    reseal(directory.path(), last_key - 1)?;
     let recovered = recover(&store)?;
     assert!(recovered.tail_cut.is_some());
     assert_eq!(
@@ -122,7 +127,7 @@ fn snapshot_files(store: &Store) -> Result<Vec<String>, BoxError> {
 }
 
 #[test]
-fn a_snapshot_lives_in_its_own_file_and_replaces_the_older_one() -> TestResult {
+fn a_snapshot_lives_in_its_own_file_and_two_generations_are_kept() -> TestResult {
     let directory = tempfile::tempdir()?;
     let (told, outcomes) = std::sync::mpsc::channel();
     with_journal(
@@ -132,7 +137,8 @@ fn a_snapshot_lives_in_its_own_file_and_replaces_the_older_one() -> TestResult {
         |journal| {
             append_raw(journal, 3, b"created")?;
             append_raw(journal, 3, b"paid")?;
-            for seq in [1, 2] {
+            append_raw(journal, 3, b"used")?;
+            for seq in [1, 2, 3] {
                 let told = told.clone();
                 journal.queue_snapshot(
                     3,
@@ -150,18 +156,22 @@ fn a_snapshot_lives_in_its_own_file_and_replaces_the_older_one() -> TestResult {
     let outcomes: Vec<bool> = outcomes.try_iter().collect();
     assert_eq!(
         outcomes,
-        vec![true, true],
+        vec![true, true, true],
         "each snapshot is reported durable"
     );
     let store = Store::open(directory.path())?;
     assert_eq!(
         snapshot_files(&store)?,
-        vec![snapshot_file_name(3, 2)],
-        "the older file is deleted once the newer one is durable"
+        vec![snapshot_file_name(3, 2), snapshot_file_name(3, 3)],
+        "the oldest file is deleted once two newer ones are durable"
     );
     let recovered = recover(&store)?;
     assert_eq!(recovered.snapshots.len(), 1);
-    assert_eq!(recovered.snapshots[0].payload, b"state at 2");
+    assert_eq!(recovered.snapshots[0].payload, b"state at 3");
+    assert_eq!(
+        recovered.snapshots[0].floor_seq, 3,
+        "the journal is kept after the previous one"
+    );
     Ok(())
 }
 
@@ -199,7 +209,7 @@ fn a_failed_encoding_is_reported_and_keeps_the_previous_snapshot() -> TestResult
 }
 
 #[test]
-fn a_garbled_snapshot_file_is_skipped_and_stray_files_are_removed() -> TestResult {
+fn a_garbled_snapshot_file_is_skipped_and_stray_files_are_quarantined() -> TestResult {
     let directory = tempfile::tempdir()?;
     with_journal(
         directory.path(),
@@ -236,10 +246,118 @@ fn a_garbled_snapshot_file_is_skipped_and_stray_files_are_removed() -> TestResul
         .collect();
     assert_eq!(streams, vec![5]);
     assert_eq!(recovered.events.len(), 2);
+    assert_eq!(snapshot_files(&store)?, vec![snapshot_file_name(5, 2)]);
+    let mut quarantined: Vec<String> =
+        std::fs::read_dir(directory.path().join(QUARANTINE_DIRECTORY))?
+            .map(|entry| entry.map(|entry| entry.file_name().to_string_lossy().into_owned()))
+            .collect::<Result<_, _>>()?;
+    quarantined.sort();
     assert_eq!(
-        snapshot_files(&store)?,
-        vec![snapshot_file_name(4, 1), snapshot_file_name(5, 2)],
-        "strays go; the garbled file stays for inspection"
+        quarantined,
+        vec![
+            snapshot_file_name(4, 1),
+            snapshot_file_name(6, 9),
+            "x.tmp".to_string()
+        ],
+        "nothing that could hold state is deleted"
+    );
+    Ok(())
+}
+
+/// Stream 3 with snapshots at 2 and 4 and every entry in the journal; returns the events.
+fn two_generations(directory: &Path) -> Result<Vec<Event>, BoxError> {
+    with_journal(directory, config(Durability::Fsync, 4096), 1, |journal| {
+        let mut events = Vec::new();
+        for (seq, payload) in [
+            (1_u64, &b"created"[..]),
+            (2, b"paid"),
+            (3, b"used"),
+            (4, b"done"),
+        ] {
+            events.push(append_raw(journal, 3, payload)?);
+            wait_all_durable(journal)?; // a record per entry, so truncation can cut between
+            if seq % 2 == 0 {
+                journal.append_snapshot(3, seq, format!("state at {seq}").into_bytes())?;
+            }
+        }
+        events.push(append_raw(journal, 3, b"after")?);
+        Ok(events)
+    })
+}
+
+#[test]
+fn a_destroyed_newest_snapshot_falls_back_to_the_previous_generation() -> TestResult {
+    for destroy in ["delete", "garble"] {
+        let directory = tempfile::tempdir()?;
+        let events = two_generations(directory.path())?;
+        let store = Store::open(directory.path())?;
+        let newest = store.snapshots_directory().join(snapshot_file_name(3, 4));
+        match destroy {
+            "delete" => std::fs::remove_file(&newest)?,
+            _ => std::fs::write(&newest, b"PCS1 not a snapshot")?,
+        }
+        let recovered = recover(&store)?;
+        assert_eq!(recovered.snapshots.len(), 1, "{destroy}");
+        assert_eq!(recovered.snapshots[0].seq, 2, "{destroy}");
+        assert_eq!(recovered.snapshots[0].payload, b"state at 2");
+        assert_eq!(
+            as_tuples(&recovered.events),
+            events,
+            "the journal after it is whole"
+        );
+        assert_eq!(recovered.next_seq, 6);
+    }
+    Ok(())
+}
+
+#[test]
+fn both_generations_lost_behind_a_truncated_journal_are_refused() -> TestResult {
+    let directory = tempfile::tempdir()?;
+    two_generations(directory.path())?;
+    let store = Store::open(directory.path())?;
+    // The journal was truncated below the previous generation (seq 2): without either
+    // snapshot the stream cannot be rebuilt.
+    let journal = Journal::start(store.clone(), config(Durability::Fsync, 4096), 6);
+    journal.truncate_below(3);
+    assert!(eventually(
+        || journal_keys(&store).is_ok_and(|keys| keys.first() >= Some(&2))
+    ));
+    journal.shutdown()?;
+    drop(journal);
+    let newest = store.snapshots_directory().join(snapshot_file_name(3, 4));
+    std::fs::remove_file(&newest)?;
+    std::fs::remove_file(store.snapshots_directory().join(snapshot_file_name(3, 2)))?;
+    // The stream falls back to the journal alone; whether that suffices is the replayer's
+    // judgement (the journal no longer starts with the stream's first entry).
+    let recovered = recover(&store)?;
+    assert!(recovered.snapshots.is_empty());
+    assert!(recovered.events.first().is_some_and(|event| event.seq > 1));
+    Ok(())
+}
+
+#[test]
+fn a_fallback_snapshot_behind_a_truncated_journal_is_refused() -> TestResult {
+    let directory = tempfile::tempdir()?;
+    two_generations(directory.path())?;
+    let store = Store::open(directory.path())?;
+    let journal = Journal::start(store.clone(), config(Durability::Fsync, 4096), 6);
+    journal.truncate_below(5);
+    assert!(eventually(
+        || journal_keys(&store).is_ok_and(|keys| keys.first() >= Some(&4))
+    ));
+    journal.shutdown()?;
+    drop(journal);
+    std::fs::remove_file(store.snapshots_directory().join(snapshot_file_name(3, 4)))?;
+    let Err(StoreError::Damaged(damage)) = recover(&store) else {
+        return Err("the previous generation does not reach the journal's start".into());
+    };
+    assert!(damage.what.contains("stream 3 is at seq 2"), "{damage}");
+    assert!(
+        store
+            .snapshots_directory()
+            .join(snapshot_file_name(3, 2))
+            .exists(),
+        "nothing is moved when recovery refuses"
     );
     Ok(())
 }
