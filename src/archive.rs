@@ -33,9 +33,15 @@ use actix_web::web;
 use playcore_actors::domain::state::{ActivityState, Order};
 use playcore_actors::domain::{ActivityId, CandidateQuery, Command};
 use playcore_actors::ExecuteError;
+use playcore_snapshots::throttle::{LogThrottle, LOG_INTERVAL};
 
 use crate::config::Settings;
 use crate::core::Core;
+
+/// A failing store fails every activity of a run: one line per kind and interval.
+static READ_FAILED: LogThrottle = LogThrottle::new(LOG_INTERVAL);
+static COLD_WRITE_FAILED: LogThrottle = LogThrottle::new(LOG_INTERVAL);
+static COMMAND_FAILED: LogThrottle = LogThrottle::new(LOG_INTERVAL);
 
 /// The bounds and the age of a run, from the settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,6 +90,10 @@ pub async fn archive_run(
     now_ms: i64,
 ) -> ArchiveTally {
     let mut tally = ArchiveTally::default();
+    // Archiving writes the cold store before the journal: it waits for space like any write.
+    if core.runtime.store.space().writes_refused() {
+        return tally;
+    }
     let ids = core.runtime.registry.ids();
     progress
         .cursors
@@ -152,7 +162,10 @@ impl Run<'_> {
                 Ok(scan) => scan,
                 Err(ExecuteError::NotFound) => return,
                 Err(error) => {
-                    tracing::warn!(activity = %id, %error, "archive: the activity could not be read");
+                    if let Some(suppressed) = READ_FAILED.admit() {
+                        tracing::warn!(activity = %id, %error, suppressed,
+                            "archive: the activity could not be read");
+                    }
                     tally.errors += 1;
                     break;
                 }
@@ -196,11 +209,17 @@ impl Run<'_> {
         match written {
             Ok(Ok(())) => {}
             Ok(Err(error)) => {
-                tracing::error!(activity = %id, %error, "archive: the cold store write failed");
+                if let Some(suppressed) = COLD_WRITE_FAILED.admit() {
+                    tracing::error!(activity = %id, %error, suppressed,
+                        "archive: the cold store write failed");
+                }
                 return Err(BatchFailure::Failed);
             }
             Err(error) => {
-                tracing::error!(activity = %id, %error, "archive: the cold store write did not run");
+                if let Some(suppressed) = COLD_WRITE_FAILED.admit() {
+                    tracing::error!(activity = %id, %error, suppressed,
+                        "archive: the cold store write did not run");
+                }
                 return Err(BatchFailure::Failed);
             }
         }
@@ -216,7 +235,10 @@ impl Run<'_> {
                 Err(BatchFailure::Changed)
             }
             Err(error) => {
-                tracing::warn!(activity = %id, %error, "archive: the archive command failed");
+                if let Some(suppressed) = COMMAND_FAILED.admit() {
+                    tracing::warn!(activity = %id, %error, suppressed,
+                        "archive: the archive command failed");
+                }
                 Err(BatchFailure::Failed)
             }
         }

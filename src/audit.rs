@@ -35,6 +35,7 @@ use crate::core::Core;
 use crate::dto::ActivityDto;
 use crate::error::ApiError;
 use playcore_actors::domain::ActivityId;
+use playcore_snapshots::throttle::{LogThrottle, LOG_INTERVAL};
 use playcore_snapshots::Store;
 
 /// The sled tree holding the log.
@@ -283,7 +284,11 @@ pub async fn record(log: &Arc<AuditLog>, entry: AuditEntry) -> Result<(), ApiErr
     match appended.map_err(ApiError::internal)? {
         Ok(_) => Ok(()),
         Err(error) => {
-            tracing::error!(%error, "an admin write took effect but its audit record failed");
+            static RECORD_FAILED: LogThrottle = LogThrottle::new(LOG_INTERVAL);
+            if let Some(suppressed) = RECORD_FAILED.admit() {
+                tracing::error!(%error, suppressed,
+                    "an admin write took effect but its audit record failed");
+            }
             Err(ApiError::internal(error))
         }
     }

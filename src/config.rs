@@ -56,6 +56,9 @@ const WS_CONNECTIONS_MAX: usize = 1_000_000;
 /// A longer group-commit window would only add latency: 256 entries gather far sooner
 /// under any load worth batching.
 const GROUP_COMMIT_WINDOW_US_MAX: u64 = 20_000;
+/// A free-space reserve above half the file system is a typo (it would refuse writes on a
+/// disk half empty).
+const FREE_SPACE_RESERVE_PERCENT_MAX: u8 = 50;
 
 /// A health run at least once a day; a longer interval would hide what it is for.
 const SCHEDULER_INTERVAL_SECONDS_MAX: u64 = 86_400;
@@ -63,6 +66,10 @@ const SCHEDULER_INTERVAL_SECONDS_MAX: u64 = 86_400;
 const ARCHIVE_AFTER_SECONDS_DEFAULT: u64 = 30 * 86_400;
 /// Ten years: a larger age is a typo (and would overflow nothing, but archive nothing).
 const ARCHIVE_AFTER_SECONDS_MAX: u64 = 3_650 * 86_400;
+/// Scheduled backups at least once a day (0 turns them off).
+const BACKUP_INTERVAL_MINUTES_MAX: u64 = 1_440;
+/// Backups kept at most (each is a whole copy of the data).
+const BACKUPS_KEPT_MAX: usize = 1_000;
 
 /// Every setting of the server.
 #[derive(Debug, Clone, Deserialize)]
@@ -83,6 +90,9 @@ pub struct Settings {
     /// Bounds of the eligibility indexes (see `playcore_actors::eligibility`).
     #[serde(default)]
     pub eligibility: EligibilitySettings,
+    /// Scheduled and on-demand backups (see [`crate::backup`]).
+    #[serde(default)]
+    pub backup: BackupSettings,
     /// Seed demo activities at start (`--demo`); a flag only, never read from files.
     #[serde(skip)]
     pub demo: bool,
@@ -148,6 +158,14 @@ pub struct StorageSettings {
     pub snapshot_interval_seconds: u64,
     /// … or this many events, whichever comes first; bounds recovery time.
     pub snapshot_every_events: u64,
+    /// The free-space guard refuses new writes while the data directory's file system has
+    /// less free space than the larger of this …
+    pub free_space_reserve_bytes: u64,
+    /// … and this percentage of its size (see `playcore_snapshots::space`).
+    pub free_space_reserve_percent: u8,
+    /// Testing only (refused in production): the data-file sync with this number (1 = the
+    /// first after recovery) fails with an I/O error; 0 = never.
+    pub fault_failing_sync_number: u64,
 }
 
 /// The durability mode of the journal.
@@ -248,6 +266,28 @@ impl Default for SchedulerSettings {
             archive_batch_orders_max: 1_000,
             archive_orders_per_run_max: 100_000,
             archive_scan_orders_max: 100_000,
+        }
+    }
+}
+
+/// Backups of the running server (defaults in `config/default.toml`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupSettings {
+    /// Where backups are written, one folder each.
+    pub directory: PathBuf,
+    /// A backup is written this often while serving; 0 = no schedule (on demand only).
+    pub interval_minutes: u64,
+    /// Backups kept; older ones are removed after each new one is verified.
+    pub keep: usize,
+}
+
+impl Default for BackupSettings {
+    fn default() -> Self {
+        Self {
+            directory: PathBuf::from("./backups"),
+            interval_minutes: 15,
+            keep: 8,
         }
     }
 }
@@ -400,6 +440,11 @@ pub enum ConfigError {
          supply payment.secret with a --config file or PLAYCORE__PAYMENT__SECRET"
     )]
     DevPaymentSecretInProduction,
+    #[error(
+        "PLAYCORE_ENV=production refuses storage.fault_failing_sync_number (a test hook \
+         that makes a sync fail); set it to 0"
+    )]
+    FaultInjectionInProduction,
 }
 
 impl Settings {
@@ -464,6 +509,7 @@ impl Settings {
         self.validate_numbers(&mut problems);
         self.validate_tokens(&mut problems);
         self.validate_scheduler(&mut problems);
+        self.validate_backup(&mut problems);
         self.approval.problems(&self.auth.tokens, &mut problems);
         if self.server.bind.trim().is_empty() {
             problems.push("server.bind must be HOST:PORT".to_owned());
@@ -535,6 +581,13 @@ impl Settings {
         if window_us > GROUP_COMMIT_WINDOW_US_MAX {
             problems.push(format!(
                 "storage.group_commit_window_us must be 0..={GROUP_COMMIT_WINDOW_US_MAX}, got {window_us}"
+            ));
+        }
+        let percent = self.storage.free_space_reserve_percent;
+        if percent > FREE_SPACE_RESERVE_PERCENT_MAX {
+            problems.push(format!(
+                "storage.free_space_reserve_percent must be 0..={FREE_SPACE_RESERVE_PERCENT_MAX}, \
+                 got {percent}"
             ));
         }
     }
@@ -619,6 +672,25 @@ impl Settings {
         }
     }
 
+    fn validate_backup(&self, problems: &mut Vec<String>) {
+        let backup = &self.backup;
+        if backup.directory.as_os_str().is_empty() {
+            problems.push("backup.directory must not be empty".to_owned());
+        }
+        if backup.interval_minutes > BACKUP_INTERVAL_MINUTES_MAX {
+            problems.push(format!(
+                "backup.interval_minutes must be 0..={BACKUP_INTERVAL_MINUTES_MAX} (0 = off), got {}",
+                backup.interval_minutes
+            ));
+        }
+        if !(1..=BACKUPS_KEPT_MAX).contains(&backup.keep) {
+            problems.push(format!(
+                "backup.keep must be 1..={BACKUPS_KEPT_MAX}, got {}",
+                backup.keep
+            ));
+        }
+    }
+
     fn validate_ws(&self, problems: &mut Vec<String>) {
         let ws = &self.ws;
         if ws.max_connections > WS_CONNECTIONS_MAX {
@@ -662,10 +734,13 @@ impl Settings {
         }
     }
 
-    /// Production refuses the secrets everybody knows.
+    /// Production refuses the secrets everybody knows, and the fault hook of the tests.
     fn check_environment(&self) -> Result<(), ConfigError> {
         if !self.is_production() {
             return Ok(());
+        }
+        if self.storage.fault_failing_sync_number != 0 {
+            return Err(ConfigError::FaultInjectionInProduction);
         }
         if self.auth.tokens.is_empty() {
             return Err(ConfigError::NoTokensInProduction);
@@ -1154,6 +1229,32 @@ mod tests {
             ("PLAYCORE__PAYMENT__SECRET", "a-real-secret"),
         ]);
         assert_eq!(ready, "", "real secrets start");
+        let with_fault = production_error(&[
+            ("PLAYCORE__AUTH__TOKENS", real_token),
+            ("PLAYCORE__PAYMENT__SECRET", "a-real-secret"),
+            ("PLAYCORE__STORAGE__FAULT_FAILING_SYNC_NUMBER", "10"),
+        ]);
+        assert!(
+            with_fault.contains("storage.fault_failing_sync_number"),
+            "{with_fault}"
+        );
+    }
+
+    #[test]
+    fn the_free_space_reserve_is_checked() {
+        let defaults = Settings::embedded_defaults().expect("defaults load");
+        assert_eq!(defaults.storage.free_space_reserve_bytes, 256 * 1024 * 1024);
+        assert_eq!(defaults.storage.free_space_reserve_percent, 5);
+        assert_eq!(defaults.storage.fault_failing_sync_number, 0);
+        let directory = tempfile::tempdir().expect("tempdir");
+        let env = [("PLAYCORE__STORAGE__FREE_SPACE_RESERVE_PERCENT", "51")];
+        let error = Settings::load_from(&sources(directory.path(), &env), &Overrides::default())
+            .expect_err("invalid")
+            .to_string();
+        assert!(
+            error.contains("storage.free_space_reserve_percent must be 0..=50"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -23,8 +23,11 @@ pub const JOURNAL_RECORD_BYTES_MAX: usize = 48 * 1024;
 pub enum CoreError {
     #[error("cannot open the data directory {path}: {reason}")]
     Store { path: String, reason: String },
-    #[error("recovery failed: {0}")]
-    Recovery(String),
+    #[error(
+        "recovery of the data directory {path} refused it (sled's data file is {path}/db): \
+         {reason}"
+    )]
+    Recovery { path: String, reason: String },
 }
 
 pub struct Core {
@@ -71,6 +74,12 @@ pub fn runtime_options(settings: &Settings) -> RuntimeOptions {
     }
 }
 
+/// A start-up failure goes to the log as an ERROR too (main prints it on stderr).
+fn logged(error: CoreError) -> CoreError {
+    tracing::error!("{error}");
+    error
+}
+
 impl Core {
     /// Opens the store and recovers every activity. Runs inside the actix system.
     pub async fn start(
@@ -78,16 +87,32 @@ impl Core {
         _metrics: Arc<Metrics>,
     ) -> Result<Arc<Core>, CoreError> {
         let path = settings.storage.data_dir.clone();
-        let store = Store::open(&path).map_err(|error| CoreError::Store {
-            path: path.display().to_string(),
-            reason: error.to_string(),
+        let shown = path.display().to_string();
+        let store = Store::open(&path).map_err(|error| {
+            logged(CoreError::Store {
+                path: shown.clone(),
+                reason: error.to_string(),
+            })
         })?;
-        let audit = AuditLog::open(store.clone()).map_err(|error| CoreError::Store {
-            path: path.display().to_string(),
-            reason: error.to_string(),
+        let audit = AuditLog::open(store.clone()).map_err(|error| {
+            logged(CoreError::Store {
+                path: shown.clone(),
+                reason: error.to_string(),
+            })
         })?;
-        let runtime = Runtime::start(store, runtime_options(settings))
-            .map_err(|error| CoreError::Recovery(error.to_string()))?;
+        let runtime = Runtime::start(store, runtime_options(settings)).map_err(|error| {
+            logged(CoreError::Recovery {
+                path: shown.clone(),
+                reason: error.to_string(),
+            })
+        })?;
+        // After recovery: the fault hook counts the syncs of the running server only.
+        crate::storage::start_guard(&runtime.store, &settings.storage).map_err(|error| {
+            CoreError::Store {
+                path: settings.storage.data_dir.display().to_string(),
+                reason: error.to_string(),
+            }
+        })?;
         let report = &runtime.recovery;
         tracing::info!(
             activities = report.activities,
@@ -193,6 +218,7 @@ impl Core {
             metrics.gauge(name, help).set(as_gauge(value));
         }
         self.export_eligibility(metrics);
+        crate::storage::export_metrics(&self.runtime.store, journal, metrics);
     }
 
     fn export_eligibility(&self, metrics: &Metrics) {
@@ -245,10 +271,26 @@ impl Core {
         self.ready.load(Ordering::Acquire)
     }
 
-    pub async fn shutdown(&self) {
+    /// What keeps the core from taking writes (for `/readyz`), the worst first.
+    pub fn unready(&self) -> Option<crate::storage::Unready> {
+        let runtime = &self.runtime;
+        crate::storage::unready(self.is_ready(), &runtime.store, runtime.journal())
+    }
+
+    /// Snapshots the actors, then flushes and syncs the journal; an error when the journal
+    /// could not be made durable (or had failed before): the process must not exit 0.
+    pub async fn shutdown(&self) -> Result<(), crate::storage::JournalFailed> {
         self.ready.store(false, Ordering::Release);
-        self.runtime.shutdown().await;
+        self.runtime
+            .shutdown()
+            .await
+            .map_err(|error| crate::storage::JournalFailed(error.to_string()))?;
+        // A relaxed-mode flusher that failed leaves a journal that still closes cleanly.
+        if let Some(reason) = self.runtime.journal().failure() {
+            return Err(crate::storage::JournalFailed(reason.to_string()));
+        }
         tracing::info!("journal flushed and synced; shut down");
+        Ok(())
     }
 
     /// Seeds a running flash sale and a group buy, approved and online, unless the store

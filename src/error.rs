@@ -40,12 +40,13 @@ pub enum ErrorCode {
     AmountMismatch,
     RateLimited,
     Overloaded,
+    StorageFull,
     Internal,
 }
 
 impl ErrorCode {
     /// Every code, for tests and documentation generators.
-    pub const ALL: [ErrorCode; 22] = [
+    pub const ALL: [ErrorCode; 23] = [
         Self::ValidationFailed,
         Self::Unauthorized,
         Self::SignatureInvalid,
@@ -67,6 +68,7 @@ impl ErrorCode {
         Self::AmountMismatch,
         Self::RateLimited,
         Self::Overloaded,
+        Self::StorageFull,
         Self::Internal,
     ];
 
@@ -94,6 +96,7 @@ impl ErrorCode {
             Self::AmountMismatch => "AMOUNT_MISMATCH",
             Self::RateLimited => "RATE_LIMITED",
             Self::Overloaded => "OVERLOADED",
+            Self::StorageFull => "STORAGE_FULL",
             Self::Internal => "INTERNAL",
         }
     }
@@ -117,7 +120,7 @@ impl ErrorCode {
             | Self::AlreadyInGroup
             | Self::InvalidState => StatusCode::CONFLICT,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Overloaded | Self::StorageFull => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -146,6 +149,10 @@ impl ErrorCode {
             Self::AmountMismatch => "the amount is not the order's",
             Self::RateLimited => "too many requests",
             Self::Overloaded => "the service is overloaded; retry shortly",
+            Self::StorageFull => {
+                "the server's storage is below its free-space reserve; writes are refused \
+                 until space is freed, retry later"
+            }
             Self::Internal => "internal error; it was logged with this requestId",
         }
     }
@@ -308,6 +315,10 @@ mod tests {
         );
         assert_eq!(
             ErrorCode::Overloaded.status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            ErrorCode::StorageFull.status(),
             StatusCode::SERVICE_UNAVAILABLE
         );
     }

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use playcore::cli::{self, Cli};
+use playcore::cli::{self, Cli, CliError};
 
 /// mimalloc rather than the system allocator: every request allocates (headers, JSON,
 /// replies) on one thread and frees on another, which glibc's malloc handles poorly.
@@ -22,8 +22,16 @@ fn main() -> ExitCode {
         Err(error) => {
             // Printed, not logged: a refused configuration must show even with RUST_LOG=off.
             eprintln!("playcore: {error}");
-            ExitCode::FAILURE
+            ExitCode::from(exit_code(&error))
         }
+    }
+}
+
+/// 75 when the journal failed (a restart recovers; README, "Durability"), 1 otherwise.
+fn exit_code(error: &CliError) -> u8 {
+    match error {
+        CliError::Startup(startup) => startup.exit_code(),
+        _ => 1,
     }
 }
 

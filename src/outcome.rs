@@ -28,6 +28,7 @@ impl From<Rejection> for ApiError {
             Rejection::AmountMismatch => ErrorCode::AmountMismatch,
             Rejection::NotEligible(why) => return not_eligible(why),
             Rejection::Overloaded(_) => ErrorCode::Overloaded,
+            Rejection::StorageFull => ErrorCode::StorageFull,
         };
         ApiError::new(code, message)
     }

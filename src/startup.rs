@@ -6,7 +6,13 @@
 //!    `server.shutdown_timeout_seconds`;
 //! 2. the lifecycle scheduler's tasks stop (`Scheduler::stop`), then `Core::shutdown`
 //!    flushes the journal and writes snapshots;
-//! 3. the process exits 0.
+//! 3. the process exits 0, or 75 ([`JOURNAL_FAILED_EXIT_CODE`]) when the journal could not
+//!    be flushed.
+//!
+//! Fail-stop: when the journal fails while serving (a write or sync error), `/readyz` and
+//! every write answer 503 at once and reads answer from the durable views; after
+//! [`FAIL_STOP_GRACE`] the server stops as on SIGTERM (steps 1–2, where nothing waits on
+//! the journal any more) and exits 75 for its supervisor to restart it.
 //!
 //! Recovery runs before the port is bound, so a client that can connect is served by a
 //! recovered core (`/readyz` says so too).
@@ -26,6 +32,7 @@ use crate::core::{Core, CoreError};
 use crate::error::{ApiError, ErrorCode};
 use crate::request_id::RequestIdMiddleware;
 use crate::scheduler::Scheduler;
+use crate::storage::{JournalFailed, FAIL_STOP_GRACE, JOURNAL_FAILED_EXIT_CODE};
 use crate::telemetry::Metrics;
 use crate::{extract, routes, ws};
 
@@ -43,6 +50,20 @@ pub enum StartupError {
     Bind { address: String, source: io::Error },
     #[error("the HTTP server failed: {0}")]
     Server(io::Error),
+    /// The journal failed while serving or could not be flushed at shutdown.
+    #[error("{0}; exit code {JOURNAL_FAILED_EXIT_CODE}: restart the server")]
+    JournalFailed(#[from] JournalFailed),
+}
+
+impl StartupError {
+    /// The process's exit code: [`JOURNAL_FAILED_EXIT_CODE`] when the journal failed (a
+    /// restart recovers), 1 otherwise (configuration, recovery refused, bind).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            StartupError::JournalFailed(_) => JOURNAL_FAILED_EXIT_CODE,
+            _ => 1,
+        }
+    }
 }
 
 /// Everything the handlers reach through `web::Data`; cloning clones `Arc`s.
@@ -121,6 +142,11 @@ impl Application {
         let scheduler = state.scheduler.clone();
         let shared_scheduler = scheduler.clone().into_inner();
         Scheduler::start(shared_scheduler, Arc::clone(&core), &state.settings);
+        crate::backup::spawn_backups(
+            Arc::clone(&core),
+            &state.settings,
+            state.metrics.clone().into_inner(),
+        );
         let (server, address) = bind(state)?;
         info!(%address, "listening");
         for id in core.demo_activities() {
@@ -153,18 +179,26 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until SIGTERM / Ctrl-C (or a stop through the handle), then shuts the core
-    /// down; see the module doc for the protocol.
+    /// Serves until SIGTERM / Ctrl-C (or a stop through the handle, or the journal's
+    /// failure), then shuts the core down; see the module doc for the protocol.
     pub async fn run_until_stopped(self) -> Result<(), StartupError> {
         let hub = Arc::clone(&self.websockets.hub);
-        let signals = actix_web::rt::spawn(stop_on_signal(self.server.handle(), hub));
+        let signals = actix_web::rt::spawn(stop_on_signal(self.server.handle(), Arc::clone(&hub)));
+        let failure = stop_on_journal_failure(self.server.handle(), hub, Arc::clone(&self.core));
+        let failure = actix_web::rt::spawn(failure);
         let served = self.server.await;
         signals.abort();
+        failure.abort();
+        // Awaited, so the watcher's handle on the core (and through it the store, whose
+        // lock a restart in the same process needs) is dropped before this returns.
+        let _ = failure.await;
         info!("HTTP server stopped; shutting the core down");
         self.scheduler.stop();
-        self.core.shutdown().await;
+        let flushed = self.core.shutdown().await;
+        served.map_err(StartupError::Server)?;
+        flushed?;
         info!("shutdown complete");
-        served.map_err(StartupError::Server)
+        Ok(())
     }
 }
 
@@ -213,6 +247,21 @@ async fn stop_on_signal(handle: ServerHandle, hub: Arc<ws::hub::Hub>) {
         signal,
         "shutdown signal received; draining in-flight requests"
     );
+    hub.close();
+    handle.stop(true).await;
+}
+
+/// Fail-stop: once the journal fails, keeps answering for [`FAIL_STOP_GRACE`] (readiness
+/// and writes 503, reads from the durable views), then stops the server like a signal.
+async fn stop_on_journal_failure(handle: ServerHandle, hub: Arc<ws::hub::Hub>, core: Arc<Core>) {
+    let reason = core.runtime.journal().failed().await;
+    tracing::error!(
+        %reason,
+        exit_code = JOURNAL_FAILED_EXIT_CODE,
+        "the journal failed: writes and /readyz answer 503, reads answer the durable state; \
+         the server answers what is in flight, then exits for its supervisor to restart it"
+    );
+    actix_web::rt::time::sleep(FAIL_STOP_GRACE).await;
     hub.close();
     handle.stop(true).await;
 }

@@ -203,7 +203,7 @@ fn main() {
             stats.fdatasync_time_us_total / syncs,
         );
         // Journal only (no shutdown snapshots), so the replay below reads every entry.
-        runtime.close();
+        runtime.close().expect("a clean close");
     });
     drop(system);
     replay(directory.path());
@@ -224,7 +224,7 @@ fn replay(path: &std::path::Path) {
             elapsed.as_secs_f64(),
             report.events_replayed as f64 / elapsed.as_secs_f64()
         );
-        runtime.shutdown().await;
+        runtime.shutdown().await.expect("a clean shutdown");
     });
 }
 

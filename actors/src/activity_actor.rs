@@ -21,6 +21,7 @@ use crate::timers::{Deadline, DeadlineKind, Timers};
 use crate::views::{self, ActivityView, GroupView, OrderView};
 use actix::prelude::*;
 use playcore_snapshots::journal::SnapshotError;
+use playcore_snapshots::throttle::{LogThrottle, LOG_INTERVAL};
 use playcore_snapshots::{encode_into, AppendError, Journal};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -107,6 +108,14 @@ pub struct ActorSettings {
 /// How often an actor looks whether its time-based snapshot is due: the snapshot comes at
 /// most a sixth of the interval late.
 const SNAPSHOT_CHECKS_PER_INTERVAL: u32 = 6;
+
+/// A deadline whose command the journal refused for a passing reason (its queue full, the
+/// storage below its free-space reserve) fires again this much later.
+const REFUSED_DEADLINE_RETRY_MS: i64 = 1_000;
+
+/// "snapshot not queued" repeats per activity and per check while the journal refuses
+/// (a full disk, a failed journal): one line per interval for all of them.
+static SNAPSHOT_NOT_QUEUED: LogThrottle = LogThrottle::new(LOG_INTERVAL);
 
 impl ActorSettings {
     /// Entries after which the next snapshot is due, for a state of `state_entries` orders
@@ -363,6 +372,7 @@ impl ActivityActor {
             .append(stream, |buffer| encode_into(&events, buffer));
         self.last_seq = appended.map_err(|error| match error {
             AppendError::Full => Rejection::Overloaded("the journal queue is full"),
+            AppendError::StorageFull => Rejection::StorageFull,
             _ => Rejection::Overloaded("the journal is unavailable"),
         })?;
         let was_exclusive = self.state.config.rules.mutually_exclusive;
@@ -620,9 +630,23 @@ impl ActivityActor {
                 self.snapshot_flags
                     .in_flight
                     .store(false, Ordering::Release);
-                tracing::warn!(activity = %id, ?error, "snapshot not queued")
+                if let Some(suppressed) = SNAPSHOT_NOT_QUEUED.admit() {
+                    tracing::warn!(activity = %id, %error, suppressed, "snapshot not queued");
+                }
             }
         }
+    }
+}
+
+/// The deadline a supervisor's command stands for.
+fn deadline_kind(command: &Command) -> Option<DeadlineKind> {
+    match command {
+        Command::Open => Some(DeadlineKind::Open),
+        Command::Close => Some(DeadlineKind::Close),
+        Command::ExpireOrder { order } => Some(DeadlineKind::ExpireOrder(*order)),
+        Command::ExpireGroup { group } => Some(DeadlineKind::ExpireGroup(*group)),
+        Command::CompleteRefund { order } => Some(DeadlineKind::CompleteRefund(*order)),
+        _ => None,
     }
 }
 
@@ -675,6 +699,21 @@ impl Actor for ActivityActor {
 }
 
 impl ActivityActor {
+    /// A deadline's command refused for a passing reason is tried again later: the
+    /// supervisor already took the deadline from its queue, and nothing else would fire it
+    /// before a restart (an unpaid order would hold its stock).
+    fn retry_refused_deadline(&self, command: &Command, outcome: &Result<Answer, Rejection>) {
+        let passing = matches!(
+            outcome,
+            Err(Rejection::StorageFull | Rejection::Overloaded(_))
+        );
+        let Some(kind) = deadline_kind(command).filter(|_| passing) else {
+            return;
+        };
+        let retry_at_ms = (self.clock)().saturating_add(REFUSED_DEADLINE_RETRY_MS);
+        self.timers.schedule(self.deadline(retry_at_ms, kind));
+    }
+
     fn all_group_views(&self) -> Vec<(u64, Arc<GroupView>)> {
         let groups = self.state.groups.iter().enumerate();
         groups
@@ -694,12 +733,15 @@ impl Handler<Execute> for ActivityActor {
     fn handle(&mut self, message: Execute, context: &mut Context<Self>) {
         self.mailbox.leave();
         let outcome = self.execute(&message.command, context);
-        if let Some(sender) = message.reply {
-            let reply = Reply {
-                outcome,
-                durable_after_seq: self.last_seq,
-            };
-            self.reply_when_durable(sender, reply, context);
+        match message.reply {
+            Some(sender) => {
+                let reply = Reply {
+                    outcome,
+                    durable_after_seq: self.last_seq,
+                };
+                self.reply_when_durable(sender, reply, context);
+            }
+            None => self.retry_refused_deadline(&message.command, &outcome),
         }
     }
 }

@@ -7,10 +7,15 @@
 //! mailbox and journal bounds already limit. The releaser only watches the watermark while
 //! somebody waits: the common reply is durable before it is awaited, and a releaser woken
 //! by every group commit for nothing costs a context switch per batch.
+//!
+//! When the journal stops (it failed, or the runtime closes), the releaser answers every
+//! waiter with [`Closed`] and stops; a wait that starts after that answers `Closed` at
+//! once. Nothing waits for a watermark that can no longer move.
 
 use playcore_snapshots::Journal;
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{oneshot, watch, Notify};
 
@@ -50,6 +55,8 @@ pub struct DurabilityWaiters {
     /// Signalled when a waiter joins an empty heap, so the releaser can sleep while none
     /// waits.
     joined: Notify,
+    /// The releaser has stopped: nobody will release a waiter any more.
+    stopped: AtomicBool,
 }
 
 impl DurabilityWaiters {
@@ -60,6 +67,7 @@ impl DurabilityWaiters {
             journal,
             heap: Mutex::new(BinaryHeap::new()),
             joined: Notify::new(),
+            stopped: AtomicBool::new(false),
         });
         let releaser = Arc::clone(&waiters);
         actix::spawn(async move {
@@ -86,10 +94,17 @@ impl DurabilityWaiters {
                     _ = closing.wait_for(|closed| *closed) => break,
                 }
             }
-            releaser.release(releaser.journal.durable_seq());
-            releaser.drop_all();
+            releaser.stop();
         });
         waiters
+    }
+
+    /// The journal stopped: releases what is durable, answers every other waiter `Closed`
+    /// now, and every later one at once (see [`DurabilityWaiters::wait`]).
+    fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        self.release(self.journal.durable_seq());
+        self.drop_all();
     }
 
     fn heap(&self) -> std::sync::MutexGuard<'_, BinaryHeap<Waiter>> {
@@ -110,6 +125,11 @@ impl DurabilityWaiters {
         self.joined.notify_one();
         // The watermark may have moved between the check and the push.
         self.release(self.journal.durable_seq());
+        // SeqCst with `stop`: either the releaser's final sweep sees this waiter, or this
+        // sees that the releaser stopped and sweeps itself.
+        if self.stopped.load(Ordering::SeqCst) {
+            self.drop_all();
+        }
         receiver.await.map_err(|_| Closed)
     }
 

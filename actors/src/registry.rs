@@ -14,6 +14,7 @@ use crate::publisher::Published;
 use crate::views::{order_view, ActivityView, GroupView, OrderView};
 use actix::Addr;
 use dashmap::DashMap;
+use playcore_snapshots::throttle::{LogThrottle, LOG_INTERVAL};
 use playcore_snapshots::Journal;
 use std::sync::Arc;
 use tokio::sync::{oneshot, watch};
@@ -231,7 +232,10 @@ impl Registry {
         match completed.await {
             Ok(Ok(views)) => Ok(views),
             Ok(Err(error)) => {
-                tracing::error!(%error, "an archived order could not be read back");
+                static READ_BACK_FAILED: LogThrottle = LogThrottle::new(LOG_INTERVAL);
+                if let Some(suppressed) = READ_BACK_FAILED.admit() {
+                    tracing::error!(%error, suppressed, "an archived order could not be read back");
+                }
                 Err(ExecuteError::ColdStore(error.to_string()))
             }
             Err(_) => Err(ExecuteError::Unavailable),

@@ -8,6 +8,7 @@
 
 use crate::activity_actor::{now_ms, ActivityActor, ActorSettings, Shared, TakeSnapshot};
 use crate::cold::ColdOrders;
+use crate::domain::Rejection;
 use crate::domain::{
     decide_create, ActivityConfig, ActivityId, ActivityState, Command, Event, EventKind,
 };
@@ -19,8 +20,10 @@ use crate::registry::{ActivityHandle, ExecuteError, Registry};
 use crate::timers::{Deadline, DeadlineKind, Timers};
 use crate::views::{activity_view, ActivityView};
 use actix::Arbiter;
+use playcore_snapshots::AppendError;
 use playcore_snapshots::{
-    decode, encode_into, recover_with, Journal, JournalConfig, RecoveredSnapshot, Store, TailCut,
+    decode, encode_into, recover_with, verify_with, Journal, JournalConfig, RecoveredSnapshot,
+    Store, TailCut, Verified,
 };
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -187,7 +190,10 @@ impl Runtime {
         let seq = self
             .journal
             .append(id.0, |buffer| encode_into(&events, buffer))
-            .map_err(|_| ExecuteError::Overloaded)?;
+            .map_err(|error| match error {
+                AppendError::StorageFull => ExecuteError::Rejected(Rejection::StorageFull),
+                _ => ExecuteError::Overloaded,
+            })?;
         let state = ActivityState::created(id, config, by, now);
         let view = Arc::new(activity_view(&state));
         let (id, handle) = self.spawn_actor(state, seq);
@@ -227,8 +233,9 @@ impl Runtime {
         });
     }
 
-    /// Snapshots every actor, then makes the journal durable and stops its writer.
-    pub async fn shutdown(&self) {
+    /// Snapshots every actor, then makes the journal durable and stops its writer; an error
+    /// when the journal could not be made durable (see [`Runtime::close`]).
+    pub async fn shutdown(&self) -> Result<(), RuntimeError> {
         for id in self.registry.ids() {
             let Some(handle) = self.registry.handle(id) else {
                 continue;
@@ -243,18 +250,22 @@ impl Runtime {
                 let _ = finished.await;
             }
         }
-        self.close();
+        self.close()
     }
 
     /// Makes the journal durable, stops its writer and the actors, without new snapshots.
-    pub fn close(&self) {
-        if let Err(error) = self.journal.shutdown() {
-            tracing::error!(%error, "journal shutdown failed");
-        }
+    /// Everything is stopped either way; the error says that the journal could not flush
+    /// and sync what it held, or had failed before (the process must not exit 0 then).
+    pub fn close(&self) -> Result<(), RuntimeError> {
+        let flushed = self.journal.shutdown();
         self.registry.close();
         for arbiter in &self.arbiters {
             arbiter.stop();
         }
+        flushed.map_err(|error| {
+            tracing::error!(%error, "journal shutdown failed");
+            RuntimeError::Storage(format!("journal shutdown failed: {error}"))
+        })
     }
 }
 
@@ -300,34 +311,69 @@ fn cores() -> usize {
 /// Loads snapshots and replays the journal after them, streaming: each entry is decoded
 /// and applied as its record is read, so replay holds no second copy of the journal.
 fn replay(store: &Store) -> Result<(Recovered, RecoveryReport, u64), RuntimeError> {
-    // Both callbacks update the same states; they never run at the same time.
-    let replayed = RefCell::new((
-        Recovered::new(),
-        RecoveryReport::default(),
-        None::<RuntimeError>,
-    ));
+    let replayer = RefCell::new(Replayer::default());
     let recovered = recover_with(
         store,
-        |snapshot| {
-            let (states, report, failure) = &mut *replayed.borrow_mut();
-            if failure.is_none() {
-                *failure = load_snapshot(snapshot, states, report).err();
-            }
-        },
-        |seq, stream, payload| {
-            let (states, report, failure) = &mut *replayed.borrow_mut();
-            if failure.is_none() {
-                *failure = replay_entry(states, report, seq, stream, payload).err();
-            }
-        },
+        |snapshot| replayer.borrow_mut().snapshot(snapshot),
+        |seq, stream, payload| replayer.borrow_mut().entry(seq, stream, payload),
     )
     .map_err(|error| RuntimeError::Storage(error.to_string()))?;
-    let (states, mut report, failure) = replayed.into_inner();
-    if let Some(error) = failure {
-        return Err(error);
-    }
+    let (states, mut report) = replayer.into_inner().finish()?;
     report.tail_cut = recovered.tail_cut.clone();
     Ok((states, report, recovered.next_seq))
+}
+
+/// What `playcore check` learns from a replay that changes nothing on disk.
+#[derive(Debug, Clone)]
+pub struct ReplayCheck {
+    pub report: RecoveryReport,
+    pub verified: Verified,
+}
+
+/// Verifies the store and replays every activity as start-up would, without changing
+/// anything on disk and without starting actors or the journal.
+pub fn check_replay(store: &Store) -> Result<ReplayCheck, RuntimeError> {
+    let replayer = RefCell::new(Replayer::default());
+    let verified = verify_with(
+        store,
+        |snapshot| replayer.borrow_mut().snapshot(snapshot),
+        |seq, stream, payload| replayer.borrow_mut().entry(seq, stream, payload),
+    )
+    .map_err(|error| RuntimeError::Storage(error.to_string()))?;
+    let (states, mut report) = replayer.into_inner().finish()?;
+    report.activities = states.len();
+    Ok(ReplayCheck { report, verified })
+}
+
+/// The replay's state: both callbacks update it, never at the same time; the first
+/// failure stops it.
+#[derive(Default)]
+struct Replayer {
+    states: Recovered,
+    report: RecoveryReport,
+    failure: Option<RuntimeError>,
+}
+
+impl Replayer {
+    fn snapshot(&mut self, snapshot: RecoveredSnapshot) {
+        if self.failure.is_none() {
+            self.failure = load_snapshot(snapshot, &mut self.states, &mut self.report).err();
+        }
+    }
+
+    fn entry(&mut self, seq: u64, stream: u64, payload: &[u8]) {
+        if self.failure.is_none() {
+            let outcome = replay_entry(&mut self.states, &mut self.report, seq, stream, payload);
+            self.failure = outcome.err();
+        }
+    }
+
+    fn finish(self) -> Result<(Recovered, RecoveryReport), RuntimeError> {
+        match self.failure {
+            Some(error) => Err(error),
+            None => Ok((self.states, self.report)),
+        }
+    }
 }
 
 fn load_snapshot(
@@ -343,7 +389,7 @@ fn load_snapshot(
             reason: format!("snapshot: {error}"),
         })?;
     state.rebuild_indexes();
-    states.insert(stream, (state, seq, seq + 1));
+    states.insert(stream, (state, seq, snapshot.floor_seq));
     report.snapshots_loaded += 1;
     Ok(())
 }
@@ -396,7 +442,11 @@ fn apply_entry(
         _ => Err(RuntimeError::Replay {
             seq,
             stream,
-            reason: "first entry of an activity is not ACTIVITY_CREATED".to_string(),
+            reason: "its first entry is not ACTIVITY_CREATED: the activity's snapshots are \
+                     missing or damaged and the journal before this entry was truncated; run \
+                     `playcore check`, then restore from the last backup (README, \"A node \
+                     that refuses to start\")"
+                .to_string(),
         }),
     }
 }

@@ -2,101 +2,16 @@
 //! truncation, recovery of the same state after a restart, and archived orders read back
 //! from the cold store.
 
+mod common;
+
+use common::options;
 use playcore_actors::activity_actor::now_ms;
-use playcore_actors::domain::{
-    ActivityConfig, ActivityId, CandidateQuery, Command, OrderId, Rules, Stock, TemplateCode,
-};
+use playcore_actors::domain::{ActivityId, CandidateQuery, Command, OrderId, Stock};
 use playcore_actors::views::OrderView;
-use playcore_actors::{ActorSettings, Answer, ExecuteError, Runtime, RuntimeOptions, SubjectView};
-use playcore_snapshots::{Durability, JournalConfig, Store};
+use playcore_actors::{Answer, ExecuteError, Runtime, SubjectView};
+use playcore_snapshots::{Durability, Store};
 use std::sync::Arc;
 use std::time::Duration;
-
-fn options(mailbox_capacity: usize, snapshot_every_events: u64) -> RuntimeOptions {
-    let snapshot_interval = if snapshot_every_events == u64::MAX {
-        Duration::from_secs(3600)
-    } else {
-        Duration::from_millis(100)
-    };
-    RuntimeOptions {
-        arbiters: 2,
-        actor: ActorSettings {
-            mailbox_capacity,
-            orders_max: 1_000_000,
-            snapshot_every_events,
-            snapshot_every_events_max: u64::MAX,
-            snapshot_interval,
-        },
-        journal: JournalConfig {
-            durability: Durability::Fsync,
-            capacity_events: 100_000,
-            record_bytes_max: 4096,
-            ..JournalConfig::default()
-        },
-        activities_max: 100,
-        timers_capacity: 1_000_000,
-        timer_tick: Duration::from_millis(20),
-        eligibility: Default::default(),
-    }
-}
-
-fn sale(stock: u64) -> ActivityConfig {
-    let now = now_ms();
-    ActivityConfig {
-        template: TemplateCode::FlashSale,
-        title: "test".into(),
-        store_id: "store".into(),
-        service_id: "service".into(),
-        price_cents: 100,
-        unit_name: "件".into(),
-        units_per_order: 1,
-        stock_total: stock,
-        per_user_limit: 1,
-        start_at_ms: now - 1000,
-        end_at_ms: now + 3_600_000,
-        pay_timeout_seconds: 3600,
-        rules: Rules::default(),
-    }
-}
-
-async fn open_sale(runtime: &Runtime, stock: u64) -> ActivityId {
-    let id = runtime
-        .create_activity(sale(stock), "operator")
-        .await
-        .expect("create")
-        .id;
-    let registry = &runtime.registry;
-    registry
-        .execute(
-            id,
-            Command::Submit {
-                by: "operator".into(),
-                flow: playcore_actors::domain::ApprovalFlow::default(),
-            },
-        )
-        .await
-        .expect("submit");
-    registry
-        .execute(
-            id,
-            Command::Approve {
-                by: "approver".into(),
-                remark: String::new(),
-            },
-        )
-        .await
-        .expect("approve");
-    registry
-        .execute(
-            id,
-            Command::Publish {
-                by: "operator".into(),
-            },
-        )
-        .await
-        .expect("publish");
-    id
-}
 
 fn grab(number: usize) -> Command {
     Command::Grab {
@@ -137,7 +52,7 @@ async fn a_full_mailbox_answers_overloaded_at_once_and_loses_nothing() {
     let directory = tempfile::tempdir().expect("directory");
     let runtime =
         Runtime::start(open_store(directory.path()), options(1, 1_000_000)).expect("runtime");
-    let id = open_sale(&runtime, 1000).await;
+    let id = common::open_sale(&runtime, 1000, 3600).await;
     let answers = grab_all(&runtime, id, 300).await;
     let accepted = answers.iter().filter(|answer| answer.is_ok()).count();
     let overloaded = answers
@@ -157,7 +72,7 @@ async fn a_full_mailbox_answers_overloaded_at_once_and_loses_nothing() {
     assert_eq!(orders, accepted, "an overloaded grab created no order");
     assert_eq!(stock.reserved as usize, accepted);
     assert_eq!(stock.total, stock.available + stock.reserved + stock.sold);
-    runtime.shutdown().await;
+    runtime.shutdown().await.expect("a clean shutdown");
 }
 
 /// A rush of callers that all wait on one batch: the group commit writes it as soon as
@@ -170,7 +85,7 @@ async fn a_batch_every_caller_waits_on_is_written_before_its_window_ends() {
     rush_options.journal.group_commit_window = Duration::from_secs(30);
     // Setting the sale up runs one command at a time: each waits 1/128 of the window.
     let runtime = Runtime::start(open_store(directory.path()), rush_options).expect("runtime");
-    let id = open_sale(&runtime, 1000).await;
+    let id = common::open_sale(&runtime, 1000, 3600).await;
     let started = std::time::Instant::now();
     let answers = grab_all(&runtime, id, 200).await;
     let waited = started.elapsed();
@@ -182,7 +97,7 @@ async fn a_batch_every_caller_waits_on_is_written_before_its_window_ends() {
     let stats = runtime.journal().stats();
     assert_eq!(stats.replies_held, 0);
     assert_eq!(stats.requests_in_flight, 0);
-    runtime.shutdown().await;
+    runtime.shutdown().await.expect("a clean shutdown");
 }
 
 /// The time-based snapshot counts from the last snapshot, whatever took it: an activity
@@ -194,7 +109,7 @@ async fn the_snapshot_interval_counts_from_the_last_snapshot() {
     timed_options.actor.snapshot_interval = Duration::from_secs(2);
     let runtime = Runtime::start(open_store(directory.path()), timed_options).expect("runtime");
     let started = std::time::Instant::now();
-    let id = open_sale(&runtime, 1000).await;
+    let id = common::open_sale(&runtime, 1000, 3600).await;
     let snapshots = || runtime.journal().stats().snapshots_written;
     // 1.5 s in, 50 grabs take a snapshot for their events, and one more grab follows.
     tokio::time::sleep(Duration::from_millis(1500).saturating_sub(started.elapsed())).await;
@@ -235,14 +150,14 @@ async fn the_snapshot_interval_counts_from_the_last_snapshot() {
         after_events + 1,
         "the interval's snapshot came"
     );
-    runtime.shutdown().await;
+    runtime.shutdown().await.expect("a clean shutdown");
 }
 
 #[actix::test]
 async fn snapshots_truncate_the_journal_and_recovery_restores_the_same_state() {
     let directory = tempfile::tempdir().expect("directory");
     let runtime = Runtime::start(open_store(directory.path()), options(4096, 20)).expect("runtime");
-    let id = open_sale(&runtime, 10_000).await;
+    let id = common::open_sale(&runtime, 10_000, 3600).await;
     for round in 0..10 {
         for number in 0..50 {
             runtime
@@ -259,7 +174,7 @@ async fn snapshots_truncate_the_journal_and_recovery_restores_the_same_state() {
         "500 entries with a snapshot every 20 must let the journal shrink"
     );
     let before = stock_and_orders(&runtime, id).await;
-    runtime.close();
+    runtime.close().expect("a clean close");
     drop(runtime);
     // Let the stopped runtime's tasks and arbiters release the store.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -281,7 +196,7 @@ async fn snapshots_truncate_the_journal_and_recovery_restores_the_same_state() {
         answer.replayed,
         "the same (user, requestId) is answered from the recovered state"
     );
-    reopened.shutdown().await;
+    reopened.shutdown().await.expect("a clean shutdown");
 }
 
 #[actix::test]
@@ -289,7 +204,7 @@ async fn a_restart_without_snapshots_replays_the_journal_to_the_same_state() {
     let directory = tempfile::tempdir().expect("directory");
     let runtime =
         Runtime::start(open_store(directory.path()), options(4096, u64::MAX)).expect("runtime");
-    let id = open_sale(&runtime, 100).await;
+    let id = common::open_sale(&runtime, 100, 3600).await;
     for number in 0..120 {
         let answer = runtime.registry.execute(id, grab(number)).await;
         assert!(
@@ -299,7 +214,7 @@ async fn a_restart_without_snapshots_replays_the_journal_to_the_same_state() {
     }
     let before = stock_and_orders(&runtime, id).await;
     assert_eq!(before.0.available, 0);
-    runtime.close();
+    runtime.close().expect("a clean close");
     drop(runtime);
     // Let the stopped runtime's tasks and arbiters release the store.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -308,7 +223,7 @@ async fn a_restart_without_snapshots_replays_the_journal_to_the_same_state() {
         Runtime::start(open_store(directory.path()), options(4096, u64::MAX)).expect("restart");
     assert_eq!(reopened.recovery.snapshots_loaded, 0);
     assert_eq!(stock_and_orders(&reopened, id).await, before);
-    reopened.close();
+    reopened.close().expect("a clean close");
 }
 
 /// Read-your-writes: once a grab's answer is out, the published view already shows it,
@@ -326,7 +241,7 @@ async fn an_answer_is_never_ahead_of_the_published_view() {
         let mut settings = options(4096, u64::MAX);
         settings.journal.durability = durability;
         let runtime = Runtime::start(open_store(directory.path()), settings).expect("runtime");
-        let id = open_sale(&runtime, 100).await;
+        let id = common::open_sale(&runtime, 100, 3600).await;
         for number in 0..50 {
             runtime
                 .registry
@@ -340,7 +255,7 @@ async fn an_answer_is_never_ahead_of_the_published_view() {
                 "{durability:?}: the view shows grab {number} once its answer is out"
             );
         }
-        runtime.close();
+        runtime.close().expect("a clean close");
     }
 }
 
@@ -394,7 +309,7 @@ async fn an_archived_order_is_read_back_whole_and_a_damaged_record_is_an_error()
     let directory = tempfile::tempdir().expect("directory");
     let runtime =
         Runtime::start(open_store(directory.path()), options(4096, u64::MAX)).expect("runtime");
-    let id = open_sale(&runtime, 100).await;
+    let id = common::open_sale(&runtime, 100, 3600).await;
     let registry = &runtime.registry;
     for number in 0..3 {
         registry.execute(id, grab(number)).await.expect("grab");
@@ -472,5 +387,5 @@ async fn an_archived_order_is_read_back_whole_and_a_damaged_record_is_an_error()
         .expect("read")
         .expect("order 3");
     assert!(!unpaid.archived);
-    runtime.close();
+    runtime.close().expect("a clean close");
 }

@@ -57,6 +57,7 @@
     AMOUNT_MISMATCH: '支付金额与订单不符，请联系客服',
     RATE_LIMITED: '操作太频繁，请稍后再试',
     OVERLOADED: '当前参与人数过多，请稍后重试',
+    STORAGE_FULL: '系统繁忙，请稍后重试',
     INTERNAL: '系统开小差了，请稍后重试',
     NETWORK: '网络异常，请检查网络后重试',
   };

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// Every error code of API.md, so answers can be counted without allocating.
-pub const ERROR_CODES: [&str; 22] = [
+pub const ERROR_CODES: [&str; 23] = [
     "VALIDATION_FAILED",
     "UNAUTHORIZED",
     "SIGNATURE_INVALID",
@@ -29,6 +29,7 @@ pub const ERROR_CODES: [&str; 22] = [
     "AMOUNT_MISMATCH",
     "RATE_LIMITED",
     "OVERLOADED",
+    "STORAGE_FULL",
     "INTERNAL",
 ];
 

@@ -177,12 +177,15 @@ fn idempotent(answers: &[(Attempt, &'static str, Option<u64>)]) -> Check {
 }
 
 /// Answers whose outcome the harness cannot know (transport failures, unexpected codes):
-/// the grab may or may not have happened. OVERLOADED is known: nothing was decided.
+/// the grab may or may not have happened. OVERLOADED and STORAGE_FULL are known: nothing
+/// was decided.
 fn unknown_answers(observed: &RushObservations) -> usize {
     observed
         .answers
         .iter()
-        .filter(|(_, code, _)| !DECIDED.contains(code) && *code != "OVERLOADED")
+        .filter(|(_, code, _)| {
+            !DECIDED.contains(code) && !matches!(*code, "OVERLOADED" | "STORAGE_FULL")
+        })
         .count()
 }
 

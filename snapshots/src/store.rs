@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 
 use crate::codec::RecordFault;
 use crate::journal::Durability;
+use crate::space::{SpaceGuard, SpaceReserve};
+use crate::sync_health::SyncHealth;
 
 /// sled log segment size. Large enough that a journal leaf node (at most ~17 records
 /// of `record_bytes_max` = 48 KiB) stays far below the blob threshold (segment / 4).
@@ -40,6 +42,12 @@ pub enum StoreError {
     Corrupt { seq: u64, fault: RecordFault },
     #[error("the journal writer thread panicked")]
     WriterPanicked,
+    /// A flush or sync failed earlier; none is trusted after it (see `sync_health`).
+    #[error("{0} (a flush or sync failed; none is trusted after it)")]
+    SyncFailed(String),
+    /// Recovery found acknowledged state lost or altered; the directory must not be served.
+    #[error("{0}")]
+    Damaged(Box<crate::recovery::Damage>),
 }
 
 impl StoreError {
@@ -72,6 +80,10 @@ struct StoreInner {
     /// Blob files already synced, so each sync only pays for new ones. Bounded by the
     /// number of live blobs: it is replaced by the current listing on every sync.
     synced_blobs: Mutex<HashSet<OsString>>,
+    /// The free-space guard (see [`Store::guard_space`]).
+    space: Arc<SpaceGuard>,
+    /// The first failed flush or sync, and the fault hook of the tests.
+    sync_health: SyncHealth,
 }
 
 impl Store {
@@ -95,6 +107,8 @@ impl Store {
             db,
             data_file,
             synced_blobs: Mutex::new(HashSet::new()),
+            space: Arc::default(),
+            sync_health: SyncHealth::default(),
         };
         Ok(Store {
             inner: Arc::new(inner),
@@ -143,26 +157,66 @@ impl Store {
     }
 
     /// sled's own flush: everything inserted so far is written to the OS (see the
-    /// module doc for why that is not yet durable).
+    /// module doc for why that is not yet durable). Refused once a flush or sync failed.
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.inner.db.flush()?;
+        let health = &self.inner.sync_health;
+        health.check()?;
+        self.inner
+            .db
+            .flush()
+            .map_err(|error| health.fail(error.into()))?;
         Ok(())
     }
 
     /// `fdatasync` of sled's data file and of any blob file not synced before. Call
-    /// after [`Store::flush`].
+    /// after [`Store::flush`]. Refused once a flush or sync failed.
     pub fn sync_files(&self) -> Result<(), StoreError> {
         self.sync_data_file()?;
         self.sync_new_blobs()
+            .map_err(|error| self.inner.sync_health.fail(error))
     }
 
-    /// `fdatasync` of sled's data file only.
+    /// `fdatasync` of sled's data file only (where the fault hook strikes).
     pub(crate) fn sync_data_file(&self) -> Result<(), StoreError> {
+        let health = &self.inner.sync_health;
+        health.check()?;
         let data_path = || self.inner.directory.join("db");
-        self.inner
-            .data_file
-            .sync_data()
-            .map_err(|error| StoreError::io(&data_path(), error))
+        health
+            .injected_fault()
+            .and_then(|()| self.inner.data_file.sync_data())
+            .map_err(|error| health.fail(StoreError::io(&data_path(), error)))
+    }
+
+    /// The first flush or sync of this store that failed, if one did: from then on the
+    /// store makes nothing durable (see `sync_health`).
+    pub fn sync_failure(&self) -> Option<&str> {
+        self.inner.sync_health.failure()
+    }
+
+    /// Fault hook for tests (the server reaches it through the development-only setting
+    /// `storage.fault_failing_sync_number`): after `successful_syncs` more
+    /// `fdatasync`s of sled's data file, the next one fails with an I/O error, as a failing
+    /// disk's would; like a real failure it refuses every later flush and sync.
+    pub fn inject_sync_failure_after(&self, successful_syncs: u64) {
+        tracing::warn!(
+            successful_syncs,
+            "storage: fault injection armed: a data-file sync will fail"
+        );
+        self.inner.sync_health.arm(successful_syncs);
+    }
+
+    /// Starts the free-space guard on this store's directory: from now on new journal
+    /// entries and snapshots are refused while the file system's free space is below
+    /// `reserve` (see [`crate::space`]). A later call changes the reserve.
+    pub fn guard_space(&self, reserve: SpaceReserve) -> Result<(), StoreError> {
+        let directory = &self.inner.directory;
+        SpaceGuard::start(&self.inner.space, directory, reserve)
+            .map_err(|error| StoreError::io(directory, error))
+    }
+
+    /// The free-space guard's verdict and last reading.
+    pub fn space(&self) -> &SpaceGuard {
+        &self.inner.space
     }
 
     /// Where snapshot files live (see `journal::snapshotter`).

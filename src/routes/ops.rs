@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::core::Core;
 use crate::envelope;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
 use crate::telemetry::Metrics;
 
 /// The content type of the Prometheus text exposition format.
@@ -26,17 +26,14 @@ async fn healthz() -> HttpResponse {
     envelope::ok(json!({ "status": "up" }))
 }
 
-/// 200 once recovery is complete and the core serves; 503 before (and during shutdown),
-/// so a load balancer sends no traffic to an instance that cannot answer it.
+/// 200 once recovery is complete and the core takes writes; 503 before, during shutdown,
+/// once the journal failed (OVERLOADED) and while the storage is below its free-space
+/// reserve (STORAGE_FULL), so a load balancer sends no traffic to an instance that cannot
+/// take it. `details.reason` names why.
 async fn readyz(core: web::Data<Arc<Core>>) -> Result<HttpResponse, ApiError> {
-    if core.is_ready() {
-        Ok(envelope::ok(json!({ "status": "ready" })))
-    } else {
-        Err(ApiError::new(
-            ErrorCode::Overloaded,
-            "not ready: recovery or shutdown in progress",
-        )
-        .with_details(json!({ "ready": false })))
+    match core.unready() {
+        None => Ok(envelope::ok(json!({ "status": "ready" }))),
+        Some(unready) => Err(unready.error()),
     }
 }
 

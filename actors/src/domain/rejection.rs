@@ -36,4 +36,8 @@ pub enum Rejection {
     /// A bound was reached (orders per activity, journal queue): the client may retry later.
     #[error("overloaded: {0}")]
     Overloaded(&'static str),
+    /// The data directory's file system is below its free-space reserve: nothing new is
+    /// written until space is freed; the client may retry later.
+    #[error("storage full: writes are refused until space is freed")]
+    StorageFull,
 }

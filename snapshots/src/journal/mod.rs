@@ -14,6 +14,7 @@
 //!   `Failed`: appends get `Closed` and waiters get `Closed` once the watch sender
 //!   (owned by the writer) is dropped.
 
+mod failure;
 mod snapshotter;
 mod writer;
 
@@ -27,6 +28,7 @@ use std::thread::JoinHandle;
 use tokio::sync::watch;
 
 use crate::codec::{self, CodecError};
+use crate::seal::Seal;
 use crate::store::{Store, StoreError};
 
 /// When an event counts as durable.
@@ -90,6 +92,9 @@ pub enum AppendError {
     /// The journal was shut down or its writer failed.
     #[error("journal is closed")]
     Closed,
+    /// The free-space guard refuses new writes: the file system is below its reserve.
+    #[error("storage is below its free-space reserve")]
+    StorageFull,
     #[error("event could not be encoded: {0}")]
     Encode(#[from] CodecError),
     /// A snapshot must not claim events that were not appended yet.
@@ -233,6 +238,11 @@ struct Shared {
     /// that its exit (clean or not) closes the channel for every waiter.
     watermark: watch::Receiver<u64>,
     counters: Counters,
+    /// Why the journal can no longer make anything durable, once it cannot.
+    failure: failure::Failure,
+    /// Opened by the writer thread when it starts; written by the writer (fsync mode) or
+    /// the flusher (relaxed mode) after what it covers is durable.
+    seal: Mutex<Option<Seal>>,
 }
 
 #[derive(Default)]
@@ -261,6 +271,35 @@ impl Shared {
         let in_flight = self.requests_in_flight.load(Ordering::Relaxed);
         pending >= GROUP_COMMIT_EVENTS_ENOUGH
             || (pending >= GROUP_COMMIT_EARLY_EVENTS_MIN && held >= in_flight)
+    }
+
+    /// Records in the seal that every event <= `durable_seq` is durable.
+    fn record_seal(&self, durable_seq: u64) -> Result<(), StoreError> {
+        let mut seal = self.seal.lock().unwrap_or_else(PoisonError::into_inner);
+        match seal.as_mut() {
+            Some(seal) => Ok(seal.record(durable_seq)?),
+            None => Ok(()),
+        }
+    }
+
+    fn sync_seal(&self) -> Result<(), StoreError> {
+        let mut seal = self.seal.lock().unwrap_or_else(PoisonError::into_inner);
+        match seal.as_mut() {
+            Some(seal) => Ok(seal.sync()?),
+            None => Ok(()),
+        }
+    }
+
+    /// Refuses a new entry or snapshot while the free-space guard is tripped (one atomic
+    /// load while it is not).
+    #[inline]
+    fn admit_space(&self) -> Result<(), AppendError> {
+        let space = self.store.space();
+        if space.writes_refused() {
+            space.count_refusal();
+            return Err(AppendError::StorageFull);
+        }
+        Ok(())
     }
 
     /// A panic inside an append's `write` closure is rolled back before the lock is
@@ -362,6 +401,8 @@ impl Journal {
             writer_gathering: AtomicBool::new(false),
             watermark,
             counters: Counters::default(),
+            failure: failure::Failure::default(),
+            seal: Mutex::new(None),
         });
         let inner = Inner {
             shared,
@@ -378,12 +419,22 @@ impl Journal {
         let writer_shared = Arc::clone(&self.inner.shared);
         let handle = std::thread::Builder::new()
             .name("journal-writer".into())
-            .spawn(move || writer::run(writer_shared, watermark_sender))
+            .spawn(move || {
+                let shared = Arc::clone(&writer_shared);
+                failure::reporting(&shared, "journal writer", || {
+                    writer::run(writer_shared, watermark_sender)
+                })
+            })
             .expect("spawning the journal writer thread");
         let snapshotter_shared = Arc::clone(&self.inner.shared);
         let snapshotter = std::thread::Builder::new()
             .name("journal-snapshots".into())
-            .spawn(move || snapshotter::run(snapshotter_shared))
+            .spawn(move || {
+                let shared = Arc::clone(&snapshotter_shared);
+                failure::reporting(&shared, "journal snapshots", || {
+                    snapshotter::run(snapshotter_shared)
+                })
+            })
             .expect("spawning the journal snapshot thread");
         *self
             .inner
@@ -396,7 +447,10 @@ impl Journal {
             let interval = std::time::Duration::from_millis(flush_interval_ms.max(1));
             std::thread::Builder::new()
                 .name("journal-flusher".into())
-                .spawn(move || writer::flush_until_closed(flusher_shared, interval))
+                .spawn(move || {
+                    writer::flush_until_closed(flusher_shared.clone(), interval);
+                    failure::report_if_open(&flusher_shared, "journal flusher");
+                })
                 .expect("spawning the journal flusher thread");
         }
         *self
@@ -420,6 +474,7 @@ impl Journal {
         write: impl FnOnce(&mut Vec<u8>) -> Result<(), CodecError>,
     ) -> Result<u64, AppendError> {
         let shared = &self.inner.shared;
+        shared.admit_space()?;
         let mut pending = shared.lock_pending();
         pending.admit(shared.config.capacity_events)?;
         let rollback_len = pending.events.len();
@@ -472,6 +527,7 @@ impl Journal {
         done: SnapshotDone,
     ) -> Result<(), AppendError> {
         let shared = &self.inner.shared;
+        shared.admit_space()?;
         let mut pending = shared.lock_pending();
         pending.admit(shared.config.capacity_events)?;
         if seq >= pending.next_seq {
@@ -589,6 +645,27 @@ impl Journal {
             if wake {
                 shared.writer_wakeup.notify_one();
             }
+        }
+    }
+
+    /// Why the journal can no longer make anything durable (its writer or snapshot thread
+    /// stopped on an error or a panic, or the relaxed-mode flusher on an error); `None`
+    /// while it is healthy, and after a clean shutdown.
+    pub fn failure(&self) -> Option<Arc<str>> {
+        self.inner.shared.failure.reason()
+    }
+
+    /// Resolves with the reason once the journal fails; never if it does not.
+    pub async fn failed(&self) -> Arc<str> {
+        let mut receiver = self.inner.shared.failure.subscribe();
+        let reason = match receiver.wait_for(Option::is_some).await {
+            Ok(reason) => reason.clone(),
+            // The sender lives as long as this journal, which `self` keeps alive.
+            Err(_) => None,
+        };
+        match reason {
+            Some(reason) => reason,
+            None => std::future::pending().await,
         }
     }
 

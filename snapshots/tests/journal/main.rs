@@ -2,6 +2,7 @@
 //! One test binary (modules below) so the crate links its tests once.
 
 mod corruption;
+mod faults;
 mod helpers;
 mod paging;
 mod property;
