@@ -1,10 +1,15 @@
 //! The command line: `playcore serve [--config FILE] [--bind HOST:PORT] [--data-dir DIR]
-//! [--demo]` and `playcore audit verify [--data-dir DIR]`. Parsing only; the flags become
-//! the last layer of the settings.
+//! [--demo]`, and for a stopped server `playcore audit verify [--data-dir DIR]`,
+//! `playcore check [--data-dir DIR]`, `playcore backup [--data-dir DIR] [--to BACKUPS_DIR]`
+//! and `playcore restore --from BACKUP --data-dir DIR`. Parsing, and the offline commands;
+//! the flags of `serve` become the last layer of the settings.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
+use playcore_snapshots::backup::{create_backup, restore_backup, BackupError, BackupInfo};
+use playcore_snapshots::seal::read_seal;
+use playcore_snapshots::Store;
 
 use crate::audit::{self, VerifyError};
 use crate::config::{ConfigError, Overrides, Settings};
@@ -25,6 +30,35 @@ pub enum Command {
     /// The admin audit log of a stopped server.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Verifies a stopped server's data directory offline and prints every problem; exits
+    /// 0 when it is whole, 1 otherwise.
+    Check(VerifyArgs),
+    /// Writes a verified backup of a stopped server's data directory.
+    Backup(BackupArgs),
+    /// Restores a backup into a data directory that does not exist or is empty (move a
+    /// damaged one aside first; never delete it).
+    Restore(RestoreArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BackupArgs {
+    /// The data directory (default: storage.data_dir of the settings). The server must
+    /// not be running on it.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Where the backup folder is written (default: backup.directory of the settings).
+    #[arg(long, value_name = "BACKUPS_DIR")]
+    pub to: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RestoreArgs {
+    /// The backup folder (`backup-{time}-{seq}`).
+    #[arg(long, value_name = "BACKUP")]
+    pub from: PathBuf,
+    /// The data directory to create; it must not exist or be empty.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -50,6 +84,20 @@ pub enum CliError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Audit(#[from] VerifyError),
+    #[error(
+        "data directory {0} is damaged: {1} problem(s), listed above. Move it aside (never \
+         delete it) and restore the last backup: README, \"A node that refuses to start\""
+    )]
+    Damaged(String, usize),
+    #[error("cannot open the data directory {0}: {1}")]
+    Store(String, String),
+    #[error(
+        "data directory {0} holds the journal only up to seq {1}, but its seal records {2}: \
+         it is damaged (run `playcore check`); no backup was kept"
+    )]
+    ShortOfSeal(String, u64, u64),
+    #[error(transparent)]
+    Backup(#[from] BackupError),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -86,20 +134,105 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             Settings::load(&args.overrides()).map_err(StartupError::from)?,
         )?),
         Command::Audit(AuditCommand::Verify(args)) => verify(args),
+        Command::Check(args) => check(args),
+        Command::Backup(args) => backup(args),
+        Command::Restore(args) => restore(&args),
+    }
+}
+
+/// `directory`, or the settings' data directory.
+fn data_dir_or_default(directory: Option<PathBuf>) -> Result<PathBuf, CliError> {
+    match directory {
+        Some(directory) => Ok(directory),
+        None => Ok(Settings::load(&Overrides::default())?.storage.data_dir),
     }
 }
 
 fn verify(args: VerifyArgs) -> Result<(), CliError> {
-    let data_dir = match args.data_dir {
-        Some(directory) => directory,
-        None => Settings::load(&Overrides::default())?.storage.data_dir,
-    };
+    let data_dir = data_dir_or_default(args.data_dir)?;
     let verified = audit::verify_directory(&data_dir)?;
     println!(
         "audit log intact: {} records, last hash {}",
         verified.records, verified.last_hash
     );
     Ok(())
+}
+
+fn check(args: VerifyArgs) -> Result<(), CliError> {
+    let data_dir = data_dir_or_default(args.data_dir)?;
+    let report = crate::check::check_data_dir(&data_dir);
+    for problem in &report.problems {
+        println!("problem: {problem}");
+    }
+    for note in &report.notes {
+        println!("note: {note}");
+    }
+    let shown = data_dir.display().to_string();
+    if !report.is_whole() {
+        return Err(CliError::Damaged(shown, report.problems.len()));
+    }
+    println!("data directory {shown} is whole");
+    Ok(())
+}
+
+fn backup(args: BackupArgs) -> Result<(), CliError> {
+    let to = match args.to {
+        Some(directory) => directory,
+        None => Settings::load(&Overrides::default())?.backup.directory,
+    };
+    let data_dir = data_dir_or_default(args.data_dir)?;
+    let store = open_stopped(&data_dir)?;
+    let shown = data_dir.display().to_string();
+    let sealed = read_seal(&data_dir)
+        .map_err(|error| CliError::Store(shown.clone(), error.to_string()))?
+        .map(|seal| seal.durable_seq);
+    // A stopped server: everything its seal covers (everything, without a seal).
+    let info = create_backup(&store, sealed.unwrap_or(u64::MAX), &to)?;
+    if let Some(sealed) = sealed.filter(|sealed| info.durable_seq < *sealed) {
+        let _ = std::fs::remove_dir_all(&info.path);
+        return Err(CliError::ShortOfSeal(shown, info.durable_seq, sealed));
+    }
+    print_backup("written and verified", &info);
+    Ok(())
+}
+
+/// Opens the store of a stopped server; refuses a directory without a database (a typo
+/// must not create an empty one) and one in use.
+fn open_stopped(data_dir: &Path) -> Result<Store, CliError> {
+    let shown = data_dir.display().to_string();
+    if !data_dir.join("db").is_file() {
+        return Err(CliError::Store(shown, "no database there".to_owned()));
+    }
+    Store::open(data_dir).map_err(|error| {
+        let reason = error.to_string();
+        let hint = if reason.contains("lock") {
+            " (stop the server first)"
+        } else {
+            ""
+        };
+        CliError::Store(shown, format!("{reason}{hint}"))
+    })
+}
+
+fn restore(args: &RestoreArgs) -> Result<(), CliError> {
+    let info = restore_backup(&args.from, &args.data_dir)?;
+    print_backup("restored", &info);
+    println!(
+        "into {}: start the server on it; writes acknowledged after {} are not in it",
+        args.data_dir.display(),
+        info.created_at
+    );
+    Ok(())
+}
+
+fn print_backup(what: &str, info: &BackupInfo) {
+    println!(
+        "backup {what}: {} (durable seq {}, {} bytes, created {})",
+        info.path.display(),
+        info.durable_seq,
+        info.bytes,
+        info.created_at
+    );
 }
 
 #[cfg(test)]
@@ -138,5 +271,30 @@ mod tests {
             panic!("not audit verify");
         };
         assert_eq!(args.data_dir, Some(PathBuf::from("d")));
+    }
+
+    #[test]
+    fn check_backup_and_restore_take_their_directories() {
+        let cli = Cli::try_parse_from(["playcore", "check", "--data-dir", "d"]).expect("parses");
+        let Command::Check(args) = cli.command else {
+            panic!("not check");
+        };
+        assert_eq!(args.data_dir, Some(PathBuf::from("d")));
+        let cli = Cli::try_parse_from(["playcore", "backup", "--data-dir", "d", "--to", "b"])
+            .expect("parses");
+        let Command::Backup(args) = cli.command else {
+            panic!("not backup");
+        };
+        assert_eq!(
+            (args.data_dir, args.to),
+            (Some("d".into()), Some("b".into()))
+        );
+        let cli = Cli::try_parse_from(["playcore", "restore", "--from", "b/x", "--data-dir", "n"])
+            .expect("parses");
+        let Command::Restore(args) = cli.command else {
+            panic!("not restore");
+        };
+        assert_eq!((args.from, args.data_dir), ("b/x".into(), "n".into()));
+        assert!(Cli::try_parse_from(["playcore", "restore", "--from", "b/x"]).is_err());
     }
 }

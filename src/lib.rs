@@ -25,8 +25,12 @@
 //! - [`gray`]: the gray-release check of trading requests and the record of its decisions.
 //! - [`scheduler`]: the lifecycle scheduler: health checks, alerts, the run log.
 //! - [`archive`]: the scheduler's archive task: old terminal orders into the cold store.
+//! - [`backup`]: scheduled and on-demand backups of the running server (admin routes in
+//!   `routes::backups`); `playcore check`, `backup` and `restore` are in [`cli`].
 //! - [`auth`]: bearer tokens, roles and the [`auth::Caller`] extractor.
 //! - [`signature`]: HMAC-SHA256 signatures of payment notifications.
+//! - [`storage`]: storage health: the free-space guard's settings, readiness and metrics,
+//!   and the journal's failure (fail-stop, exit code 75).
 //! - [`telemetry`]: logging setup and the Prometheus metrics registry.
 //! - [`ws`]: the websockets: a fan-out hub per watched activity or group, sessions.
 
@@ -34,6 +38,8 @@ pub mod approval_flows;
 pub mod archive;
 pub mod audit;
 pub mod auth;
+pub mod backup;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod core;
@@ -50,5 +56,6 @@ pub mod routes;
 pub mod scheduler;
 pub mod signature;
 pub mod startup;
+pub mod storage;
 pub mod telemetry;
 pub mod ws;

@@ -15,8 +15,18 @@
 //!   group commit rather than inside it).
 //! - [`recovery`]: [`recover`] reads snapshots and the journal back, verifies every
 //!   record and cuts a corrupt tail; [`read_events`] pages through the event log.
+//! - [`seal`]: the journal's durable seq, recorded outside sled, so recovery can tell a
+//!   damaged sled log (acknowledged entries lost: refuse) from a torn tail (cut).
+//! - [`backup`]: online backups of a running store (snapshots, the journal up to a durable
+//!   seq, every other tree; each file checksummed, verified after it is written), their
+//!   verification, restore into a new data directory, and retention.
 //! - [`cold`]: [`ColdStore`], the sled tree `orders_archive` that keeps records moved out
 //!   of memory (archived orders), verified on read and synced before a write returns.
+//! - [`space`]: the free-space guard: new writes are refused while the data directory's
+//!   file system is below its reserve ([`AppendError::StorageFull`]).
+//! - `sync_health`: a failed flush or sync poisons the store (fail-stop), and the fault
+//!   hook that injects one ([`Store::inject_sync_failure_after`]).
+//! - [`throttle`]: [`throttle::LogThrottle`], one line per interval for repeated warnings.
 //!
 //! # Durability contract
 //!
@@ -30,17 +40,23 @@
 //! seq order; each value is one record holding a batch of events (one sled insert
 //! per batch, never per event: a sled insert costs microseconds).
 
+pub mod backup;
 pub mod codec;
 pub mod cold;
 pub mod journal;
 pub mod recovery;
+pub mod seal;
+pub mod space;
 pub mod store;
+mod sync_health;
+pub mod throttle;
 
 pub use codec::{decode, encode, encode_into, CodecError};
 pub use cold::{ColdError, ColdStore};
 pub use journal::{AppendError, Durability, Journal, JournalConfig, JournalStats, RequestInFlight};
 pub use recovery::{
-    corrupt_last_record, read_events, recover, recover_with, Corruption, Recovered, RecoveredEvent,
-    RecoveredSnapshot, TailCut,
+    corrupt_last_record, read_events, recover, recover_with, verify_with, Corruption, Damage,
+    Recovered, RecoveredEvent, RecoveredSnapshot, TailCut, Verified, QUARANTINE_DIRECTORY,
 };
+pub use space::SpaceReserve;
 pub use store::{Store, StoreError};

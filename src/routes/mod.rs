@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod backups;
 pub mod gray;
 pub mod h5;
 pub mod openapi;
@@ -21,6 +22,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
     admin::configure(config);
     gray::configure(config);
     audit::configure(config);
+    backups::configure(config);
     scheduler::configure(config);
     templates::configure(config);
     versions::configure(config);

@@ -1141,6 +1141,7 @@ async fn walk_a_sale(walk: &mut Walk<'_>) {
         )
         .await;
     assert_eq!(unpublished["status"], "OFFLINE");
+    walk_backups(walk).await;
     let audit = walk
         .admin("get", "/admin/v1/audit?limit=100", ADMIN_TOKEN, None, 200)
         .await;
@@ -1151,6 +1152,23 @@ async fn walk_a_sale(walk: &mut Walk<'_>) {
         "{audit}"
     );
     walk_rollback_records(walk).await;
+}
+
+/// A backup on demand, written and verified, then the list naming it first; the audit
+/// read after it checks its `backup.create` record against the document.
+async fn walk_backups(walk: &mut Walk<'_>) {
+    let backup = walk
+        .admin("post", "/admin/v1/backups", ADMIN_TOKEN, None, 201)
+        .await;
+    assert_eq!(backup["verified"], true, "{backup}");
+    assert!(
+        backup["durableSeq"].as_u64().is_some_and(|seq| seq > 0),
+        "{backup}"
+    );
+    let listed = walk
+        .admin("get", "/admin/v1/backups", ADMIN_TOKEN, None, 200)
+        .await;
+    assert_eq!(listed["backups"][0]["name"], backup["name"], "{listed}");
 }
 
 /// The rollback of [`walk_versions`] in the event log and the audit log (its repeat was a

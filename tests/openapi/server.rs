@@ -32,16 +32,20 @@ pub struct Server {
     client: reqwest::Client,
     /// Removed when the server value is dropped at the end of the test.
     _data_dir: TempDir,
+    /// Where `POST /admin/v1/backups` writes (never the working directory); removed too.
+    _backups: TempDir,
 }
 
 impl Server {
     /// Starts the application on the embedded defaults (mock payment on, dev tokens).
     pub async fn start() -> Server {
         let data_dir = tempfile::tempdir().expect("a temporary data directory");
+        let backups = tempfile::tempdir().expect("a temporary backups directory");
         let mut settings = Settings::embedded_defaults().expect("the embedded defaults load");
         settings.server.bind = "127.0.0.1:0".to_owned();
         settings.server.workers = 2;
         settings.storage.data_dir = data_dir.path().to_owned();
+        settings.backup.directory = backups.path().to_owned();
         settings.validate().expect("test settings are valid");
         let application = Application::build(settings)
             .await
@@ -57,6 +61,7 @@ impl Server {
             port,
             client,
             _data_dir: data_dir,
+            _backups: backups,
         }
     }
 
