@@ -8,6 +8,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use playcore_actors::domain::ids::{valid_identifier, REQUEST_ID_LENGTH_MAX, USER_ID_LENGTH_MAX};
 use playcore_actors::domain::ids::{ActivityId, GroupId, OrderId};
 use playcore_actors::domain::state::ApprovalRecord;
+use playcore_actors::domain::{check_text, TextKind};
 use playcore_actors::domain::{ActivityConfig, ApprovalStatus, Rules, Source, Stock, TemplateCode};
 use playcore_actors::domain::{ConfigVersion, VersionHistory};
 use playcore_actors::views::{ActivityView, GroupView, OrderView};
@@ -350,6 +351,12 @@ pub fn identifier(field: &str, value: &str, length_max: usize) -> Result<String,
             format!("1 to {length_max} visible ASCII characters"),
         ))
     }
+}
+
+/// A caller's text field, checked by the one text rule ([`check_text`]); the error
+/// names `field`.
+pub fn text(field: &str, value: &str, kind: TextKind) -> Result<(), ApiError> {
+    check_text(value, kind).map_err(|reason| ApiError::validation(field, reason))
 }
 
 /// The attribution of an order: the H5 page's channel (`c_id`) and referrer (`u_id`).

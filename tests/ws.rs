@@ -1,6 +1,7 @@
 //! Black-box tests of the websockets (API.md, "Websockets") against the real binary: the
 //! first frame, frames after grabs and payments, coalescing under a burst, the final frame
-//! equal to the activity's state, group progress, 404 before the upgrade, a slow client
+//! equal to the activity's state, group progress, 404 before the upgrade (unknown ids, and
+//! activities the public detail does not show, with their groups), a slow client
 //! dropped without affecting others, the heartbeat, a clean close at shutdown, and no frame
 //! revealing state that kill -9 could lose.
 
@@ -306,31 +307,46 @@ fn a_burst_is_coalesced_and_the_last_frame_is_the_activity_state() {
     }
 }
 
-/// Creates, approves and publishes a group buy with groups of `size`; returns its id.
-fn open_group_buy(api: &Api, size: u32) -> String {
+/// A group buy with groups of `size`, open since a minute ago for an hour.
+fn group_buy_body(size: u32) -> Value {
     let now = chrono::Utc::now();
-    let body = json!({
+    json!({
         "templateCode": "GROUP_BUY", "title": "ws group", "storeId": "store-1",
         "serviceId": "service-1", "price": 990, "stock": 100, "perUserLimit": 5,
         "startAt": (now - chrono::Duration::minutes(1)).to_rfc3339(),
         "endAt": (now + chrono::Duration::hours(1)).to_rfc3339(),
         "payTimeoutSeconds": 300,
         "rules": {"groupSize": size, "groupTtlSeconds": 600},
-    });
+    })
+}
+
+/// Creates an activity of `body` (a DRAFT); returns its id.
+fn create_activity(api: &Api, body: &Value) -> String {
     let created = api
-        .admin_post("/admin/v1/activities", OPERATOR_TOKEN, &body)
+        .admin_post("/admin/v1/activities", OPERATOR_TOKEN, body)
         .expect("create");
     assert_eq!(created.status, 201, "{created:?}");
-    let id = created.data()["id"].as_str().expect("an id").to_owned();
-    for (step, token) in [
-        ("submit", OPERATOR_TOKEN),
-        ("approve", APPROVER_TOKEN),
-        ("publish", OPERATOR_TOKEN),
-    ] {
+    created.data()["id"].as_str().expect("an id").to_owned()
+}
+
+/// Runs the admin `steps` (`submit`, `approve`, `reject`, `publish`) on the activity.
+fn admin_steps(api: &Api, id: &str, steps: &[&str]) {
+    for step in steps {
+        let (token, body) = match *step {
+            "approve" => (APPROVER_TOKEN, json!({})),
+            "reject" => (APPROVER_TOKEN, json!({"remark": "not yet"})),
+            _ => (OPERATOR_TOKEN, json!({})),
+        };
         let path = format!("/admin/v1/activities/{id}/{step}");
-        let answer = api.admin_post(&path, token, &json!({})).expect(step);
+        let answer = api.admin_post(&path, token, &body).expect(step);
         assert!((200..300).contains(&answer.status), "{step}: {answer:?}");
     }
+}
+
+/// Creates, approves and publishes a group buy with groups of `size`; returns its id.
+fn open_group_buy(api: &Api, size: u32) -> String {
+    let id = create_activity(api, &group_buy_body(size));
+    admin_steps(api, &id, &["submit", "approve", "publish"]);
     id
 }
 
@@ -343,29 +359,38 @@ fn pay_group_order(api: &Api, answer: &common::Answer, user: &str) {
     assert_eq!(paid.status, 200, "{paid:?}");
 }
 
-#[test]
-fn a_group_socket_shows_progress_after_join_and_pay() {
-    let dir = TestDir::new("ws-group-");
-    let server = start(&dir, &[]);
-    let api = Api::new(&server);
-    let activity = open_group_buy(&api, 2);
-    let body = json!({"userId": "leader", "requestId": "r1"});
+/// Starts a group of `activity` led by `user` once the activity is ONLINE (on the timer
+/// tick after publication); returns the 201 reply.
+fn start_group_answer(api: &Api, activity: &str, user: &str) -> common::Answer {
+    let body = json!({"userId": user, "requestId": "r1"});
     let deadline = Instant::now() + FRAME_TIMEOUT;
     let started = loop {
         let answer = api
             .post(&format!("/api/v1/activities/{activity}/groups"), &body)
             .expect("start a group");
-        // The activity goes ONLINE on the next timer tick after publication.
         if answer.status == 201 || Instant::now() > deadline {
             break answer;
         }
         thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(started.status, 201, "{started:?}");
-    let group = started.data()["group"]["groupId"]
-        .as_str()
-        .expect("a group id")
-        .to_owned();
+    started
+}
+
+/// The group id of [`start_group_answer`]'s reply.
+fn group_id(started: &common::Answer) -> String {
+    let group = &started.data()["group"]["groupId"];
+    group.as_str().expect("a group id").to_owned()
+}
+
+#[test]
+fn a_group_socket_shows_progress_after_join_and_pay() {
+    let dir = TestDir::new("ws-group-");
+    let server = start(&dir, &[]);
+    let api = Api::new(&server);
+    let activity = open_group_buy(&api, 2);
+    let started = start_group_answer(&api, &activity, "leader");
+    let group = group_id(&started);
     let subscriber = Subscriber::connect(&server, &format!("/ws/groups/{group}"));
     let first = subscriber.wait_for("the first frame", |_| true);
     assert_eq!(first["type"], "group");
@@ -394,6 +419,22 @@ fn a_group_socket_shows_progress_after_join_and_pay() {
     assert_eq!(read.data()["progress"], full["progress"]);
 }
 
+/// `path` answers 404 NOT_FOUND to a plain GET, and its handshake is refused with 404:
+/// no upgrade, no frame.
+fn assert_not_found_before_the_upgrade(server: &Server, api: &Api, path: &str) {
+    let answer = api.get(path).expect("GET");
+    assert_eq!(answer.status, 404, "{path}: {answer:?}");
+    assert_eq!(answer.error_code(), Some("NOT_FOUND"), "{path}: {answer:?}");
+    let stream = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    let url = format!("ws://127.0.0.1:{}{path}", server.port);
+    match tungstenite::client(url, stream) {
+        Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(response))) => {
+            assert_eq!(response.status().as_u16(), 404, "{path}");
+        }
+        other => panic!("{path}: expected a 404 handshake, got {:?}", other.is_ok()),
+    }
+}
+
 #[test]
 fn unknown_ids_are_404_before_the_upgrade() {
     let dir = TestDir::new("ws-404-");
@@ -405,22 +446,82 @@ fn unknown_ids_are_404_before_the_upgrade() {
         "/ws/groups/grp-999999-1",
         "/ws/groups/nonsense",
     ] {
-        let answer = api.get(path).expect("GET");
-        assert_eq!(answer.status, 404, "{path}: {answer:?}");
-        assert_eq!(answer.error_code(), Some("NOT_FOUND"), "{path}: {answer:?}");
-        let stream = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
-        let url = format!("ws://127.0.0.1:{}{path}", server.port);
-        match tungstenite::client(url, stream) {
-            Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(response))) => {
-                assert_eq!(response.status().as_u16(), 404, "{path}");
-            }
-            other => panic!("{path}: expected a 404 handshake, got {:?}", other.is_ok()),
-        }
+        assert_not_found_before_the_upgrade(&server, &api, path);
     }
     let activity = api.open_flash_sale(1, 1, 300);
     let plain = api.get(&format!("/ws/activities/{activity}")).expect("GET");
     assert_eq!(plain.status, 400, "not a handshake: {plain:?}");
     assert_eq!(plain.error_code(), Some("VALIDATION_FAILED"));
+}
+
+/// An activity the public detail does not show (never published: DRAFT, PENDING,
+/// APPROVED, REJECTED) has no websocket either, with the detail's 404 envelope; once
+/// published, it upgrades and pushes its state.
+#[test]
+fn activities_that_are_not_public_are_404_before_the_upgrade() {
+    let dir = TestDir::new("ws-not-public-");
+    let server = start(&dir, &[]);
+    let api = Api::new(&server);
+    let steps: [(&str, &[&str]); 4] = [
+        ("DRAFT", &[]),
+        ("PENDING", &["submit"]),
+        ("APPROVED", &["submit", "approve"]),
+        ("REJECTED", &["submit", "reject"]),
+    ];
+    let mut approved = String::new();
+    for (status, steps) in steps {
+        let id = create_activity(&api, &group_buy_body(2));
+        admin_steps(&api, &id, steps);
+        let admin = api
+            .admin_get(&format!("/admin/v1/activities/{id}"), OPERATOR_TOKEN)
+            .expect("GET admin detail");
+        assert_eq!(admin.data()["status"], status, "{admin:?}");
+        let detail = api.get(&format!("/api/v1/activities/{id}")).expect("GET");
+        assert_eq!(detail.status, 404, "{status}: {detail:?}");
+        let path = format!("/ws/activities/{id}");
+        assert_not_found_before_the_upgrade(&server, &api, &path);
+        let socket = api.get(&path).expect("GET");
+        assert_eq!(socket.body["error"], detail.body["error"], "{status}");
+        if status == "APPROVED" {
+            approved = id;
+        }
+    }
+    admin_steps(&api, &approved, &["publish"]);
+    let path = format!("/ws/activities/{approved}");
+    let subscriber = Subscriber::connect(&server, &path);
+    let first = subscriber.wait_for("the first frame", |_| true);
+    assert_eq!(first["activityId"], approved.as_str(), "{first}");
+}
+
+/// An edit sends a published activity back to DRAFT: it is no longer public, and neither
+/// its websocket nor those of its groups open, as their H5 pages are 404.
+#[test]
+fn an_activity_edited_back_to_draft_and_its_groups_are_404_before_the_upgrade() {
+    let dir = TestDir::new("ws-edited-");
+    let server = start(&dir, &[]);
+    let api = Api::new(&server);
+    let activity = open_group_buy(&api, 2);
+    let group = group_id(&start_group_answer(&api, &activity, "leader"));
+    let group_path = format!("/ws/groups/{group}");
+    drop(Subscriber::connect(&server, &group_path));
+    let mut body = group_buy_body(2);
+    body["title"] = json!("ws group, edited");
+    let edit = api
+        .client
+        .put(format!("{}/admin/v1/activities/{activity}", api.base))
+        .bearer_auth(OPERATOR_TOKEN)
+        .json(&body);
+    let edited = common::send(edit).expect("PUT");
+    assert_eq!(edited.status, 200, "{edited:?}");
+    assert_eq!(edited.data()["status"], "DRAFT", "{edited:?}");
+    let detail = api
+        .get(&format!("/api/v1/activities/{activity}"))
+        .expect("GET");
+    assert_eq!(detail.status, 404, "{detail:?}");
+    let page = api.get(&format!("/h5/groups/{group}")).expect("GET page");
+    assert_eq!(page.status, 404, "the group page");
+    assert_not_found_before_the_upgrade(&server, &api, &format!("/ws/activities/{activity}"));
+    assert_not_found_before_the_upgrade(&server, &api, &group_path);
 }
 
 /// A socket that completes the upgrade and then never reads; its receive buffer is tiny

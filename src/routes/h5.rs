@@ -11,6 +11,7 @@
 //! (`?v=…`), so they can be cached for a year as immutable.
 
 use crate::core::Core;
+use crate::routes::public::public_activity;
 use actix_web::http::header::{self, ContentType};
 use actix_web::{guard, web, HttpResponse, HttpResponseBuilder};
 use playcore_actors::domain::{ActivityId, GroupId};
@@ -74,12 +75,9 @@ async fn style() -> HttpResponse {
     asset("text/css; charset=utf-8", STYLE)
 }
 
-/// Whether the public API shows this activity (published at least once).
+/// Whether the public API shows this activity ([`public_activity`]).
 fn is_public(core: &Core, id: ActivityId) -> bool {
-    core.runtime
-        .registry
-        .view(id)
-        .is_some_and(|view| crate::outcome::is_public(&view))
+    public_activity(core, id).is_ok()
 }
 
 /// The page with its placeholders filled; ids are re-rendered from their parsed form, so

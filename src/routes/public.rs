@@ -12,7 +12,9 @@ use crate::outcome::{self, execute_error};
 use crate::signature;
 use actix_web::{web, HttpRequest, HttpResponse};
 use playcore_actors::domain::eligibility::check_city;
+use playcore_actors::domain::{check_text, TextKind};
 use playcore_actors::domain::{ActivityId, Command, GrayUser, GroupId, OrderId, Payment};
+use playcore_actors::views::ActivityView;
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -96,13 +98,19 @@ async fn list_activities(core: CoreData, query: web::Query<ListQuery>) -> HttpRe
     envelope::ok(list)
 }
 
-/// The public detail: never-published activities (drafts, pending approval) are not public.
-async fn get_activity(core: CoreData, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let id = activity_id(&path)?;
-    let view = outcome::activity_view(&core, id)?;
+/// The activity as the public sees it: 404 NOT_FOUND for an unknown activity and for one
+/// that is not public ([`outcome::is_public`]: drafts, pending approval …). The rule of the
+/// public detail, the H5 pages and the websockets.
+pub fn public_activity(core: &Core, id: ActivityId) -> Result<Arc<ActivityView>, ApiError> {
+    let view = outcome::activity_view(core, id)?;
     if !outcome::is_public(&view) {
         return Err(ApiError::not_found("activity", id));
     }
+    Ok(view)
+}
+
+async fn get_activity(core: CoreData, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let view = public_activity(&core, activity_id(&path)?)?;
     Ok(envelope::ok(ActivityDto::from(view.as_ref())))
 }
 
@@ -130,7 +138,8 @@ impl GrabBody {
 }
 
 /// The checks of a trading request before its mailbox hop, on one registry lookup: the
-/// gray release, then the city rule (`rules.cities`: one branch when the list is empty).
+/// text of the user's description, the gray release, then the city rule (`rules.cities`:
+/// one branch when the list is empty).
 /// The rules that look at other activities (new users only, mutual exclusion) run in the
 /// actor, after replays are recognised (`playcore_actors::eligibility`). Checked here, a
 /// city refusal costs no hop; the price is that a retry of an earlier request is refused
@@ -142,6 +151,7 @@ fn admit(
     id: ActivityId,
     asker: &GrayUser,
 ) -> Result<(), ApiError> {
+    check_asker(asker)?;
     let Some(view) = core.runtime.registry.view(id) else {
         return Ok(());
     };
@@ -150,6 +160,24 @@ fn admit(
         core.runtime.eligibility().count_refusal(why);
         outcome::not_eligible(why)
     })
+}
+
+/// The user's description in a grab or group body: the store is an id; city, device and
+/// tags are names.
+fn check_asker(asker: &GrayUser) -> Result<(), ApiError> {
+    let fields = [
+        ("storeId", asker.store, TextKind::Token),
+        ("city", asker.city, TextKind::Line),
+        ("device", asker.device, TextKind::Line),
+    ];
+    for (field, value, kind) in fields {
+        value.map_or(Ok(()), |value| dto::text(field, value, kind))?;
+    }
+    for (index, tag) in asker.tags.iter().enumerate() {
+        check_text(tag, TextKind::Line)
+            .map_err(|reason| ApiError::validation(format!("tags[{index}]"), reason))?;
+    }
+    Ok(())
 }
 
 fn quantity(value: Option<i64>) -> Result<u32, ApiError> {

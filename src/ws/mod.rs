@@ -10,9 +10,10 @@
 //! - `session`: one connection after the upgrade: writes, heartbeat, close.
 //!
 //! Checks happen before the upgrade, as plain HTTP errors in the standard envelope: an
-//! unknown id is 404 NOT_FOUND, a full house (`ws.max_connections`, or the server shutting
-//! down) is 503 OVERLOADED, a request that is not a websocket handshake is 400
-//! VALIDATION_FAILED.
+//! unknown id, an activity the public detail does not show (a draft, one in approval:
+//! `public_activity`) or a group of one is 404 NOT_FOUND, a full house
+//! (`ws.max_connections`, or the server shutting down) is 503 OVERLOADED, a request that
+//! is not a websocket handshake is 400 VALIDATION_FAILED.
 
 pub mod frame;
 pub mod hub;
@@ -21,11 +22,12 @@ pub mod session;
 use crate::config::WsSettings;
 use crate::core::Core;
 use crate::error::{ApiError, ErrorCode};
+use crate::routes::public::{activity_id, public_activity};
 use actix_web::dev::Extensions;
 use actix_web::{web, HttpRequest, HttpResponse};
 use frame::Pushable;
 use hub::{Hub, HubOptions, TopicKey};
-use playcore_actors::domain::{ActivityId, GroupId};
+use playcore_actors::domain::GroupId;
 use session::SessionOptions;
 use std::any::Any;
 use std::sync::Arc;
@@ -93,13 +95,13 @@ async fn activity_socket(
     core: CoreData,
     websockets: WebsocketsData,
 ) -> Result<HttpResponse, ApiError> {
-    let text = path.into_inner();
-    let id = ActivityId::parse(&text).ok_or_else(|| ApiError::not_found("activity", &text))?;
+    let id = activity_id(&path)?;
+    public_activity(&core, id)?;
     let source = core
         .runtime
         .registry
         .subscribe_activity(id)
-        .ok_or_else(|| ApiError::not_found("activity", &text))?;
+        .ok_or_else(|| ApiError::not_found("activity", id))?;
     upgrade(&request, body, &websockets, TopicKey::Activity(id), source)
 }
 
@@ -111,7 +113,9 @@ async fn group_socket(
     websockets: WebsocketsData,
 ) -> Result<HttpResponse, ApiError> {
     let text = path.into_inner();
-    let id = GroupId::parse(&text).ok_or_else(|| ApiError::not_found("group", &text))?;
+    let id = GroupId::parse(&text)
+        .filter(|id| public_activity(&core, id.activity).is_ok())
+        .ok_or_else(|| ApiError::not_found("group", &text))?;
     let source = core
         .runtime
         .registry

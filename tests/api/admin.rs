@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::fixtures::{
     admin_action, at, create_activity, create_online_flash_sale, error_fields, flash_sale_body,
     grab, grab_ok, group_buy_body, notification, notify, pay, stats, stock, submit_and_approve,
-    wait_for_status, PRICE,
+    wait_for_status, PRICE, REFUSED_TEXTS,
 };
 use crate::helpers::{
     assert_error, json, spawn_app, success_data, TestApp, ADMIN_TOKEN, APPROVER_TOKEN,
@@ -272,6 +272,52 @@ async fn an_invalid_activity_is_refused_naming_every_field() {
     assert_eq!(success_data(&list), &json!([]));
 }
 
+/// Create and edit refuse NUL, CR/LF, U+202E and whitespace only in ids and text, naming
+/// the field; text keeps its ordinary spaces.
+#[actix_web::test]
+async fn control_characters_bidirectional_controls_and_blanks_are_refused_in_an_activity() {
+    let app = spawn_app().await;
+    let body = flash_sale_body(10, 2, 300);
+    let id = create_activity(&app, &body).await;
+    let edit_path = format!("/admin/v1/activities/{id}");
+    for field in ["title", "storeId", "serviceId", "unitName"] {
+        for text in REFUSED_TEXTS {
+            let mut refused = body.clone();
+            refused[field] = json!(text);
+            let (created, create_reply) =
+                admin_post(&app, "/admin/v1/activities", OPERATOR_TOKEN, &refused).await;
+            let (edited, edit_reply) = admin_put(&app, &edit_path, OPERATOR_TOKEN, &refused).await;
+            for (status, reply) in [(created, create_reply), (edited, edit_reply)] {
+                assert_eq!(status, StatusCode::BAD_REQUEST, "{field} {text:?}: {reply}");
+                assert_error(&reply, "VALIDATION_FAILED");
+                assert_eq!(error_fields(&reply), vec![field], "{reply}");
+            }
+        }
+    }
+    for text in REFUSED_TEXTS {
+        let mut refused = group_buy_body(2);
+        refused["rules"]["cities"] = json!(["上海", text]);
+        let (status, reply) =
+            admin_post(&app, "/admin/v1/activities", OPERATOR_TOKEN, &refused).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "cities {text:?}: {reply}");
+        let fields = error_fields(&reply);
+        assert!(
+            fields.len() == 1 && fields[0].starts_with("rules.cities"),
+            "{reply}"
+        );
+    }
+    let (_, list) = admin_get(&app, "/admin/v1/activities", ADMIN_TOKEN).await;
+    assert_eq!(
+        success_data(&list).as_array().map(Vec::len),
+        Some(1),
+        "{list}"
+    );
+    let mut spaced = body.clone();
+    spaced["title"] = json!("Haircut  flash sale, 2 人");
+    let (status, reply) = admin_put(&app, &edit_path, OPERATOR_TOKEN, &spaced).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+}
+
 #[actix_web::test]
 async fn a_group_buy_without_group_size_is_refused() {
     let app = spawn_app().await;
@@ -485,6 +531,24 @@ async fn rejecting_needs_a_remark() {
         assert_eq!(error_fields(&reply), vec!["remark"]);
     }
     assert_eq!(approval(&app, &id).await["status"], "PENDING");
+}
+
+#[actix_web::test]
+async fn remarks_with_control_characters_bidirectional_controls_or_blanks_are_refused() {
+    let (app, id, approve_path, reject_path) = submitted_activity().await;
+    for path in [&approve_path, &reject_path] {
+        for text in REFUSED_TEXTS {
+            let body = json!({ "remark": text });
+            let (status, reply) = admin_post(&app, path, APPROVER_TOKEN, &body).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{path} {text:?}: {reply}");
+            assert_error(&reply, "VALIDATION_FAILED");
+            assert_eq!(error_fields(&reply), vec!["remark"], "{reply}");
+        }
+    }
+    assert_eq!(approval(&app, &id).await["status"], "PENDING");
+    let body = json!({"remark": "price checked, stock ok"});
+    let (status, reply) = admin_post(&app, &approve_path, APPROVER_TOKEN, &body).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
 }
 
 #[actix_web::test]

@@ -14,6 +14,9 @@ use crate::helpers::{json, success_data, TestApp, ADMIN_TOKEN, APPROVER_TOKEN, O
 
 pub const PRICE: u64 = 990;
 pub const STORE: &str = "store-1";
+/// Text no id or text field accepts: NUL, CR/LF, a bidirectional override (U+202E),
+/// whitespace only.
+pub const REFUSED_TEXTS: [&str; 4] = ["a\0b", "a\r\nb", "abc\u{202E}cba", "   "];
 
 /// RFC3339 UTC, `seconds` from now (negative: in the past).
 pub fn at(seconds: i64) -> String {

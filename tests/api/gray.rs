@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::fixtures::{
     create_activity, create_online_flash_sale, create_online_group_buy, error_fields,
-    flash_sale_body, grab, pay, post,
+    flash_sale_body, grab, pay, post, REFUSED_TEXTS,
 };
 use crate::helpers::{
     assert_error, json, spawn_app, success_data, TestApp, ADMIN_TOKEN, APPROVER_TOKEN,
@@ -124,6 +124,49 @@ async fn a_bad_percentage_is_refused_naming_the_field() {
     }
     let (status, _) = admin_get(&app, &gray_path("999"), OPERATOR_TOKEN).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// Whitelists and rule values refuse NUL, CR/LF, U+202E and whitespace only, naming the
+/// list; names keep their spaces, ids may not hold any.
+#[actix_web::test]
+async fn control_characters_bidirectional_controls_and_blanks_are_refused_in_the_lists() {
+    let app = spawn_app().await;
+    let id = create_activity(&app, &flash_sale_body(10, 1, 300)).await;
+    let lists = [
+        ("whitelistUserIds", "/whitelistUserIds"),
+        ("whitelistStoreIds", "/whitelistStoreIds"),
+        ("rules.cities", "/rules/cities/in"),
+        ("rules.devices", "/rules/devices/notIn"),
+        ("rules.tags", "/rules/tags/in"),
+    ];
+    for (field, pointer) in lists {
+        for text in REFUSED_TEXTS {
+            let mut body = json!({
+                "enabled": true, "percentage": 0,
+                "whitelistUserIds": [], "whitelistStoreIds": [],
+                "rules": {"cities": {"in": []}, "devices": {"notIn": []}, "tags": {"in": []}},
+            });
+            *body.pointer_mut(pointer).expect("a list") = json!(["ok", text]);
+            let (status, reply) = put_gray(&app, &id, OPERATOR_TOKEN, &body).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{field} {text:?}: {reply}");
+            assert_error(&reply, "VALIDATION_FAILED");
+            assert_eq!(error_fields(&reply), vec![field], "{reply}");
+        }
+    }
+    let names = json!({
+        "enabled": true, "percentage": 0, "whitelistStoreIds": ["store 1"],
+        "rules": {"cities": {"in": ["New York"]}},
+    });
+    let (status, reply) = put_gray(&app, &id, OPERATOR_TOKEN, &names).await;
+    assert_eq!(
+        error_fields(&reply),
+        vec!["whitelistStoreIds"],
+        "{status}: {reply}"
+    );
+    let names =
+        json!({"enabled": true, "percentage": 0, "rules": {"cities": {"in": ["New York"]}}});
+    let (status, reply) = put_gray(&app, &id, OPERATOR_TOKEN, &names).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
 }
 
 #[actix_web::test]

@@ -5,8 +5,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::fixtures::{
-    create_online_flash_sale, create_online_group_buy, eventually, get, pay, post, stats, stock,
-    PRICE,
+    create_online_flash_sale, create_online_group_buy, error_fields, eventually, get, pay, post,
+    stats, stock, PRICE, REFUSED_TEXTS,
 };
 use crate::helpers::{assert_error, spawn_app, success_data, TestApp};
 
@@ -310,5 +310,39 @@ async fn group_bodies_are_validated() {
         crate::fixtures::error_fields(&join_reply),
         vec!["requestId"],
         "{join_reply}"
+    );
+}
+
+/// Starting and joining a group refuse NUL, CR/LF, U+202E and whitespace only in their ids
+/// and names, naming the field.
+#[actix_web::test]
+async fn control_characters_bidirectional_controls_and_blanks_are_refused_in_groups() {
+    let app = spawn_app().await;
+    let id = create_online_group_buy(&app, 3).await;
+    let (group, _) = start_ok(&app, &id, "leader").await;
+    let paths = [
+        format!("/api/v1/activities/{id}/groups"),
+        format!("/api/v1/groups/{group}/members"),
+    ];
+    for path in &paths {
+        for field in ["userId", "requestId", "referrerId", "storeId", "city"] {
+            for text in REFUSED_TEXTS {
+                let mut body = json!({"userId": "member", "requestId": "r1"});
+                body[field] = json!(text);
+                let (status, reply) = post(&app, path, &body).await;
+                assert_eq!(
+                    status,
+                    StatusCode::BAD_REQUEST,
+                    "{path} {field} {text:?}: {reply}"
+                );
+                assert_error(&reply, "VALIDATION_FAILED");
+                assert_eq!(error_fields(&reply), vec![field], "{reply}");
+            }
+        }
+    }
+    assert_eq!(
+        stats(&app, &id).await["orders"]["total"],
+        1,
+        "the leader's order only"
     );
 }

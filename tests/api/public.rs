@@ -10,7 +10,7 @@ use crate::fixtures::{
     activity_detail, at, at_ms, cancel, create_activity, create_online_flash_sale,
     create_published, error_fields, eventually_within, flash_sale_body, get, grab, grab_ok,
     notification, notify, notify_signed_with, order, pay, post, stats, stock, submit_and_approve,
-    wait_for_status, wait_for_stock, PRICE, STORE,
+    wait_for_status, wait_for_stock, PRICE, REFUSED_TEXTS, STORE,
 };
 use crate::helpers::{assert_error, json, spawn_app, success_data};
 
@@ -553,6 +553,46 @@ async fn an_over_long_or_blank_user_id_is_a_validation_error() {
     let (status, reply) = grab_raw(&app, &id, &body).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{reply}");
     assert_eq!(error_fields(&reply), vec!["requestId"], "{reply}");
+}
+
+/// Every id and name of a grab: NUL, CR/LF, U+202E and whitespace only are refused, naming
+/// the field, and take no stock; ordinary names with spaces pass.
+#[actix_web::test]
+async fn control_characters_bidirectional_controls_and_blanks_are_refused_in_a_grab() {
+    let app = spawn_app().await;
+    let id = create_online_flash_sale(&app, 10, 3, 300).await;
+    let fields = [
+        "userId",
+        "requestId",
+        "channelId",
+        "referrerId",
+        "storeId",
+        "city",
+        "device",
+    ];
+    for field in fields {
+        for text in REFUSED_TEXTS {
+            let mut body = json!({"userId": "alice", "requestId": "r1"});
+            body[field] = json!(text);
+            let (status, reply) = grab_raw(&app, &id, &body).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{field} {text:?}: {reply}");
+            assert_error(&reply, "VALIDATION_FAILED");
+            assert_eq!(error_fields(&reply), vec![field], "{reply}");
+        }
+    }
+    for text in REFUSED_TEXTS {
+        let body = json!({"userId": "alice", "requestId": "r1", "tags": ["vip", text]});
+        let (status, reply) = grab_raw(&app, &id, &body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "tags {text:?}: {reply}");
+        assert_eq!(error_fields(&reply), vec!["tags[1]"], "{reply}");
+    }
+    wait_for_stock(&app, &id, stock(10, 10, 0, 0)).await;
+    let names = json!({
+        "userId": "alice", "requestId": "r1",
+        "city": "New York", "device": "华为 Mate 60", "tags": ["new user"],
+    });
+    let (status, reply) = grab_raw(&app, &id, &names).await;
+    assert_eq!(status, StatusCode::CREATED, "{reply}");
 }
 
 #[actix_web::test]

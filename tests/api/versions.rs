@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::fixtures::{
     admin_action, approve_and_publish, create_activity, error_fields, flash_sale_body, grab_ok,
-    submit_and_approve, wait_for_status,
+    submit_and_approve, wait_for_status, REFUSED_TEXTS,
 };
 use crate::helpers::{
     assert_error, json, spawn_app, success_data, TestApp, ADMIN_TOKEN, APPROVER_TOKEN,
@@ -336,6 +336,12 @@ async fn a_rollback_without_a_body_has_no_remark_and_a_bad_remark_is_refused() {
     assert_eq!(error_fields(&typed_reply), ["remark"]);
     assert_eq!(long_status, StatusCode::BAD_REQUEST, "{long_reply}");
     assert_eq!(error_fields(&long_reply), ["remark"]);
+    for text in REFUSED_TEXTS {
+        let body = json!({ "remark": text });
+        let (status, reply) = rollback(&app, &id, 1, OPERATOR_TOKEN, &body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{text:?}: {reply}");
+        assert_eq!(error_fields(&reply), ["remark"], "{reply}");
+    }
     assert_eq!(bare.status(), StatusCode::OK);
     let list = history(&app, &id, OPERATOR_TOKEN).await;
     assert_eq!(numbers(&list), [3, 2, 1]);

@@ -1,6 +1,7 @@
 //! An activity's configuration and the business checks on it.
 
 use super::template::{Rules, TemplateCode, GROUP_SIZE_MAX, GROUP_SIZE_MIN};
+use super::text::{check_text, TextKind};
 use serde::{Deserialize, Serialize};
 
 /// Bounds that keep a configuration sane (and memory bounded).
@@ -120,7 +121,26 @@ impl ActivityConfig {
             "1 to 16 characters",
         );
         self.validate_rules(&mut errors);
+        self.validate_text(&mut errors);
         errors
+    }
+
+    /// The text rule ([`check_text`]) on every text field not already named by an error.
+    fn validate_text(&self, errors: &mut Vec<FieldError>) {
+        let fields = [
+            ("title", self.title.as_str(), TextKind::Line),
+            ("storeId", self.store_id.as_str(), TextKind::Token),
+            ("serviceId", self.service_id.as_str(), TextKind::Token),
+            ("unitName", self.unit_name.as_str(), TextKind::Line),
+        ];
+        let cities = self.rules.cities.iter();
+        let cities = cities.map(|city| ("rules.cities", city.as_str(), TextKind::Line));
+        for (field, text, kind) in fields.into_iter().chain(cities) {
+            let named = errors.iter().any(|error| error.field == field);
+            if let (false, Err(reason)) = (named, check_text(text, kind)) {
+                errors.push(FieldError { field, reason });
+            }
+        }
     }
 
     fn validate_rules(&self, errors: &mut Vec<FieldError>) {

@@ -10,6 +10,7 @@ use super::gray::GrayConfig;
 use super::rejection::Rejection;
 use super::state::{ActivityState, ApprovalStatus, GroupStatus, Phase};
 use super::template::TemplateCode;
+use super::text::{check_text, TextKind};
 use super::versions::REMARK_LENGTH_MAX;
 use std::sync::Arc;
 
@@ -63,6 +64,14 @@ pub fn config_hash(config: &ActivityConfig) -> String {
     use sha2::{Digest, Sha256};
     let encoded = playcore_snapshots::encode(config).unwrap_or_default();
     hex::encode(Sha256::digest(&encoded))
+}
+
+/// A remark (approval, rejection, rollback) is one line of free text ([`check_text`]).
+fn check_remark(remark: &str) -> Result<(), Rejection> {
+    check_text(remark, TextKind::Line).map_err(|reason| Rejection::Validation {
+        field: "remark",
+        reason,
+    })
 }
 
 /// Checks a new activity's configuration and returns its ACTIVITY_CREATED event.
@@ -193,6 +202,7 @@ impl ActivityState {
                 reason: format!("at most {REMARK_LENGTH_MAX} characters"),
             });
         }
+        check_remark(remark)?;
         if self.versions.repeats_rollback(to_version, by) {
             return Ok(Decision::replay(Subject::Activity));
         }
@@ -275,6 +285,7 @@ impl ActivityState {
                 reason: "required to reject".to_string(),
             });
         }
+        check_remark(remark)?;
         if self.repeats_review(by, approve) {
             return Ok(Decision::replay(Subject::Activity));
         }

@@ -12,6 +12,7 @@
 //! A user's bucket never changes, so raising the percentage never removes a user who was in.
 
 use super::ids::ActivityId;
+use super::text::{check_text, TextKind};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -189,7 +190,7 @@ impl SetRule {
 
     fn validate(&self, field: &'static str, errors: &mut Vec<GrayFieldError>) {
         for set in [&self.included, &self.excluded] {
-            validate_set(field, set, RULE_VALUES_MAX, errors);
+            validate_set(field, set, RULE_VALUES_MAX, TextKind::Line, errors);
         }
     }
 }
@@ -236,10 +237,12 @@ fn decimal(mut value: u64, buffer: &mut [u8; DECIMAL_DIGITS_MAX]) -> &[u8] {
     }
 }
 
+/// The bounds of one set, then the text rule ([`check_text`]) on its entries, as `kind`.
 fn validate_set(
     field: &'static str,
     set: &FastSet,
     entries_max: usize,
+    kind: TextKind,
     errors: &mut Vec<GrayFieldError>,
 ) {
     if set.len() > entries_max {
@@ -252,6 +255,10 @@ fn validate_set(
         .any(|value| value.is_empty() || value.len() > VALUE_LENGTH_MAX);
     if bad {
         let reason = format!("entries of 1 to {VALUE_LENGTH_MAX} bytes");
+        errors.push(GrayFieldError { field, reason });
+        return;
+    }
+    if let Some(reason) = set.iter().find_map(|value| check_text(value, kind).err()) {
         errors.push(GrayFieldError { field, reason });
     }
 }
@@ -272,7 +279,13 @@ impl GrayConfig {
             ("whitelistStoreIds", &self.whitelist_store_ids),
         ];
         for (field, set) in whitelists {
-            validate_set(field, set, WHITELIST_ENTRIES_MAX, &mut errors);
+            validate_set(
+                field,
+                set,
+                WHITELIST_ENTRIES_MAX,
+                TextKind::Token,
+                &mut errors,
+            );
         }
         self.rules.cities.validate("rules.cities", &mut errors);
         self.rules.devices.validate("rules.devices", &mut errors);

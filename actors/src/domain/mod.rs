@@ -17,6 +17,7 @@ pub mod rejection;
 pub mod settle;
 pub mod state;
 pub mod template;
+pub mod text;
 pub mod users;
 pub mod versions;
 
@@ -34,6 +35,7 @@ pub use state::{
     ActivityImage, ActivityState, ApprovalStatus, GroupStatus, OrderStatus, Phase, Stock,
 };
 pub use template::{Rules, TemplateCode};
+pub use text::{check_text, TextKind};
 pub use versions::{ConfigVersion, VersionAction, VersionHistory};
 
 #[cfg(test)]

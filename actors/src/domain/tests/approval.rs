@@ -223,6 +223,65 @@ fn an_invalid_edit_is_refused_with_the_field() {
     ));
 }
 
+/// The flash-sale configuration with `text` in `field` (a city for `rules.cities`).
+fn with_text(field: &str, text: &str) -> ActivityConfig {
+    let mut config = flash_config();
+    let text = text.to_string();
+    match field {
+        "title" => config.title = text,
+        "storeId" => config.store_id = text,
+        "serviceId" => config.service_id = text,
+        "unitName" => config.unit_name = text,
+        _ => config.rules.cities = vec![text],
+    }
+    config
+}
+
+#[test]
+fn text_fields_refuse_controls_bidirectional_controls_and_blanks() {
+    let mut state = draft(flash_config());
+    let fields = ["title", "storeId", "serviceId", "unitName", "rules.cities"];
+    for field in fields {
+        for text in ["a\0b", "a\r\nb", "abc\u{202E}cba", "   "] {
+            let edited = with_text(field, text);
+            let refused = run(&mut state, update(edited), 2_000);
+            assert!(
+                matches!(refused, Err(Rejection::Validation { field: named, .. }) if named == field),
+                "{field} = {text:?}: {refused:?}"
+            );
+        }
+    }
+    let mut spaced = flash_config();
+    spaced.title = "Haircut  flash sale".to_string();
+    spaced.store_id = "store 1".to_string();
+    let fields: Vec<&str> = spaced.validate().iter().map(|error| error.field).collect();
+    assert_eq!(fields, ["storeId"], "spaces in a title, not in an id");
+}
+
+#[test]
+fn remarks_refuse_controls_bidirectional_controls_and_blanks() {
+    let mut state = draft(flash_config());
+    ok(&mut state, submit(OPERATOR), 2_000);
+    for remark in ["ok\0", "line\nbreak", "\u{2067}ok", "   "] {
+        for command in [approve(APPROVER, remark), reject(APPROVER, remark)] {
+            let refused = run(&mut state, command, 2_001);
+            assert!(
+                matches!(
+                    refused,
+                    Err(Rejection::Validation {
+                        field: "remark",
+                        ..
+                    })
+                ),
+                "{remark:?}: {refused:?}"
+            );
+        }
+    }
+    assert_eq!(state.approval.status, ApprovalStatus::Pending);
+    ok(&mut state, approve(APPROVER, "looks right"), 2_002);
+    assert_eq!(state.approval.status, ApprovalStatus::Approved);
+}
+
 #[test]
 fn a_stock_edit_below_reserved_plus_sold_is_refused() {
     let mut state = flash_sale(10, 3);

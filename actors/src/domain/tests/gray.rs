@@ -264,6 +264,45 @@ fn validation_names_each_field_over_its_bound() {
     assert_eq!(enabled(BASIS_POINTS_MAX).validate(), vec![]);
 }
 
+#[test]
+fn validation_refuses_controls_bidirectional_controls_and_blanks() {
+    for text in ["u\0", "u\r\n", "\u{202E}u", "   "] {
+        let config = GrayConfig {
+            whitelist_user_ids: set_of([text]),
+            whitelist_store_ids: set_of([text]),
+            rules: GrayRules {
+                cities: rule(&[text], &[]),
+                devices: rule(&[], &[text]),
+                tags: rule(&[text], &[]),
+            },
+            ..enabled(0)
+        };
+        let fields: Vec<&str> = config.validate().iter().map(|error| error.field).collect();
+        let expected = [
+            "whitelistUserIds",
+            "whitelistStoreIds",
+            "rules.cities",
+            "rules.devices",
+            "rules.tags",
+        ];
+        assert_eq!(fields, expected, "{text:?}");
+    }
+    let names = GrayConfig {
+        whitelist_store_ids: set_of(["store 1"]),
+        rules: GrayRules {
+            cities: rule(&["New York"], &[]),
+            ..GrayRules::default()
+        },
+        ..enabled(0)
+    };
+    let fields: Vec<&str> = names.validate().iter().map(|error| error.field).collect();
+    assert_eq!(
+        fields,
+        ["whitelistStoreIds"],
+        "spaces in a name, not in an id"
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
 

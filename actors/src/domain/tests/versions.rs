@@ -326,6 +326,26 @@ fn a_long_remark_is_refused() {
 }
 
 #[test]
+fn a_remark_with_a_control_or_bidirectional_control_is_refused() {
+    let mut state = draft(flash_config());
+    ok(&mut state, update(titled("renamed")), 2_000);
+    for remark in ["why\r\n", "\u{202E}why", "  "] {
+        let refused = run(&mut state, rollback(1, OPERATOR, remark), 2_001);
+        assert!(
+            matches!(
+                refused,
+                Err(Rejection::Validation {
+                    field: "remark",
+                    ..
+                })
+            ),
+            "{remark:?}: {refused:?}"
+        );
+    }
+    ok(&mut state, rollback(1, OPERATOR, ""), 2_002);
+}
+
+#[test]
 fn replay_and_snapshots_keep_the_history() {
     let mut run = Journaled::new(flash_config());
     run.ok(update(titled("one")), 2_000);
