@@ -57,6 +57,26 @@ impl Drop for TestDir {
     }
 }
 
+/// The server binary under test: this build's, or the one `PLAYCORE_TEST_BINARY` names (to
+/// run a black-box test against another build, e.g. the previous one).
+pub fn binary() -> PathBuf {
+    std::env::var_os("PLAYCORE_TEST_BINARY").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_playcore")),
+        PathBuf::from,
+    )
+}
+
+/// Runs `playcore ARGS` (a command other than `serve`) to completion.
+pub fn run_playcore(args: &[&str]) -> std::process::Output {
+    Command::new(binary())
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("PLAYCORE_ENV")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("the playcore binary runs")
+}
+
 /// A free port: bind port 0, read the port, release it.
 pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
@@ -89,9 +109,31 @@ impl Server {
     }
 
     fn launch(data_dir: &Path, log_path: &Path, env: &[(&str, &str)], args: &[&str]) -> Server {
+        let mut server = Server::spawn(data_dir, log_path, env, args);
+        if let Err(status) = server.wait_ready() {
+            panic!(
+                "the server exited before it was ready ({status}); log:\n{}",
+                server.log()
+            );
+        }
+        server
+    }
+
+    /// Starts the server like [`Server::start_with_env`], but a server that exits before it
+    /// is ready (a refused data directory) is an answer, not a panic: its exit status.
+    pub fn try_start(
+        data_dir: &Path,
+        log_path: &Path,
+        env: &[(&str, &str)],
+    ) -> Result<Server, ExitStatus> {
+        let mut server = Server::spawn(data_dir, log_path, env, &[]);
+        server.wait_ready().map(|()| server)
+    }
+
+    fn spawn(data_dir: &Path, log_path: &Path, env: &[(&str, &str)], args: &[&str]) -> Server {
         let port = free_port();
         let log = File::create(log_path).expect("create the log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_playcore"))
+        let child = Command::new(binary())
             .envs(env.iter().copied())
             .arg("serve")
             .arg("--bind")
@@ -107,14 +149,12 @@ impl Server {
             .stderr(log)
             .spawn()
             .expect("the playcore binary starts");
-        let mut server = Server {
+        Server {
             child: Some(child),
             port,
             base: format!("http://127.0.0.1:{port}"),
             log_path: log_path.to_owned(),
-        };
-        server.wait_ready();
-        server
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -129,7 +169,8 @@ impl Server {
         read_log(&self.log_path)
     }
 
-    fn wait_ready(&mut self) {
+    /// Waits until `/readyz` answers 200; the exit status if the server exits first.
+    fn wait_ready(&mut self) -> Result<(), ExitStatus> {
         let client = client();
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
@@ -138,14 +179,12 @@ impl Server {
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
             {
-                panic!(
-                    "the server exited before it was ready ({status}); log:\n{}",
-                    self.log()
-                );
+                self.child = None;
+                return Err(status);
             }
             if let Ok(response) = client.get(self.url("/readyz")).send() {
                 if response.status().as_u16() == 200 {
-                    return;
+                    return Ok(());
                 }
             }
             if Instant::now() > deadline {
@@ -163,6 +202,23 @@ impl Server {
         let mut child = self.child.take().expect("a running server");
         child.kill().expect("SIGKILL the server");
         child.wait().expect("reap the killed server");
+    }
+
+    /// Waits up to `timeout` for the server to exit by itself; its status, or `None` while
+    /// it still runs.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let child = self.child.as_mut().expect("a running server");
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = child.try_wait().expect("wait for the server") {
+                self.child = None;
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// SIGTERM, then waits for the exit (graceful: drain, snapshots, journal synced).
