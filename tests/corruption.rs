@@ -403,13 +403,11 @@ fn differences(api: &Api, confirmed: &[Confirmed]) -> Vec<String> {
     let mut wrong = Vec::new();
     for order in confirmed {
         let answer = api.order(&order.order_id);
-        if answer.status != 200 || answer.data()["status"] != order.status {
+        let served = &answer.body["data"]["status"];
+        if answer.status != 200 || served != order.status {
             wrong.push(format!(
-                "{} acknowledged {} but served {} {}",
-                order.order_id,
-                order.status,
-                answer.status,
-                answer.data()["status"]
+                "{} acknowledged {} but served {} {served}",
+                order.order_id, order.status, answer.status
             ));
         }
     }
