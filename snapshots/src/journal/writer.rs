@@ -102,6 +102,8 @@ const RELAXED_FILE_SYNC_INTERVAL: Duration = Duration::from_millis(500);
 pub(super) fn flush_until_closed(shared: std::sync::Weak<Shared>, interval: Duration) {
     sled::write_log_buffers_inline_on_this_thread();
     let mut file_synced_at = Instant::now();
+    // Flushed to the OS, not yet fdatasync'ed: the seq to seal once it is.
+    let mut unsynced_seq = None;
     loop {
         std::thread::sleep(interval);
         let Some(shared) = shared.upgrade() else {
@@ -111,32 +113,53 @@ pub(super) fn flush_until_closed(shared: std::sync::Weak<Shared>, interval: Dura
             return;
         }
         if shared.unflushed.swap(false, Ordering::AcqRel) {
-            let started = Instant::now();
-            // Everything the writer had handed to sled before the flush is covered by it.
-            let written_seq = shared.written_seq.load(Ordering::Acquire);
-            if let Err(error) = shared.store.flush() {
-                tracing::error!(%error, "relaxed-mode flush failed");
-                return;
+            match flush_relaxed(&shared) {
+                Some(written_seq) => unsynced_seq = Some(written_seq),
+                None => return,
             }
-            if let Err(error) = shared.record_seal(written_seq) {
-                tracing::error!(%error, "relaxed-mode seal failed");
-                return;
-            }
+        }
+        if let Some(written_seq) = unsynced_seq {
             if file_synced_at.elapsed() >= RELAXED_FILE_SYNC_INTERVAL {
                 file_synced_at = Instant::now();
-                if let Err(error) = shared.store.sync_data_file() {
-                    tracing::error!(%error, "relaxed-mode fdatasync failed");
+                if !sync_and_seal_relaxed(&shared, written_seq) {
                     return;
                 }
+                unsynced_seq = None;
             }
-            let counters = &shared.counters;
-            let sync_us = started.elapsed().as_micros() as u64;
-            counters
-                .sync_time_us_total
-                .fetch_add(sync_us, Ordering::Relaxed);
-            counters.sync_count.fetch_add(1, Ordering::Relaxed);
         }
     }
+}
+
+/// One relaxed-mode flush; returns the seq it covers (everything the writer had handed to
+/// sled before it), `None` after an error (logged).
+fn flush_relaxed(shared: &Shared) -> Option<u64> {
+    let started = Instant::now();
+    let written_seq = shared.written_seq.load(Ordering::Acquire);
+    if let Err(error) = shared.store.flush() {
+        tracing::error!(%error, "relaxed-mode flush failed");
+        return None;
+    }
+    let counters = &shared.counters;
+    let sync_us = started.elapsed().as_micros() as u64;
+    counters
+        .sync_time_us_total
+        .fetch_add(sync_us, Ordering::Relaxed);
+    counters.sync_count.fetch_add(1, Ordering::Relaxed);
+    Some(written_seq)
+}
+
+/// fdatasync of sled's data file, then the seal: sealed only once on the disk, so the seal
+/// never claims what a power loss could take from sled. False after an error (logged).
+fn sync_and_seal_relaxed(shared: &Shared, written_seq: u64) -> bool {
+    if let Err(error) = shared.store.sync_data_file() {
+        tracing::error!(%error, "relaxed-mode fdatasync failed");
+        return false;
+    }
+    if let Err(error) = shared.record_seal(written_seq) {
+        tracing::error!(%error, "relaxed-mode seal failed");
+        return false;
+    }
+    true
 }
 
 /// What the writer took from `Pending`; its buffers are reused batch after batch.

@@ -2,7 +2,7 @@ use std::path::Path;
 
 use playcore_snapshots::codec::write_journal_record;
 use playcore_snapshots::{
-    corrupt_last_record, recover, Corruption, Durability, Store, StoreError, TailCut,
+    corrupt_last_record, recover, Corruption, Durability, Journal, Store, StoreError, TailCut,
 };
 
 use crate::helpers::*;
@@ -245,5 +245,34 @@ fn a_damaged_seal_is_refused() -> TestResult {
         return Err("a damaged seal must be refused".into());
     };
     assert_eq!(damage.file, path);
+    Ok(())
+}
+
+#[test]
+fn the_seal_follows_the_durable_journal_in_both_modes() -> TestResult {
+    let relaxed = Durability::Relaxed {
+        flush_interval_ms: 5,
+    };
+    for durability in [Durability::Fsync, relaxed] {
+        let directory = tempfile::tempdir()?;
+        let sealed = |directory: &Path| {
+            playcore_snapshots::seal::read_seal(directory)
+                .ok()
+                .flatten()
+                .map_or(0, |seal| seal.durable_seq)
+        };
+        let store = Store::open(directory.path())?;
+        let journal = Journal::start(store.clone(), config(durability, 4096), 1);
+        append_many(&journal, 10)?;
+        wait_all_durable(&journal)?;
+        // Relaxed mode seals after the flusher's next fdatasync (every 500 ms).
+        assert!(
+            eventually(|| sealed(directory.path()) == 10),
+            "{durability:?}: sealed {}",
+            sealed(directory.path())
+        );
+        journal.shutdown()?;
+        assert_eq!(sealed(directory.path()), 10, "{durability:?}");
+    }
     Ok(())
 }
