@@ -1,4 +1,4 @@
-//! Settings, layered as API.md fixes it. Each layer overrides the ones before:
+//! Settings, layered as README's "Configuration" describes. Each layer overrides the ones before:
 //!
 //! 1. `config/default.toml` as embedded in the binary (so the server runs from any
 //!    directory), then `./config/default.toml` when that file exists (not required);

@@ -1,4 +1,4 @@
-//! The reply envelope of API.md:
+//! The reply envelope (README, "Replies and errors"):
 //! `{"success":true,"data":…,"requestId":…,"timestamp":…}` and
 //! `{"success":false,"error":{"code","message","details"?},"requestId":…,"timestamp":…}`.
 //!

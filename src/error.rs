@@ -1,4 +1,4 @@
-//! The API's errors: one [`ErrorCode`] per code of the contract (API.md), carried by
+//! The API's errors: one [`ErrorCode`] per code of the README's error table, carried by
 //! [`ApiError`], which renders itself as the error envelope.
 //!
 //! Every error has the same shape (code, message, optional details), so the per-code

@@ -1,6 +1,6 @@
 //! Crash test: kill -9 the real server under load, restart it on the same data directory,
-//! and check that everything a 2xx reply confirmed is still there (DESIGN.md, "Durability
-//! contract" and "Invariants"), and that order timeouts still fire after recovery.
+//! and check that everything a 2xx reply confirmed is still there (README, "Durability"
+//! and "Invariants"), and that order timeouts still fire after recovery.
 //!
 //! Repeat a run with `CRASH_SEED=<seed printed by the failing run>`.
 

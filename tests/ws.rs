@@ -1,4 +1,4 @@
-//! Black-box tests of the websockets (API.md, "Websockets") against the real binary: the
+//! Black-box tests of the websockets (README, "Websockets") against the real binary: the
 //! first frame, frames after grabs and payments, coalescing under a burst, the final frame
 //! equal to the activity's state, group progress, 404 before the upgrade (unknown ids, and
 //! activities the public detail does not show, with their groups), a slow client

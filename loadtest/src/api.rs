@@ -6,7 +6,7 @@ use crate::HarnessError;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-/// Every error code of API.md, so answers can be counted without allocating.
+/// Every error code of the API (README's error table), so answers can be counted without allocating.
 pub const ERROR_CODES: [&str; 23] = [
     "VALIDATION_FAILED",
     "UNAUTHORIZED",
@@ -37,10 +37,10 @@ pub const ERROR_CODES: [&str; 23] = [
 pub const OK: &str = "OK";
 /// The count key of a request that got no HTTP answer.
 pub const TRANSPORT: &str = "TRANSPORT";
-/// The count key of an error reply whose code is not in API.md.
+/// The count key of an error reply whose code is not one of them.
 pub const OTHER: &str = "OTHER";
 
-/// How many count keys there are: the error codes of API.md, then OK, TRANSPORT, OTHER.
+/// How many count keys there are: the API's error codes, then OK, TRANSPORT, OTHER.
 pub const CODE_SLOTS: usize = ERROR_CODES.len() + 3;
 
 /// The index of a count key (unknown codes share OTHER's).

@@ -1,5 +1,5 @@
 //! The admin API: activities, approval, publication, stats, orders and the event log.
-//! Bearer tokens; roles per API.md: operator (create, edit, submit, publish), approver
+//! Bearer tokens; roles (README, "Configuration"): operator (create, edit, submit, publish), approver
 //! (approve, reject), admin (everything). Reads need any role.
 
 use crate::approval_flows;

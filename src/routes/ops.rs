@@ -1,4 +1,4 @@
-//! Operations endpoints: liveness, readiness and metrics (API.md, "Operations").
+//! Operations endpoints: liveness, readiness and metrics (README, "Replies and errors").
 
 use std::sync::Arc;
 

@@ -114,7 +114,7 @@ async fn get_activity(core: CoreData, path: web::Path<String>) -> Result<HttpRes
     Ok(envelope::ok(ActivityDto::from(view.as_ref())))
 }
 
-/// The grab body of API.md. `storeId`, `city`, `device` and `tags` describe the user for
+/// The grab body (openapi.json). `storeId`, `city`, `device` and `tags` describe the user for
 /// the gray release (see `crate::gray`); `city` also for the city rule (`rules.cities`).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]

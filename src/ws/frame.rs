@@ -1,4 +1,4 @@
-//! The websocket frames of API.md, serialised once per state and shared by every
+//! The websocket frames (README, "Websockets"; `x-websocket-frame` in openapi.json), serialised once per state and shared by every
 //! subscriber of that state: a [`Frame`] is a reference-counted string, so handing it to
 //! ten thousand connections costs ten thousand reference-count increments, not copies.
 

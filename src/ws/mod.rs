@@ -1,4 +1,4 @@
-//! Websockets (API.md, "Websockets"): `GET /ws/activities/{activityId}` and
+//! Websockets (README, "Websockets"): `GET /ws/activities/{activityId}` and
 //! `GET /ws/groups/{groupId}` push the durable state of an activity or a group as JSON
 //! text frames: the current state first, then coalesced updates, at most one frame per
 //! subscriber per `ws.push_interval_ms`, always ending on the latest state.

@@ -31,7 +31,7 @@ use serde_json::{json, Value};
 use server::{Request, Server, ADMIN_TOKEN, APPROVER_TOKEN, OPERATOR_TOKEN};
 use sha2::Sha256;
 
-/// The roles of API.md, with the development token holding each alone.
+/// The roles (README, "Configuration"), with the development token holding each alone.
 const ROLE_TOKENS: [(&str, &str); 3] = [
     ("operator", OPERATOR_TOKEN),
     ("approver", APPROVER_TOKEN),

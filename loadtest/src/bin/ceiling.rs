@@ -65,7 +65,7 @@ enum ThreadPolicy {
 
 /// Puts this thread, and every thread it starts afterwards, under `policy`. The same as
 /// playcore's `startup::apply_thread_policy`, copied: this crate talks to the server over
-/// HTTP only and depends on none of its crates (DESIGN.md).
+/// HTTP only and depends on none of its crates, so it measures HTTP and nothing of playcore.
 fn apply_thread_policy(policy: ThreadPolicy) -> io::Result<()> {
     #[cfg(target_os = "linux")]
     {

@@ -1,5 +1,5 @@
 //! Property tests: random command sequences against both kinds of play, with the
-//! invariants of DESIGN.md checked after every command, and recovery by replay. Archiving
+//! invariants (README, "Invariants") checked after every command, and recovery by replay. Archiving
 //! is one of the steps; a shadow state that never archives runs the same commands, and
 //! every decision must be the same in both.
 
