@@ -141,7 +141,6 @@ impl Core {
     pub fn export_metrics(&self, metrics: &Metrics) {
         let journal = self.runtime.journal();
         let stats = journal.stats();
-        let as_gauge = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
         let levels = [
             (
                 "playcore_journal_appended_seq",
@@ -214,9 +213,7 @@ impl Core {
                 self.runtime.recovery.events_replayed as u64,
             ),
         ];
-        for (name, help, value) in levels {
-            metrics.gauge(name, help).set(as_gauge(value));
-        }
+        metrics.set_levels(&levels);
         self.export_eligibility(metrics);
         crate::storage::export_metrics(&self.runtime.store, journal, metrics);
     }

@@ -113,7 +113,6 @@ impl Unready {
 /// The guard's and the journal's health as gauges.
 pub fn export_metrics(store: &Store, journal: &Journal, metrics: &Metrics) {
     let space = store.space();
-    let as_gauge = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
     let levels = [
         (
             "playcore_storage_free_bytes",
@@ -141,9 +140,7 @@ pub fn export_metrics(store: &Store, journal: &Journal, metrics: &Metrics) {
             u64::from(journal.failure().is_some()),
         ),
     ];
-    for (name, help, value) in levels {
-        metrics.gauge(name, help).set(as_gauge(value));
-    }
+    metrics.set_levels(&levels);
 }
 
 #[cfg(test)]

@@ -177,6 +177,14 @@ impl Metrics {
         self.gauge_with_labels(name, help, &[])
     }
 
+    /// Sets each (name, help, value) gauge, saturating values beyond `i64::MAX`.
+    pub fn set_levels(&self, levels: &[(&str, &str, u64)]) {
+        for (name, help, value) in levels {
+            let value = i64::try_from(*value).unwrap_or(i64::MAX);
+            self.gauge(name, help).set(value);
+        }
+    }
+
     pub fn gauge_with_labels(&self, name: &str, help: &str, labels: &[(&str, &str)]) -> Arc<Gauge> {
         match self.register(name, help, Kind::Gauge, labels, || {
             Value::Gauge(Arc::default())

@@ -5,7 +5,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::{Api, Server, TestDir, APPROVER_TOKEN, OPERATOR_TOKEN};
 use playcore_snapshots::Store;
@@ -62,15 +62,7 @@ fn assert_chain(records: &[Value]) {
 }
 
 fn verify(data_dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_playcore"))
-        .arg("audit")
-        .arg("verify")
-        .arg("--data-dir")
-        .arg(data_dir)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("PLAYCORE_ENV")
-        .output()
-        .expect("playcore audit verify runs")
+    common::run_playcore(&["audit", "verify", "--data-dir", &data_dir.to_string_lossy()])
 }
 
 fn text(output: &Output) -> String {

@@ -69,8 +69,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::codec::{self, EventFrames, JournalHeader, RecordFault};
+use crate::codec::{self, JournalHeader, RecordFault};
 use crate::journal::{parse_snapshot_file_name, snapshot_file_name, Durability};
+use crate::recovery::{verify_journal_record, verify_snapshot_bytes};
 use crate::seal::Seal;
 use crate::store::{sync_directory, Store, StoreError};
 use records::{file_checksum, hex, RecordsReader, RecordsWriter};
@@ -506,14 +507,6 @@ fn copy_snapshot(
     }))
 }
 
-fn verify_snapshot_bytes(bytes: &[u8], seq: u64) -> Result<(), String> {
-    match codec::read_snapshot_value(bytes) {
-        Ok((file_seq, _)) if file_seq == seq => Ok(()),
-        Ok((file_seq, _)) => Err(format!("holds seq {file_seq}, its name says {seq}")),
-        Err(fault) => Err(fault.to_string()),
-    }
-}
-
 /// Copies the journal records whose first seq is <= `bound`.
 fn copy_journal(
     store: &Store,
@@ -540,26 +533,6 @@ fn copy_journal(
         writer.put(&key, &value)?;
     }
     Ok((writer.finish()?, span))
-}
-
-/// Checks one journal record as recovery does: header, checksum, key, event frames.
-fn verify_journal_record(key: &[u8], value: &[u8]) -> Result<JournalHeader, RecordFault> {
-    let (header, body) = codec::read_journal_record(value)?;
-    if codec::key_seq(key) != Some(header.first_seq) {
-        return Err(RecordFault::KeyMismatch);
-    }
-    if body.is_empty() {
-        return Ok(header); // a gap record: no events
-    }
-    let mut events = 0_u64;
-    for frame in EventFrames::new(body) {
-        frame?;
-        events += 1;
-    }
-    if events != u64::from(header.count) {
-        return Err(RecordFault::MalformedBody);
-    }
-    Ok(header)
 }
 
 fn copy_trees(store: &Store, folder: &Path) -> Result<Vec<FileEntry>, BackupError> {
@@ -793,7 +766,9 @@ fn verify_snapshot_file(path: &Path, name: &str) -> Result<(), BackupError> {
         .strip_prefix("snapshots/")
         .and_then(parse_snapshot_file_name)
         .map_or(0, |(_, seq)| seq);
-    verify_snapshot_bytes(&bytes, seq).map_err(|reason| BackupError::damaged(path, name, reason))
+    verify_snapshot_bytes(&bytes, seq)
+        .map(drop)
+        .map_err(|reason| BackupError::damaged(path, name, reason))
 }
 
 fn verify_tree_file(path: &Path, name: &str) -> Result<(), BackupError> {

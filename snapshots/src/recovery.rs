@@ -517,12 +517,28 @@ fn choose(
 /// A snapshot file's payload, verified to be the snapshot of `seq`.
 fn read_snapshot_file(path: &Path, seq: u64) -> Result<Vec<u8>, String> {
     let bytes = std::fs::read(path).map_err(|error| error.to_string())?;
+    verify_snapshot_bytes(&bytes, seq).map(<[u8]>::to_vec)
+}
+
+/// The payload of a snapshot file's bytes, verified to be the snapshot of `seq` (its name).
+pub(crate) fn verify_snapshot_bytes(bytes: &[u8], seq: u64) -> Result<&[u8], String> {
     let (file_seq, payload) =
-        codec::read_snapshot_value(&bytes).map_err(|fault| fault.to_string())?;
+        codec::read_snapshot_value(bytes).map_err(|fault| fault.to_string())?;
     if file_seq != seq {
-        return Err(format!("holds seq {file_seq}"));
+        return Err(format!("holds seq {file_seq}, its name says {seq}"));
     }
-    Ok(payload.to_vec())
+    Ok(payload)
+}
+
+/// Verifies one journal record on its own (header, checksum, key, event frames), as
+/// recovery does record by record.
+pub(crate) fn verify_journal_record(
+    key: &[u8],
+    value: &[u8],
+) -> Result<codec::JournalHeader, RecordFault> {
+    let (first_seq, end_seq) = verify_record(key, value, None, &mut Vec::new())?;
+    let count = u32::try_from(end_seq - first_seq).map_err(|_| RecordFault::MalformedBody)?;
+    Ok(codec::JournalHeader { first_seq, count })
 }
 
 /// The seqs of each stream's snapshot files.
