@@ -75,6 +75,14 @@ pub fn run(
     Ok(decision)
 }
 
+/// The field a validation refusal names; `None` for any other outcome.
+pub fn refused_field(outcome: &Result<Decision, Rejection>) -> Option<&str> {
+    match outcome {
+        Err(Rejection::Validation { field, .. }) => Some(field),
+        _ => None,
+    }
+}
+
 /// Like `run`, for a command that must be accepted.
 pub fn ok(state: &mut ActivityState, command: Command, now_ms: i64) -> Decision {
     let description = format!("{command:?}");
