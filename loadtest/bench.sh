@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The measurements of the README's Performance section, on this machine, loopback only.
+# The HTTP benchmark of docs/benchmarks.md, on this machine, loopback only.
 #
 #   bash loadtest/bench.sh            # everything (about 5 minutes on 2 cores)
 #   STEPS="ceiling open" bash loadtest/bench.sh
@@ -19,7 +19,7 @@ PLAYCORE_PORT=${PLAYCORE_PORT:-18080}
 CEILING_PORT=${CEILING_PORT:-18090}
 CONCURRENCY=${CONCURRENCY:-256}
 # Rounds of the ceiling step, 200,000 grabs each; the ratio is the median of the rounds'
-# ratios, so more rounds weigh a noisy moment of this shared VM less.
+# ratios, so more rounds weigh a noisy moment of a shared machine less.
 ROUNDS=${ROUNDS:-5}
 PLAYCORE=http://127.0.0.1:$PLAYCORE_PORT
 CEILING=http://127.0.0.1:$CEILING_PORT

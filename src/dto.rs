@@ -51,7 +51,7 @@ impl std::fmt::Display for Rfc3339 {
 
 impl Serialize for Rfc3339 {
     /// Three per grab reply: serialized as one string, not through `collect_str`'s
-    /// formatter (1.6 % of the server's CPU under a rush).
+    /// formatter, which showed in profiles of a rush.
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self.fast_bytes() {
             Some(text) => serializer.serialize_str(std::str::from_utf8(&text).unwrap_or_default()),
@@ -71,7 +71,7 @@ impl<T: std::fmt::Display> Serialize for Displayed<T> {
 }
 
 /// [`rfc3339`] of a time in years 1970..=9999. Each field is written digit by digit with
-/// constant divisors (a loop over powers of ten made this 1 % of a rush's worker CPU).
+/// constant divisors (a loop over powers of ten showed in profiles of a rush).
 fn rfc3339_bytes(ms: i64) -> [u8; 24] {
     let (days, ms_of_day) = (ms / 86_400_000, ms % 86_400_000);
     let (year, month, day) = civil_from_days(days);

@@ -38,8 +38,7 @@ fn exit_code(error: &CliError) -> u8 {
 /// Turns transparent huge pages off for this process. The state grows with every order,
 /// and with huge pages each first touch of a fresh 2 MiB region zeroes all of it at once:
 /// an actor or HTTP worker stalls for a millisecond or more mid-request, which is most of
-/// the latency tail under load (on a 2-core VM, 20,000 grabs/s open loop: p99 19–22 ms
-/// with huge pages, 5–11 ms without). With 4 KiB pages the same zeroing is spread thinly.
+/// the latency tail under load. With 4 KiB pages the same zeroing is spread thinly.
 fn disable_transparent_huge_pages() -> std::io::Result<()> {
     #[cfg(target_os = "linux")]
     {

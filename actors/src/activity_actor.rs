@@ -43,8 +43,8 @@ pub enum SubjectView {
 }
 
 /// An accepted command's answer. The view is boxed: the answer travels from the actor
-/// through the journal's held replies, a oneshot and several futures, and a 264-byte value
-/// was copied at every step (1 µs of memmove per grab, the most of any one symbol).
+/// through the journal's held replies, a oneshot and several futures, and an unboxed view
+/// would be copied at every step.
 #[derive(Clone, Debug)]
 pub struct Answer {
     pub subject: Box<SubjectView>,

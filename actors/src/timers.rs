@@ -4,10 +4,10 @@
 //! land in one ordered set by due time, so each tick pops what is due instead of scanning
 //! every order. A B-tree rather than a binary heap: a heap's vector doubles as it grows,
 //! and with a million deadlines queued that one copy (tens of megabytes, fresh pages)
-//! stalled every actor that scheduled a deadline for 20 ms or more; a B-tree grows a node
-//! at a time. The same deadline queued twice is kept once (firing it twice would change
-//! nothing). The supervisor only nudges: the owning actor decides (a paid order is not
-//! expired). The queue is rebuilt from recovered state when the actors start.
+//! stalled every actor that scheduled a deadline; a B-tree grows a node at a time. The
+//! same deadline queued twice is kept once (firing it twice would change nothing). The
+//! supervisor only nudges: the owning actor decides (a paid order is not expired). The
+//! queue is rebuilt from recovered state when the actors start.
 
 use crate::domain::ActivityId;
 use std::collections::BTreeSet;

@@ -22,9 +22,8 @@ use std::time::Duration;
 
 use crate::throttle::{LogThrottle, LOG_INTERVAL};
 
-/// How often the guard reads the file system's free space. At the 20 MiB/s a rush of
-/// grabs writes to sled on this machine, an interval writes about 2 MiB: far below any
-/// sensible reserve.
+/// How often the guard reads the file system's free space: what a rush of grabs writes
+/// in one interval is far below any sensible reserve.
 pub const CHECK_INTERVAL: Duration = Duration::from_millis(100);
 /// The guard clears once free space exceeds the reserve by a twentieth of it.
 pub const CLEAR_MARGIN_DIVISOR: u64 = 20;

@@ -1,4 +1,4 @@
-//! Operations endpoints: liveness, readiness and metrics (README, "Replies and errors").
+//! Operations endpoints: liveness, readiness and metrics (README, "Operations").
 
 use std::sync::Arc;
 
