@@ -16,7 +16,7 @@ binary=${PLAYCORE_BINARY:-$root/target/release/playcore}
 chromium=${CHROMIUM_PATH:-/usr/bin/chromium}
 export E2E_SCREENSHOT_DIR=${E2E_SCREENSHOT_DIR:-$root/target/e2e}
 export CHROMIUM_PATH=$chromium
-# How long the server may take to become ready, in tenths of a second.
+# How long the server may take to become ready, in polls of 100 ms (30 s).
 ready_wait_max=300
 
 fail() {
