@@ -160,12 +160,12 @@ impl Core {
             (
                 "playcore_requests_in_flight",
                 "commands admitted and not yet answered (the group commit's load signal)",
-                stats.requests_in_flight,
+                stats.waiters_expected,
             ),
             (
                 "playcore_replies_held",
                 "replies held until the journal makes them durable (with the commands in flight, when a batch need not wait)",
-                stats.replies_held,
+                stats.waiters_waiting,
             ),
             (
                 "playcore_journal_batches_written",

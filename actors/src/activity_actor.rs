@@ -1,10 +1,10 @@
 //! The actor shell around one activity's state machine.
 //!
 //! For a command it calls `decide`; an accepted decision is appended to the journal as one
-//! entry (so a multi-event decision is atomic), applied in memory at once, and answered with
-//! the journal position the answer depends on. The actor never waits for the disk: callers
-//! wait for the durable watermark (see `Registry::execute`), and public views are published
-//! only once the journal covers them.
+//! entry (so a multi-event decision is atomic) and applied in memory at once. The actor never
+//! waits for the disk: its answer, read results and the views the entry changed go to its
+//! [`Gate`](crate::durable::Gate), which releases them once the journal made the entry
+//! durable.
 //!
 //! Eligibility across activities (new users only, mutual exclusion) is checked between
 //! `decide` and the journal, on the shared indexes of [`crate::eligibility`]; an activity
@@ -12,11 +12,10 @@
 
 use crate::domain::decide::Subject;
 use crate::domain::{ActivityState, Command, Event, EventKind, Ineligibility, Rejection};
+use crate::durable::{Durable, Gate, Publisher, Release};
 use crate::eligibility::{self, ClaimError, Eligibility};
 use crate::floors::SnapshotFloors;
-use crate::held_replies::HeldReplies;
 use crate::mailbox::MailboxBound;
-use crate::publisher::Publisher;
 use crate::timers::{Deadline, DeadlineKind, Timers};
 use crate::views::{self, ActivityView, GroupView, OrderView};
 use actix::prelude::*;
@@ -43,21 +42,16 @@ pub enum SubjectView {
 }
 
 /// An accepted command's answer. The view is boxed: the answer travels from the actor
-/// through the journal's held replies, a oneshot and several futures, and an unboxed view
-/// would be copied at every step.
+/// through the gate, a oneshot and several futures, and a large value is copied at every
+/// step.
 #[derive(Clone, Debug)]
 pub struct Answer {
     pub subject: Box<SubjectView>,
     pub replayed: bool,
 }
 
-/// The actor's reply: the outcome, and the journal position it depends on. The caller
-/// must not reveal it before the durable watermark reaches `durable_after_seq`.
-#[derive(Debug)]
-pub struct Reply {
-    pub outcome: Result<Answer, Rejection>,
-    pub durable_after_seq: u64,
-}
+/// The actor's reply, sent only once the entry it depends on is durable.
+pub type Reply = Durable<Result<Answer, Rejection>>;
 
 /// Run a command on the activity. The reply travels on the oneshot (so the sender can use
 /// `try_send` and learn at once that the mailbox is full).
@@ -68,11 +62,11 @@ pub struct Execute {
     pub reply: Option<oneshot::Sender<Reply>>,
 }
 
-/// A read run inside the actor: it gets the state and the journal position it reflects.
-pub type ReadFunction = Box<dyn FnOnce(&ActivityState, u64) + Send>;
+/// A read run inside the actor: it reads the state and returns what sends its result, which
+/// the gate runs once the state it read is durable.
+pub type ReadFunction = Box<dyn FnOnce(&ActivityState) -> Release + Send>;
 
-/// Read the state (admin queries). The closure gets the state and the journal position it
-/// reflects, and sends its own result.
+/// Read the state (admin queries); the result is sent once what it reflects is durable.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Read {
@@ -140,19 +134,12 @@ pub struct ActivityActor {
     state: ActivityState,
     journal: Journal,
     timers: Arc<Timers>,
-    publisher: Publisher,
+    /// Holds replies, read results and views until the journal made them durable.
+    gate: Gate,
     floors: Arc<SnapshotFloors>,
     settings: ActorSettings,
     eligibility: Arc<Eligibility>,
     mailbox: Arc<MailboxBound>,
-    /// Replies waiting for the journal to make their position durable, oldest first.
-    /// Holding them here (instead of each caller waiting) costs one durability waiter per
-    /// flush for the whole actor. A reply waits only for a position already appended, so
-    /// this holds at most what the actor answers during one journal sync (and the journal's
-    /// own bound stops appends long before memory matters).
-    held_replies: HeldReplies,
-    /// A durability waiter is running (for staged views and held replies).
-    waiting: bool,
     /// Journal position of the last entry this actor appended (or recovered).
     last_seq: u64,
     /// Entries appended since the last snapshot.
@@ -178,15 +165,13 @@ impl ActivityActor {
         let snapshot_due_after = shared.settings.snapshot_due_after(snapshot_entries(&state));
         ActivityActor {
             state,
-            held_replies: HeldReplies::new(shared.journal.clone()),
+            gate: Gate::new(shared.journal.clone(), publisher),
             journal: shared.journal,
             timers: shared.timers,
-            publisher,
             floors: shared.floors,
             settings: shared.settings,
             eligibility: shared.eligibility,
             mailbox,
-            waiting: false,
             last_seq,
             entries_since_snapshot: 0,
             snapshot_due_after,
@@ -508,8 +493,8 @@ impl ActivityActor {
         }
     }
 
-    /// Builds the views this entry changed and hands them to the publisher, which reveals
-    /// them once the journal has made `last_seq` durable.
+    /// Builds the views this entry changed and hands them to the gate, which publishes them
+    /// once the journal has made `last_seq` durable.
     fn stage_views(&mut self, mut groups: Vec<u64>, context: &mut Context<Self>) {
         groups.sort_unstable();
         groups.dedup();
@@ -525,66 +510,21 @@ impl ActivityActor {
                 })
             })
             .collect();
-        self.publisher.stage(self.last_seq, activity, group_views);
+        self.gate.stage_views(self.last_seq, activity, group_views);
         self.ensure_waiter(context);
     }
 
-    /// Sends a reply once its position is durable: at once if it already is, else it is held
-    /// until the durability waiter sees the watermark pass it.
-    fn reply_when_durable(
-        &mut self,
-        sender: oneshot::Sender<Reply>,
-        reply: Reply,
-        context: &mut Context<Self>,
-    ) {
-        let durable_seq = self.journal.durable_seq();
-        if reply.durable_after_seq <= durable_seq {
-            // Views first (and earlier replies), so whoever gets this reply can read what it
-            // says: the watermark may pass before the waiter has published anything.
-            self.release_durable(durable_seq);
-            let _ = sender.send(reply);
-            return;
-        }
-        self.held_replies.hold(sender, reply);
-        self.ensure_waiter(context);
-    }
-
-    /// The oldest position something here waits on.
-    fn oldest_waiting_seq(&self) -> Option<u64> {
-        let held = self.held_replies.oldest_seq();
-        match (self.publisher.oldest_staged_seq(), held) {
-            (Some(staged), Some(held)) => Some(staged.min(held)),
-            (staged, held) => staged.or(held),
-        }
-    }
-
+    /// Starts the gate's next wait for the durable seq, if it needs one; when it ends, the
+    /// gate releases what became durable and the next wait starts.
     fn ensure_waiter(&mut self, context: &mut Context<Self>) {
-        if self.waiting {
-            return;
-        }
-        let Some(target_seq) = self.oldest_waiting_seq() else {
+        let Some(wait) = self.gate.next_wait() else {
             return;
         };
-        self.waiting = true;
-        let journal = self.journal.clone();
-        let wait = async move { journal.wait_durable(target_seq).await };
-        context.spawn(wait.into_actor(self).map(|result, actor, context| {
-            actor.waiting = false;
-            if result.is_err() {
-                // The journal failed: nothing more becomes durable, nothing is revealed;
-                // dropping the held senders tells their callers.
-                actor.held_replies.drop_all();
-                return;
+        context.spawn(wait.into_actor(self).map(|outcome, actor, context| {
+            if actor.gate.woken(outcome) {
+                actor.ensure_waiter(context);
             }
-            actor.release_durable(actor.journal.durable_seq());
-            actor.ensure_waiter(context);
         }));
-    }
-
-    /// Publishes the views and sends the replies the watermark now covers.
-    fn release_durable(&mut self, durable_seq: u64) {
-        self.publisher.publish_durable(durable_seq);
-        self.held_replies.release(durable_seq);
     }
 
     /// Queues a snapshot of the whole state at `last_seq`: the actor only takes an image
@@ -685,7 +625,7 @@ impl Actor for ActivityActor {
 
     fn started(&mut self, context: &mut Context<Self>) {
         self.schedule_recovered();
-        self.publisher.publish_now(
+        self.gate.publish_now(
             Arc::new(views::activity_view(&self.state)),
             self.all_group_views(),
         );
@@ -735,11 +675,8 @@ impl Handler<Execute> for ActivityActor {
         let outcome = self.execute(&message.command, context);
         match message.reply {
             Some(sender) => {
-                let reply = Reply {
-                    outcome,
-                    durable_after_seq: self.last_seq,
-                };
-                self.reply_when_durable(sender, reply, context);
+                self.gate.reply(self.last_seq, sender, outcome);
+                self.ensure_waiter(context);
             }
             None => self.retry_refused_deadline(&message.command, &outcome),
         }
@@ -749,9 +686,11 @@ impl Handler<Execute> for ActivityActor {
 impl Handler<Read> for ActivityActor {
     type Result = ();
 
-    fn handle(&mut self, message: Read, _: &mut Context<Self>) {
+    fn handle(&mut self, message: Read, context: &mut Context<Self>) {
         self.mailbox.leave();
-        (message.read)(&self.state, self.last_seq);
+        let release = (message.read)(&self.state);
+        self.gate.read(self.last_seq, release);
+        self.ensure_waiter(context);
     }
 }
 

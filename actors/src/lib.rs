@@ -8,11 +8,11 @@
 //! - `eligibility`: the platform-wide indexes behind "new users only" and mutual exclusion.
 //! - `cold`: archived orders in the cold store: written whole by the archiver, read back
 //!   to complete the views of archived stubs.
-//! - `durability`: waiters for the journal's durable watermark, woken exactly once.
-//! - `held_replies`: replies held until durable, counted for the journal's group commit.
+//! - `durable`: the one path to visibility: replies, read results and views are held in
+//!   each actor's gate until the journal made them durable (websocket pushes are
+//!   published views).
 //! - `floors`: how far back recovery needs the journal, so it can be truncated.
 //! - `mailbox`: the real bound on an actor's mailbox (503 OVERLOADED past it).
-//! - `publisher`: reveals views once the journal made them durable (watch channels).
 //! - `registry`: activity id -> actor and views; `execute` is the one path to an actor.
 //! - `timers`: the timeout supervisor's deadline queue.
 //! - `runtime`: recovery, the arbiter pool, the timer loop and ordered shutdown.
@@ -20,12 +20,10 @@
 pub mod activity_actor;
 pub mod cold;
 pub mod domain;
-pub mod durability;
+pub mod durable;
 pub mod eligibility;
 pub mod floors;
-pub mod held_replies;
 pub mod mailbox;
-pub mod publisher;
 pub mod registry;
 pub mod runtime;
 pub mod timers;

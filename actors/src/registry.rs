@@ -1,16 +1,16 @@
 //! The registry: activity id -> actor address and published views (a dashmap, so HTTP
 //! workers find an actor without a lock or a hop). `execute` is the one path from a caller
-//! to an actor: one mailbox hop, then a wait for the durable watermark. Order views of
+//! to an actor: one mailbox hop there, and the actor's gate sends the answer back once it is
+//! durable (`crate::durable`), so the caller has no wait of its own. Order views of
 //! archived orders are completed from the cold store on the way out (`execute`, `order`,
 //! `complete_orders`), on the blocking pool and only when an answer holds one.
 
 use crate::activity_actor::ActivityActor;
-use crate::activity_actor::{Answer, Execute, Read, SubjectView};
+use crate::activity_actor::{Answer, Execute, Read, ReadFunction, SubjectView};
 use crate::cold::ColdOrders;
 use crate::domain::{ActivityId, ActivityState, Command, GroupId, OrderId, Rejection};
-use crate::durability::DurabilityWaiters;
+use crate::durable::{Published, Release};
 use crate::mailbox::MailboxBound;
-use crate::publisher::Published;
 use crate::views::{order_view, ActivityView, GroupView, OrderView};
 use actix::Addr;
 use dashmap::DashMap;
@@ -49,7 +49,6 @@ pub struct ActivityHandle {
 pub struct Registry {
     activities: DashMap<ActivityId, ActivityHandle>,
     journal: Journal,
-    durability: Arc<DurabilityWaiters>,
     capacity: usize,
     /// Turns true at shutdown: background loops stop and release the journal.
     closing: watch::Sender<bool>,
@@ -58,14 +57,11 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Must run inside an actix system (it starts the durability releaser).
     pub fn new(journal: Journal, capacity: usize, cold: Arc<ColdOrders>) -> Registry {
-        let (closing, closing_receiver) = watch::channel(false);
-        let durability = DurabilityWaiters::start(journal.clone(), closing_receiver);
+        let (closing, _) = watch::channel(false);
         Registry {
             activities: DashMap::new(),
             journal,
-            durability,
             capacity,
             closing,
             cold,
@@ -87,14 +83,6 @@ impl Registry {
     pub fn close(&self) {
         self.closing.send_replace(true);
         self.activities.clear();
-    }
-
-    /// Resolves once the journal made every entry up to `seq` durable.
-    pub async fn wait_durable(&self, seq: u64) -> Result<(), ExecuteError> {
-        self.durability
-            .wait(seq)
-            .await
-            .map_err(|_| ExecuteError::Unavailable)
     }
 
     pub fn journal(&self) -> &Journal {
@@ -171,21 +159,21 @@ impl Registry {
         Ok(entry.addr.clone())
     }
 
-    /// Runs a command on its activity and returns the answer once it is durable.
+    /// Runs a command on its activity and returns the answer, which is durable.
     pub async fn execute(&self, id: ActivityId, command: Command) -> Result<Answer, ExecuteError> {
         let addr = self.admit(id)?;
-        // The journal's group commit sizes its window by the requests in flight.
-        let in_flight = self.journal.request_started();
+        // The journal's group commit sizes its window by the callers that will wait.
+        let expected = self.journal.expect_waiter();
         let (sender, receiver) = oneshot::channel();
         addr.do_send(Execute {
             command,
             reply: Some(sender),
         });
-        // A stopped actor drops the message and with it the reply sender.
+        // The gate sends only what is durable; a stopped actor, or a journal that failed,
+        // drops the sender instead.
         let reply = receiver.await.map_err(|_| ExecuteError::Unavailable)?;
-        self.wait_durable(reply.durable_after_seq).await?;
-        drop(in_flight);
-        let answer = reply.outcome?;
+        drop(expected);
+        let answer = reply.into_inner()?;
         if !names_archived_order(&answer) {
             return Ok(answer);
         }
@@ -274,8 +262,8 @@ impl Registry {
         }
     }
 
-    /// Reads an activity's state in its actor; the result is returned once the state it
-    /// reflects is durable.
+    /// Reads an activity's state in its actor; the actor's gate sends the result once the
+    /// state it reflects is durable.
     pub async fn read<R, F>(&self, id: ActivityId, read: F) -> Result<R, ExecuteError>
     where
         R: Send + 'static,
@@ -283,13 +271,14 @@ impl Registry {
     {
         let addr = self.admit(id)?;
         let (sender, receiver) = oneshot::channel();
-        let read = Box::new(move |state: &ActivityState, seq: u64| {
-            let _ = sender.send((read(state), seq));
+        let read: ReadFunction = Box::new(move |state: &ActivityState| -> Release {
+            let result = read(state);
+            Box::new(move || {
+                let _ = sender.send(result);
+            })
         });
         addr.do_send(Read { read });
-        let (result, seq) = receiver.await.map_err(|_| ExecuteError::Unavailable)?;
-        self.wait_durable(seq).await?;
-        Ok(result)
+        receiver.await.map_err(|_| ExecuteError::Unavailable)
     }
 }
 

@@ -12,10 +12,10 @@ use crate::domain::Rejection;
 use crate::domain::{
     decide_create, ActivityConfig, ActivityId, ActivityState, Command, Event, EventKind,
 };
+use crate::durable::{self, Published, Publisher};
 use crate::eligibility::{Eligibility, EligibilityOptions};
 use crate::floors::SnapshotFloors;
 use crate::mailbox::MailboxBound;
-use crate::publisher::{Published, Publisher};
 use crate::registry::{ActivityHandle, ExecuteError, Registry};
 use crate::timers::{Deadline, DeadlineKind, Timers};
 use crate::views::{activity_view, ActivityView};
@@ -197,7 +197,9 @@ impl Runtime {
         let state = ActivityState::created(id, config, by, now);
         let view = Arc::new(activity_view(&state));
         let (id, handle) = self.spawn_actor(state, seq);
-        self.registry.wait_durable(seq).await?;
+        durable::wait(&self.journal, seq)
+            .await
+            .map_err(|_| ExecuteError::Unavailable)?;
         self.registry.insert(id, handle);
         Ok(view)
     }

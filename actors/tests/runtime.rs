@@ -95,8 +95,8 @@ async fn a_batch_every_caller_waits_on_is_written_before_its_window_ends() {
         "200 grabs took {waited:?} with a 30 s window"
     );
     let stats = runtime.journal().stats();
-    assert_eq!(stats.replies_held, 0);
-    assert_eq!(stats.requests_in_flight, 0);
+    assert_eq!(stats.waiters_waiting, 0);
+    assert_eq!(stats.waiters_expected, 0);
     runtime.shutdown().await.expect("a clean shutdown");
 }
 

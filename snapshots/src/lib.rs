@@ -53,7 +53,7 @@ pub mod throttle;
 
 pub use codec::{decode, encode, encode_into, CodecError};
 pub use cold::{ColdError, ColdStore};
-pub use journal::{AppendError, Durability, Journal, JournalConfig, JournalStats, RequestInFlight};
+pub use journal::{AppendError, Durability, ExpectedWaiter, Journal, JournalConfig, JournalStats};
 pub use recovery::{
     corrupt_last_record, read_events, recover, recover_with, verify_with, Corruption, Damage,
     Recovered, RecoveredEvent, RecoveredSnapshot, TailCut, Verified, QUARANTINE_DIRECTORY,

@@ -1,8 +1,8 @@
 //! The fan-out hub: one fan-out task per watched topic (an activity or a group), however
 //! many subscribers it has, so the activity actor does no per-subscriber work.
 //!
-//! The actor's publisher reveals a view only once the journal made it durable (see
-//! `playcore_actors::publisher`), through a watch channel. A topic's fan-out task watches
+//! The actor's gate publishes a view only once the journal made it durable (see
+//! `playcore_actors::durable`), through a watch channel. A topic's fan-out task watches
 //! that channel and, at most once per `push_interval`, serialises the newest view ONCE
 //! into a shared [`Frame`] and hands it to every subscriber's [`Mailbox`] without ever
 //! waiting: a mailbox holds one pending frame, and a newer frame replaces a pending one
@@ -499,7 +499,7 @@ mod tests {
     use super::*;
     use bytestring::ByteString;
     use playcore_actors::domain::{ActivityConfig, ApprovalStatus, Rules, Stock, TemplateCode};
-    use playcore_actors::publisher::{Published, Publisher};
+    use playcore_actors::durable::{Published, Publisher};
     use playcore_actors::views::ActivityView;
 
     /// A stand-in view: its frame is its version.

@@ -1,6 +1,9 @@
-//! The journal handle: actors append events (encoded on their own thread straight
-//! into the shared batch buffer) and learn through the durable watermark when the
-//! writer thread (module `writer`) has made them durable.
+//! The journal handle: callers append events to their stream (encoded on their own thread
+//! straight into the shared batch buffer), each getting a sequence number, and learn through
+//! the durable watermark (`durable_seq`, `wait_durable`) when the writer thread (module
+//! `writer`) has made them durable. The journal knows sequence numbers only; what waits on
+//! them is the caller's business, except for one hint that shapes the group commit:
+//! `expect_waiter` (a caller will wait soon) and `hint_waiting` (it waits now).
 //!
 //! Protocol between appenders and the writer:
 //! - `append` holds the `Pending` mutex only to encode one event onto the batch
@@ -55,7 +58,7 @@ pub struct JournalConfig {
     /// Fsync mode: when fewer than [`GROUP_COMMIT_EVENTS_ENOUGH`] entries are pending, the
     /// writer lets the batch gather this long before writing and syncing it. Each sync
     /// has a fixed cost (a sled flush on its io threads, an fdatasync, wake-ups), so under
-    /// load a short wait buys much larger batches and far fewer syncs; unloaded, a reply
+    /// load a short wait buys much larger batches and far fewer syncs; unloaded, a waiter
     /// waits this much longer. Zero syncs at once.
     pub group_commit_window: std::time::Duration,
 }
@@ -65,11 +68,10 @@ pub struct JournalConfig {
 pub const GROUP_COMMIT_EVENTS_ENOUGH: usize = 256;
 
 /// Fsync mode: a gathering batch of at least this many entries is written as soon as every
-/// request in flight waits on it (see [`Journal::reply_held`]): nothing more can join it
-/// until it is synced, and the rest of the window would leave the CPU idle. Smaller batches
-/// keep their window, because each sync costs about 200 µs of CPU on this 2-core VM (the
-/// writer's kernel time per batch): under a flow of requests, a short batch that everybody
-/// waits on is a moment's lull, not the end of the flow.
+/// expected waiter waits (see [`Journal::hint_waiting`]): nothing more can join it until it
+/// is synced, and the rest of the window would leave the CPU idle. Smaller batches keep
+/// their window: each sync has a fixed CPU cost, and a short batch that everybody waits on
+/// is a moment's lull in a flow, not its end.
 pub const GROUP_COMMIT_EARLY_EVENTS_MIN: usize = 128;
 
 impl Default for JournalConfig {
@@ -142,10 +144,11 @@ pub struct JournalStats {
     pub fdatasync_time_us_total: u64,
     pub sync_count: u64,
     pub pending_events: u64,
-    /// Requests counted by [`Journal::request_started`] and not yet finished.
-    pub requests_in_flight: u64,
-    /// Replies counted by [`Journal::reply_held`] and not yet released.
-    pub replies_held: u64,
+    /// Waiters announced by [`Journal::expect_waiter`] whose guard is not dropped yet.
+    pub waiters_expected: u64,
+    /// Waiters counted by [`Journal::hint_waiting`] and not yet by
+    /// [`Journal::hint_waiting_done`].
+    pub waiters_waiting: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,8 +216,8 @@ impl Pending {
 struct Shared {
     store: Store,
     config: JournalConfig,
-    /// A std mutex: the critical sections are a few hundred nanoseconds and never
-    /// cross an `.await`, and the writer thread is not async.
+    /// A std mutex: the critical sections are short and never cross an `.await`, and the
+    /// writer thread is not async.
     pending: Mutex<Pending>,
     writer_wakeup: Condvar,
     /// Wakes the snapshot thread: a snapshot was queued or the state changed.
@@ -227,11 +230,11 @@ struct Shared {
     written_seq: AtomicU64,
     /// Relaxed mode: batches were handed to sled since the flusher's last flush.
     unflushed: std::sync::atomic::AtomicBool,
-    /// Requests that may append and wait for durability soon (see
-    /// [`Journal::request_started`]): the load signal of the group-commit window.
-    requests_in_flight: AtomicUsize,
-    /// Replies held until their position is durable (see [`Journal::reply_held`]).
-    replies_held: AtomicUsize,
+    /// Callers that will wait for a durable seq soon (see [`Journal::expect_waiter`]): the
+    /// load signal of the group-commit window.
+    waiters_expected: AtomicUsize,
+    /// Of those, the ones waiting now (see [`Journal::hint_waiting`]).
+    waiters_waiting: AtomicUsize,
     /// The writer is gathering a batch and wants to hear when everybody waits on it.
     writer_gathering: AtomicBool,
     /// A receiver kept only to hand out clones; the sender lives in the writer so
@@ -260,17 +263,17 @@ struct Counters {
 
 impl Shared {
     /// Fsync mode: a gathering batch need wait no longer, because it is large enough or
-    /// because it is large and every request in flight waits on it (SeqCst against
-    /// [`Journal::reply_held`]: of a held reply and a writer starting to gather, at least
+    /// because it is large and every expected waiter waits (SeqCst against
+    /// [`Journal::hint_waiting`]: of a new waiter and a writer starting to gather, at least
     /// one sees the other; a miss would only let the window run out).
     fn gather_complete(&self) -> bool {
         let appended = self.appended_seq.load(Ordering::Acquire);
         let written = self.written_seq.load(Ordering::Acquire);
         let pending = usize::try_from(appended.saturating_sub(written)).unwrap_or(usize::MAX);
-        let held = self.replies_held.load(Ordering::SeqCst);
-        let in_flight = self.requests_in_flight.load(Ordering::Relaxed);
+        let waiting = self.waiters_waiting.load(Ordering::SeqCst);
+        let expected = self.waiters_expected.load(Ordering::Relaxed);
         pending >= GROUP_COMMIT_EVENTS_ENOUGH
-            || (pending >= GROUP_COMMIT_EARLY_EVENTS_MIN && held >= in_flight)
+            || (pending >= GROUP_COMMIT_EARLY_EVENTS_MIN && waiting >= expected)
     }
 
     /// Records in the seal that every event <= `durable_seq` is durable.
@@ -309,14 +312,14 @@ impl Shared {
     }
 }
 
-/// A request in flight, counted until dropped (see [`Journal::request_started`]).
-pub struct RequestInFlight<'a> {
-    requests: &'a AtomicUsize,
+/// An expected waiter, counted until dropped (see [`Journal::expect_waiter`]).
+pub struct ExpectedWaiter<'a> {
+    expected: &'a AtomicUsize,
 }
 
-impl Drop for RequestInFlight<'_> {
+impl Drop for ExpectedWaiter<'_> {
     fn drop(&mut self) {
-        self.requests.fetch_sub(1, Ordering::Relaxed);
+        self.expected.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -396,8 +399,8 @@ impl Journal {
             floor_seq: AtomicU64::new(0),
             written_seq: AtomicU64::new(next_seq - 1),
             unflushed: std::sync::atomic::AtomicBool::new(false),
-            requests_in_flight: AtomicUsize::new(0),
-            replies_held: AtomicUsize::new(0),
+            waiters_expected: AtomicUsize::new(0),
+            waiters_waiting: AtomicUsize::new(0),
             writer_gathering: AtomicBool::new(false),
             watermark,
             counters: Counters::default(),
@@ -460,7 +463,7 @@ impl Journal {
             .unwrap_or_else(PoisonError::into_inner) = Some(handle);
     }
 
-    /// Appends one event of stream `stream` (an actor id); `write` appends the
+    /// Appends one event of stream `stream` (the caller's key); `write` appends the
     /// event's bytes to the given buffer (encoding happens on the caller's thread
     /// straight into the batch buffer). Returns the event's sequence number;
     /// sequence numbers are dense and increasing in append order.
@@ -584,7 +587,8 @@ impl Journal {
 
     /// Resolves once `durable_seq() >= seq` (at once if already). `Err(Closed)` if
     /// the writer stopped before that. Waiting for a seq not yet appended waits for
-    /// that append too.
+    /// that append too. A waiter is woken by every group commit until its seq is
+    /// durable: one waiter per stream is cheap, one per request under load is not.
     pub async fn wait_durable(&self, seq: u64) -> Result<(), AppendError> {
         if self.durable_seq() >= seq {
             return Ok(());
@@ -595,28 +599,27 @@ impl Journal {
         reached.map(drop).map_err(|_| AppendError::Closed)
     }
 
-    /// Counts a request as in flight until the guard drops: from its admission until its
-    /// reply. The writer sizes its group-commit window by this count. A closed loop of
-    /// many callers keeps it high whatever the window (each waits for its reply), so
-    /// the window stays long and syncs stay few; a moderate flow of requests keeps it
-    /// low, so a batch syncs soon after it starts and replies wait less. (The previous
-    /// batch's size is no such signal: it shrinks with the window it was gathered in,
-    /// so a closed loop could settle on short windows and many syncs.)
-    pub fn request_started(&self) -> RequestInFlight<'_> {
-        let requests = &self.inner.shared.requests_in_flight;
-        requests.fetch_add(1, Ordering::Relaxed);
-        RequestInFlight { requests }
+    /// Announces a caller that will soon wait for a durable seq (it may append first), until
+    /// the guard drops. The group-commit hint: the writer lets a small batch gather for a
+    /// share of the window that grows with this count. A closed loop of many callers keeps
+    /// it high whatever the window, so syncs stay few; a moderate flow keeps it low, so a
+    /// batch syncs soon after it starts. (The previous batch's size is no such signal: it
+    /// shrinks with the window it was gathered in.)
+    pub fn expect_waiter(&self) -> ExpectedWaiter<'_> {
+        let expected = &self.inner.shared.waiters_expected;
+        expected.fetch_add(1, Ordering::Relaxed);
+        ExpectedWaiter { expected }
     }
 
-    /// Counts a reply held until its position is durable, until [`Journal::replies_released`]
-    /// counts it out. When every request in flight has its reply held, no request can add
-    /// to the batch being gathered before it is synced: a writer gathering a batch of at
-    /// least [`GROUP_COMMIT_EARLY_EVENTS_MIN`] entries is woken to write it at once.
-    pub fn reply_held(&self) {
+    /// Hints that one expected waiter now waits for a durable seq, until
+    /// [`Journal::hint_waiting_done`] counts it out. When every expected waiter waits, none
+    /// can add to the batch being gathered before it is synced: a writer gathering at least
+    /// [`GROUP_COMMIT_EARLY_EVENTS_MIN`] entries is woken to write them at once.
+    pub fn hint_waiting(&self) {
         let shared = &self.inner.shared;
-        shared.replies_held.fetch_add(1, Ordering::SeqCst);
-        // The first reply that completes the batch clears the flag and wakes the writer;
-        // those held before the writer runs again find it clear and make no system call.
+        shared.waiters_waiting.fetch_add(1, Ordering::SeqCst);
+        // The first waiter that completes the batch clears the flag and wakes the writer;
+        // those after it, before the writer runs again, find it clear and make no system call.
         if shared.writer_gathering.load(Ordering::SeqCst)
             && shared.gather_complete()
             && shared.writer_gathering.swap(false, Ordering::SeqCst)
@@ -627,10 +630,10 @@ impl Journal {
         }
     }
 
-    /// Counts `count` replies counted by [`Journal::reply_held`] as sent (or dropped).
-    pub fn replies_released(&self, count: usize) {
-        let held = &self.inner.shared.replies_held;
-        held.fetch_sub(count, Ordering::SeqCst);
+    /// Counts out `count` waiters counted by [`Journal::hint_waiting`] (served or gone).
+    pub fn hint_waiting_done(&self, count: usize) {
+        let waiting = &self.inner.shared.waiters_waiting;
+        waiting.fetch_sub(count, Ordering::SeqCst);
     }
 
     /// Allows the writer to delete journal records all of whose events have seq <
@@ -686,8 +689,8 @@ impl Journal {
             fdatasync_time_us_total: load(&counters.fdatasync_time_us_total),
             sync_count: load(&counters.sync_count),
             pending_events,
-            requests_in_flight: shared.requests_in_flight.load(Ordering::Relaxed) as u64,
-            replies_held: shared.replies_held.load(Ordering::Relaxed) as u64,
+            waiters_expected: shared.waiters_expected.load(Ordering::Relaxed) as u64,
+            waiters_waiting: shared.waiters_waiting.load(Ordering::Relaxed) as u64,
         }
     }
 

@@ -1,10 +1,9 @@
 //! The "journal-snapshots" thread: encodes queued snapshots and makes them durable beside
 //! the event group commit, never inside it.
 //!
-//! A snapshot of a large activity is tens of megabytes. Written inline by the journal
-//! writer, its encode, write and sync stalled every activity's durability for hundreds of
-//! milliseconds. Here, per snapshot, in queue order:
-//! 1. the encoder runs (the actor only took an image of its state);
+//! A large stream's snapshot is big: written inline by the journal writer, its encode, write
+//! and sync would stall every stream's durability. Here, per snapshot, in queue order:
+//! 1. the encoder runs (the caller only took an image of its state);
 //! 2. the payload goes to its own file, `snapshots/{stream:016x}-{seq:016x}.snapshot`
 //!    (header with seq, length and crc32, then the payload), written and fdatasync'ed in
 //!    pieces of `PIECE_BYTES` so no single sync holds the file system's journal for long,
@@ -194,14 +193,10 @@ impl Snapshotter {
 }
 
 /// Puts the calling thread under `SCHED_IDLE`: it runs only on CPU time nothing else wants.
-/// Encoding a large activity takes a core for a tenth of a second, and that must not delay
-/// the HTTP workers, the actors or the journal writer, whose work is on every reply's path.
-/// At nice 10 it still did: open loop at 33,000/s on 2 cores, 20 s, eight pairs: p99
-/// 3.54-11.90 ms (median 4.80) at nice 10, 3.00-5.24 ms (median 4.06) under `SCHED_IDLE`.
-/// A rush leaves enough idle time: in a closed loop of 1,000,000 grabs a snapshot still
-/// followed every 200,000 entries, encoded in 43-100 ms instead of 26-76 ms. On a machine
-/// busy without pause, snapshots wait for a lull: the journal is truncated later and
-/// recovery replays more, nothing is lost. Where `SCHED_IDLE` is refused, the thread takes
+/// Encoding a large snapshot takes a core for a while, and that must not delay the threads
+/// on every reply's path (the journal writer and its callers); a nice value alone still did
+/// (docs/benchmarks.md). On a machine busy without pause, snapshots wait for a lull: the
+/// journal is truncated later and recovery replays more, nothing is lost. Where `SCHED_IDLE` is refused, the thread takes
 /// the nice value [`SNAPSHOT_THREAD_NICE`] instead (on Linux a nice value is per thread);
 /// neither needs privilege, and a failure of both only leaves the default priority.
 fn lower_priority() {

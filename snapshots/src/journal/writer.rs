@@ -2,7 +2,7 @@
 //! flushing and background truncation.
 //!
 //! One loop iteration: let a small batch gather for the group-commit window (fsync mode,
-//! scaled by the requests in flight) or 1 ms (relaxed mode), truncating the journal in that
+//! scaled by the expected waiters) or 1 ms (relaxed mode), truncating the journal in that
 //! time; take everything pending (one swap under the lock), insert it into sled as records
 //! of at most `record_bytes_max`, make it durable (fsync mode) and publish the watermark.
 //! While nothing is pending, the writer truncates or sleeps.
@@ -18,15 +18,12 @@ use crate::codec::{self, RecordFault, JOURNAL_HEADER_BYTES};
 use crate::seal::Seal;
 use crate::store::StoreError;
 
-/// Records deleted at most per truncation step. Each sled delete costs microseconds to a
-/// few hundred (leaves merge and are rewritten with their neighbours' records), so
-/// truncation runs where no reply waits on it: in the group-commit window, which the
-/// writer would otherwise sleep through, and while nothing is pending, checking between
-/// deletes; after a batch that had no window, one delete keeps it going. Steps of 1,024
-/// records after every batch stalled every reply for tens of milliseconds after each
-/// snapshot; 16 after every batch still added up to 4 ms to each batch in the second after
-/// a 1,000,000-order activity's snapshot (open loop at 20,000/s: p99 15-25 ms in that
-/// second, which also carries the snapshot's own file writes).
+/// Records deleted at most per truncation step. A sled delete can be slow (leaves merge and
+/// are rewritten with their neighbours' records), so truncation runs where no waiter waits
+/// on it: in the group-commit window, which the writer would otherwise sleep through, and
+/// while nothing is pending, checking between deletes; after a batch that had no window,
+/// one delete keeps it going. Larger steps after every batch stalled every waiter after
+/// each snapshot (docs/performance-history.md).
 const TRUNCATE_RECORDS_PER_STEP_MAX: usize = 16;
 /// A batch buffer that grew beyond this during a burst is shrunk back after use, so
 /// a burst does not pin its memory forever.
@@ -35,26 +32,25 @@ const BUFFER_RETAIN_BYTES_MAX: usize = 16 * 1024 * 1024;
 /// one oversized event) always fits the u32 length of the header.
 const RECORD_BODY_BYTES_LIMIT: usize = 1 << 30;
 
-/// This many requests in flight or more means load: a small batch gathers for the whole
+/// This many expected waiters or more means load: a small batch gathers for the whole
 /// group-commit window. Fewer earn their share of it, so an unloaded journal syncs at
-/// once and a moderate flow of requests waits little, while a closed loop of many callers
-/// (the flash-sale rush) gets few, large batches. On 2 cores, open loop at 20,000/s: the
-/// previous rule (the window scaled by the previous batch, full at 64 entries) settled on
-/// 47-entry batches every 2.35 ms, p99 5.0 ms.
-const GATHER_FULL_WINDOW_REQUESTS: usize = 128;
+/// once and a moderate flow waits little, while a closed loop of many callers gets few,
+/// large batches. (A window scaled by the previous batch fed back on itself: see
+/// docs/performance-history.md.)
+const GATHER_FULL_WINDOW_WAITERS: usize = 128;
 
-/// Fsync mode: how long a batch of `pending_events` gathers, given the requests in flight;
+/// Fsync mode: how long a batch of `pending_events` gathers, given the expected waiters;
 /// `None` when it is large enough to go at once.
 fn fsync_gather_window(
     window: Duration,
     pending_events: usize,
-    requests_in_flight: usize,
+    waiters_expected: usize,
 ) -> Option<Duration> {
     if pending_events >= GROUP_COMMIT_EVENTS_ENOUGH {
         return None;
     }
-    let load = requests_in_flight.min(GATHER_FULL_WINDOW_REQUESTS) as u32;
-    Some(window * load / GATHER_FULL_WINDOW_REQUESTS as u32)
+    let load = waiters_expected.min(GATHER_FULL_WINDOW_WAITERS) as u32;
+    Some(window * load / GATHER_FULL_WINDOW_WAITERS as u32)
 }
 
 /// Thread entry point. The watch sender is owned here: when this returns (or
@@ -85,7 +81,7 @@ pub(super) fn run(shared: Arc<Shared>, watermark: watch::Sender<u64>) -> Result<
     outcome
 }
 
-/// Relaxed mode: how long the writer lets a batch gather before writing it. Replies do
+/// Relaxed mode: how long the writer lets a batch gather before writing it. Waiters do
 /// not wait for it (relaxed mode acknowledges at append).
 const RELAXED_GATHER: Duration = Duration::from_millis(1);
 /// Relaxed mode: a batch this large is written at once.
@@ -96,7 +92,7 @@ const RELAXED_GATHER_EVENTS_MAX: usize = 4096;
 const RELAXED_FILE_SYNC_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Relaxed mode: flushes sled every `interval` on its own thread, so the writer never
-/// stalls behind a flush (a sled flush under load takes tens of milliseconds), and
+/// stalls behind a flush (slow under load), and
 /// fdatasyncs the data file every `RELAXED_FILE_SYNC_INTERVAL`. Ends when the journal
 /// closes; closing itself makes everything durable.
 pub(super) fn flush_until_closed(shared: std::sync::Weak<Shared>, interval: Duration) {
@@ -266,7 +262,7 @@ impl Writer {
             Durability::Fsync => fsync_gather_window(
                 config.group_commit_window,
                 pending.event_count,
-                self.shared.requests_in_flight.load(Ordering::Relaxed),
+                self.shared.waiters_expected.load(Ordering::Relaxed),
             ),
             Durability::Relaxed { .. } => {
                 (pending.event_count < RELAXED_GATHER_EVENTS_MAX).then_some(RELAXED_GATHER)
@@ -278,7 +274,8 @@ impl Writer {
     /// Lets the batch grow for `window`: a few large records and syncs cost far less than
     /// many tiny ones. Truncation uses the time first. Fsync mode ends the wait early once
     /// nothing is gained by it (see `Shared::gather_complete`): appends of the
-    /// `GROUP_COMMIT_EVENTS_ENOUGH`-th entry and held replies wake the writer for that.
+    /// `GROUP_COMMIT_EVENTS_ENOUGH`-th entry and `Journal::hint_waiting` wake the writer
+    /// for that.
     fn gather(&mut self, window: Duration) -> Result<(), StoreError> {
         let deadline = Instant::now() + window;
         let shared = Arc::clone(&self.shared);
@@ -509,11 +506,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_gather_window_grows_with_the_requests_in_flight_and_ends_at_enough_events() {
+    fn the_gather_window_grows_with_the_expected_waiters_and_ends_at_enough_events() {
         let window = Duration::from_millis(1);
         assert_eq!(fsync_gather_window(window, 1, 0), Some(Duration::ZERO));
         assert_eq!(
-            fsync_gather_window(window, 1, GATHER_FULL_WINDOW_REQUESTS / 4),
+            fsync_gather_window(window, 1, GATHER_FULL_WINDOW_WAITERS / 4),
             Some(window / 4)
         );
         assert_eq!(fsync_gather_window(window, 1, 10_000), Some(window));

@@ -214,7 +214,7 @@ fn relaxed_mode_flushes_an_idle_journal_after_the_interval() -> TestResult {
     Ok(())
 }
 
-/// Appends one event every 200 µs for `count` events, with many requests in flight (the
+/// Appends one event every 200 µs for `count` events, with many waiters expected (the
 /// load signal), and returns how many syncs it took.
 fn syncs_for_a_trickle(window: Duration, count: usize) -> Result<u64, BoxError> {
     let directory = tempfile::tempdir()?;
@@ -224,8 +224,8 @@ fn syncs_for_a_trickle(window: Duration, count: usize) -> Result<u64, BoxError> 
         ..config(Durability::Fsync, 48 * 1024)
     };
     let journal = Journal::start(store, journal_config, 1);
-    let in_flight: Vec<_> = (0..300).map(|_| journal.request_started()).collect();
-    assert_eq!(journal.stats().requests_in_flight, 300);
+    let expected: Vec<_> = (0..300).map(|_| journal.expect_waiter()).collect();
+    assert_eq!(journal.stats().waiters_expected, 300);
     let syncs_before = journal.stats().sync_count;
     for index in 0..count {
         append_raw(&journal, 1, format!("grab {index}").as_bytes())?;
@@ -233,8 +233,8 @@ fn syncs_for_a_trickle(window: Duration, count: usize) -> Result<u64, BoxError> 
     }
     wait_all_durable(&journal)?;
     let syncs = journal.stats().sync_count - syncs_before;
-    drop(in_flight);
-    assert_eq!(journal.stats().requests_in_flight, 0);
+    drop(expected);
+    assert_eq!(journal.stats().waiters_expected, 0);
     journal.shutdown()?;
     Ok(syncs)
 }
@@ -275,13 +275,13 @@ fn an_unloaded_journal_syncs_without_waiting_for_the_window() -> TestResult {
     Ok(())
 }
 
-/// A fsync journal with a 30 s group-commit window and `in_flight` requests in flight
-/// (so a small batch gets the whole window); appends `events` entries, counts `held` of
-/// their replies as held, and returns whether they became durable within `patience`.
+/// A fsync journal with a 30 s group-commit window and `expected` waiters expected (so a
+/// small batch gets the whole window); appends `events` entries, hints that `waiting` of
+/// the waiters wait, and returns whether the entries became durable within `patience`.
 fn durable_before_the_window_ends(
-    in_flight: usize,
+    expected: usize,
     events: usize,
-    held: usize,
+    waiting: usize,
     patience: Duration,
 ) -> Result<bool, BoxError> {
     let directory = tempfile::tempdir()?;
@@ -290,19 +290,19 @@ fn durable_before_the_window_ends(
         ..config(Durability::Fsync, 48 * 1024)
     };
     let journal = Journal::start(Store::open(directory.path())?, journal_config, 1);
-    let requests: Vec<_> = (0..in_flight).map(|_| journal.request_started()).collect();
+    let waiters: Vec<_> = (0..expected).map(|_| journal.expect_waiter()).collect();
     append_many(&journal, events)?;
-    for _reply in 0..held {
-        journal.reply_held();
+    for _waiter in 0..waiting {
+        journal.hint_waiting();
     }
-    assert_eq!(journal.stats().replies_held, held as u64);
+    assert_eq!(journal.stats().waiters_waiting, waiting as u64);
     let seq = journal.appended_seq();
     let waited =
         block_on(async { tokio::time::timeout(patience, journal.wait_durable(seq)).await });
     let durable = matches!(waited, Ok(Ok(())));
-    journal.replies_released(held);
-    assert_eq!(journal.stats().replies_held, 0);
-    drop(requests);
+    journal.hint_waiting_done(waiting);
+    assert_eq!(journal.stats().waiters_waiting, 0);
+    drop(waiters);
     // Shutdown ends the window and writes what is left.
     journal.shutdown()?;
     assert_eq!(journal.durable_seq(), seq);
@@ -310,7 +310,7 @@ fn durable_before_the_window_ends(
 }
 
 #[test]
-fn a_large_batch_every_request_waits_on_is_written_before_its_window_ends() -> TestResult {
+fn a_large_batch_every_waiter_waits_on_is_written_before_its_window_ends() -> TestResult {
     let early = GROUP_COMMIT_EARLY_EVENTS_MIN;
     assert!(durable_before_the_window_ends(
         early,
@@ -318,7 +318,7 @@ fn a_large_batch_every_request_waits_on_is_written_before_its_window_ends() -> T
         early,
         Duration::from_secs(10)
     )?);
-    // Replies held beyond the requests counted (e.g. without a caller) count as waiting.
+    // Waiters hinted beyond those expected count as waiting.
     assert!(durable_before_the_window_ends(
         early,
         early,
@@ -329,10 +329,10 @@ fn a_large_batch_every_request_waits_on_is_written_before_its_window_ends() -> T
 }
 
 #[test]
-fn a_batch_keeps_its_window_while_a_request_may_still_join_it() -> TestResult {
+fn a_batch_keeps_its_window_while_an_expected_waiter_may_still_join_it() -> TestResult {
     let early = GROUP_COMMIT_EARLY_EVENTS_MIN;
     let patience = Duration::from_millis(300);
-    // One request in flight is not waiting on the batch yet: it may add to it.
+    // One expected waiter is not waiting on the batch yet: it may add to it.
     assert!(!durable_before_the_window_ends(
         early + 1,
         early,

@@ -68,10 +68,10 @@ fn truncation_progresses_while_appends_keep_coming() -> TestResult {
     wait_all_durable(&journal)?;
     let stop = std::sync::atomic::AtomicBool::new(false);
     let truncated = std::thread::scope(|scope| {
-        // A steady flow with requests in flight: every batch gets a gather window, and
+        // A steady flow with waiters expected: every batch gets a gather window, and
         // the writer is seldom idle.
         scope.spawn(|| {
-            let _in_flight: Vec<_> = (0..64).map(|_| journal.request_started()).collect();
+            let _expected: Vec<_> = (0..64).map(|_| journal.expect_waiter()).collect();
             let mut index = 300_u64;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 index += 1;

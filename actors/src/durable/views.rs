@@ -1,9 +1,9 @@
-//! Publishes an activity's views once they are durable.
+//! An activity's views: staged by the gate after each journal entry, published once durable.
 //!
-//! The actor stages a view after each journal entry; the publisher reveals the newest staged
-//! view the durable watermark covers. Readers (HTTP hot reads, websockets) only ever see the
-//! published views, so no reply or push reveals state a crash could lose. Fan-out is the
-//! watch channel's: the actor does no per-subscriber work.
+//! The publisher reveals the newest staged view the durable seq covers. Readers (HTTP hot
+//! reads, the websocket hub) only ever see the published views, so no read or push reveals
+//! state a crash could lose. Fan-out is the watch channel's: the actor does no
+//! per-subscriber work.
 
 use crate::views::{ActivityView, GroupView};
 use dashmap::DashMap;
