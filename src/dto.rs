@@ -7,10 +7,12 @@ use crate::form_schema;
 use chrono::{DateTime, SecondsFormat, Utc};
 use playcore_actors::domain::ids::{valid_identifier, REQUEST_ID_LENGTH_MAX, USER_ID_LENGTH_MAX};
 use playcore_actors::domain::ids::{ActivityId, GroupId, OrderId};
-use playcore_actors::domain::state::ApprovalRecord;
+use playcore_actors::domain::state::{ApprovalRecord, GroupStatus, OrderStatus};
 use playcore_actors::domain::{check_text, TextKind};
 use playcore_actors::domain::{ActivityConfig, ApprovalStatus, Rules, Source, Stock, TemplateCode};
-use playcore_actors::domain::{ConfigVersion, VersionHistory};
+use playcore_actors::domain::{
+    ActivityStatus, ApprovalAction, ConfigVersion, VersionAction, VersionHistory,
+};
 use playcore_actors::views::{ActivityView, GroupView, OrderView};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -171,22 +173,13 @@ pub struct ActivityDto {
     pub start_at: String,
     pub end_at: String,
     pub pay_timeout_seconds: u64,
-    pub status: &'static str,
-    pub approval_status: &'static str,
+    pub status: ActivityStatus,
+    pub approval_status: ApprovalStatus,
     pub rules: RulesDto,
     pub stock: StockDto,
     pub version: u64,
     pub created_at: String,
     pub updated_at: String,
-}
-
-pub fn approval_name(status: ApprovalStatus) -> &'static str {
-    match status {
-        ApprovalStatus::Draft => "DRAFT",
-        ApprovalStatus::Pending => "PENDING",
-        ApprovalStatus::Approved => "APPROVED",
-        ApprovalStatus::Rejected => "REJECTED",
-    }
 }
 
 impl From<&ActivityView> for ActivityDto {
@@ -207,7 +200,7 @@ impl From<&ActivityView> for ActivityDto {
             end_at: rfc3339(config.end_at_ms),
             pay_timeout_seconds: config.pay_timeout_seconds,
             status: view.status,
-            approval_status: approval_name(view.approval_status),
+            approval_status: view.approval_status,
             rules: RulesDto::from(&config.rules),
             stock: view.stock.into(),
             version: view.version,
@@ -225,7 +218,7 @@ pub struct OrderDto<'a> {
     pub user_id: &'a str,
     pub quantity: u32,
     pub amount: u64,
-    pub status: &'static str,
+    pub status: OrderStatus,
     pub created_at: Rfc3339,
     pub expires_at: Rfc3339,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -250,7 +243,7 @@ impl<'a> From<&'a OrderView> for OrderDto<'a> {
             user_id: &view.user,
             quantity: view.quantity,
             amount: view.amount_cents,
-            status: view.status.name(),
+            status: view.status,
             created_at: Rfc3339(view.created_at_ms),
             expires_at: Rfc3339(view.expires_at_ms),
             paid_at: view.paid_at_ms.map(Rfc3339),
@@ -273,7 +266,7 @@ pub struct ProgressDto {
 #[serde(rename_all = "camelCase")]
 pub struct MemberDto {
     pub user_id: String,
-    pub order_status: &'static str,
+    pub order_status: OrderStatus,
 }
 
 #[derive(Serialize)]
@@ -282,7 +275,7 @@ pub struct GroupDto {
     pub group_id: String,
     pub activity_id: String,
     pub leader_id: String,
-    pub status: &'static str,
+    pub status: GroupStatus,
     pub progress: ProgressDto,
     pub members: Vec<MemberDto>,
     pub created_at: String,
@@ -294,13 +287,13 @@ impl From<&GroupView> for GroupDto {
     fn from(view: &GroupView) -> GroupDto {
         let members = view.members.iter().map(|member| MemberDto {
             user_id: member.user.clone(),
-            order_status: member.order_status.name(),
+            order_status: member.order_status,
         });
         GroupDto {
             group_id: view.id.to_string(),
             activity_id: view.id.activity.to_string(),
             leader_id: view.leader.clone(),
-            status: view.status.name(),
+            status: view.status,
             progress: ProgressDto {
                 current: view.current,
                 target: view.target,
@@ -316,7 +309,7 @@ impl From<&GroupView> for GroupDto {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApprovalRecordDto {
-    pub action: String,
+    pub action: ApprovalAction,
     pub by: String,
     pub remark: String,
     pub at: String,
@@ -330,7 +323,7 @@ pub struct ApprovalRecordDto {
 impl From<&ApprovalRecord> for ApprovalRecordDto {
     fn from(record: &ApprovalRecord) -> ApprovalRecordDto {
         ApprovalRecordDto {
-            action: record.action.clone(),
+            action: record.action,
             by: record.by.clone(),
             remark: record.remark.clone(),
             at: rfc3339(record.at_ms),
@@ -603,7 +596,7 @@ impl From<&ActivityConfig> for ConfigDto {
 #[serde(rename_all = "camelCase")]
 pub struct VersionDto {
     pub number: u64,
-    pub action: &'static str,
+    pub action: VersionAction,
     pub by: String,
     pub at: String,
     /// For a rollback: the version whose configuration it restores.
@@ -626,7 +619,7 @@ impl VersionDto {
     pub fn of(history: &VersionHistory, version: &ConfigVersion, with_config: bool) -> VersionDto {
         VersionDto {
             number: version.number,
-            action: version.action.name(),
+            action: version.action,
             by: version.by.clone(),
             at: rfc3339(version.at_ms),
             rolled_back_from: version.rolled_back_from,

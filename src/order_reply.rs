@@ -54,7 +54,7 @@ fn write_order(body: &mut Vec<u8>, order: &OrderDto) {
     body.extend_from_slice(br#","amount":"#);
     write_number(body, order.amount);
     body.extend_from_slice(br#","status":"#);
-    write_string(body, order.status);
+    write_string(body, order.status.name());
     body.extend_from_slice(br#","createdAt":"#);
     write_time(body, order.created_at);
     body.extend_from_slice(br#","expiresAt":"#);
@@ -135,7 +135,7 @@ fn write_string(body: &mut Vec<u8>, text: &str) {
 mod tests {
     use super::*;
     use crate::dto::Displayed;
-    use playcore_actors::domain::{ActivityId, GroupId, OrderId};
+    use playcore_actors::domain::{ActivityId, GroupId, OrderId, OrderStatus};
     use proptest::prelude::*;
 
     /// What the serde path writes for the same envelope.
@@ -158,7 +158,7 @@ mod tests {
             user_id: strings.0,
             quantity,
             amount,
-            status: "PENDING_PAY",
+            status: OrderStatus::PendingPay,
             created_at: Rfc3339(times.0),
             expires_at: Rfc3339(times.1),
             paid_at: times.2.map(Rfc3339),

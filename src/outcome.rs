@@ -78,7 +78,7 @@ pub fn activity_view(
 /// Whether the public API shows an activity: it was published at least once (drafts and
 /// activities still in approval are not public).
 pub fn is_public(view: &playcore_actors::views::ActivityView) -> bool {
-    !matches!(view.status, "DRAFT" | "PENDING" | "APPROVED" | "REJECTED")
+    view.status.is_public()
 }
 
 /// Runs a command on its activity; `what` names the thing whose id was unknown.

@@ -1,8 +1,8 @@
-//! playcore-actors: the domain state machines of playcore and the actors around them.
+//! playcore-actors: the actors around playcore's pure domain.
 //!
 //! # Layout
-//! - `domain`: pure state machines (`decide` / `apply`), events, commands, rejections.
-//!   No actix, I/O or clock inside.
+//! - `domain`: the crate `playcore-domain`, re-exported: pure state machines (`decide` /
+//!   `apply`), events, commands, rejections. No actix, I/O or clock inside.
 //! - `views`: immutable public views built from the state (what replies and pushes show).
 //! - `activity_actor`: the actor shell of one activity: decide, journal, apply, reply.
 //! - `eligibility`: the platform-wide indexes behind "new users only" and mutual exclusion.
@@ -19,7 +19,6 @@
 
 pub mod activity_actor;
 pub mod cold;
-pub mod domain;
 pub mod durable;
 pub mod eligibility;
 pub mod floors;
@@ -28,6 +27,8 @@ pub mod registry;
 pub mod runtime;
 pub mod timers;
 pub mod views;
+
+pub use playcore_domain as domain;
 
 pub use activity_actor::{ActorSettings, Answer, SubjectView};
 pub use registry::{ExecuteError, Registry};

@@ -1,11 +1,11 @@
 //! Immutable public views of an activity's state: what replies show and what hot reads and
 //! pushes read without a mailbox hop. Times are milliseconds since the Unix epoch (UTC).
 
-use crate::domain::state::{ActivityState, Group, Order, OrderDetail, Phase};
+use crate::domain::state::{ActivityState, Group, Order, OrderDetail};
 use crate::domain::Source;
 use crate::domain::{
-    ActivityConfig, ActivityId, ApprovalStatus, GrayConfig, GroupId, GroupStatus, OrderId,
-    OrderStatus, Stock,
+    ActivityConfig, ActivityId, ActivityStatus, ApprovalStatus, GrayConfig, GroupId, GroupStatus,
+    OrderId, OrderStatus, Stock,
 };
 use std::sync::Arc;
 
@@ -14,7 +14,7 @@ use std::sync::Arc;
 pub struct ActivityView {
     pub id: ActivityId,
     pub config: Arc<ActivityConfig>,
-    pub status: &'static str,
+    pub status: ActivityStatus,
     pub approval_status: ApprovalStatus,
     pub stock: Stock,
     pub version: u64,
@@ -65,33 +65,11 @@ pub struct GroupView {
     pub version: u64,
 }
 
-/// The status a client sees: approval state before publication, then the window's phase.
-pub fn public_status(state: &ActivityState) -> &'static str {
-    match state.publication.phase {
-        Phase::Scheduled => "NOT_STARTED",
-        Phase::Online if state.stock.available == 0 => "SOLD_OUT",
-        Phase::Online => "ONLINE",
-        Phase::Ended => "ENDED",
-        Phase::Unpublished
-            if state.publication.ever_published
-                && state.approval.status == ApprovalStatus::Approved =>
-        {
-            "OFFLINE"
-        }
-        Phase::Unpublished => match state.approval.status {
-            ApprovalStatus::Draft => "DRAFT",
-            ApprovalStatus::Pending => "PENDING",
-            ApprovalStatus::Approved => "APPROVED",
-            ApprovalStatus::Rejected => "REJECTED",
-        },
-    }
-}
-
 pub fn activity_view(state: &ActivityState) -> ActivityView {
     ActivityView {
         id: state.id,
         config: Arc::clone(&state.config),
-        status: public_status(state),
+        status: state.public_status(),
         approval_status: state.approval.status,
         stock: state.stock,
         version: state.version,

@@ -7,7 +7,7 @@ use crate::audit;
 use crate::auth::{Caller, Role};
 use crate::config::Settings;
 use crate::core::Core;
-use crate::dto::{approval_name, ActivityBody, ActivityDto, ApprovalRecordDto, OrderDto, StockDto};
+use crate::dto::{ActivityBody, ActivityDto, ApprovalRecordDto, OrderDto, StockDto};
 use crate::envelope;
 use crate::error::ApiError;
 use crate::extract::{Json, OptionalJson};
@@ -15,7 +15,9 @@ use crate::outcome::{self, execute_error};
 use crate::routes::public::activity_id;
 use actix_web::{web, HttpResponse};
 use playcore_actors::domain::state::ActivityState;
-use playcore_actors::domain::{ActivityId, Command, Event, LevelMode, LevelProgress, OrderStatus};
+use playcore_actors::domain::{
+    ActivityId, ApprovalStatus, Command, Event, LevelMode, LevelProgress, OrderStatus,
+};
 use playcore_actors::views::{order_view, OrderView};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -303,7 +305,7 @@ fn approval_json(state: &ActivityState) -> serde_json::Value {
         .collect();
     json!({
         "activityId": state.id.to_string(),
-        "status": approval_name(approval.status),
+        "status": approval.status,
         "revision": approval.revision,
         "submittedBy": approval.submitted_by,
         "currentLevel": approval.current_level(),
@@ -375,22 +377,15 @@ async fn approvals(
     caller.require(&ANY_ROLE)?;
     let wanted = query
         .status
-        .clone()
-        .unwrap_or_else(|| "PENDING".to_string());
-    let valid = ["DRAFT", "PENDING", "APPROVED", "REJECTED"];
-    if !valid.contains(&wanted.as_str()) {
-        return Err(ApiError::validation(
-            "status",
-            "one of DRAFT, PENDING, APPROVED, REJECTED",
-        ));
-    }
+        .as_deref()
+        .map_or(Some(ApprovalStatus::Pending), ApprovalStatus::parse)
+        .ok_or_else(|| {
+            ApiError::validation("status", "one of DRAFT, PENDING, APPROVED, REJECTED")
+        })?;
     let approver = approver(&caller, &settings, query.approver.as_deref())?;
     let views = core.runtime.registry.views();
     let mut list: Vec<ActivityDto> = Vec::new();
-    for view in views
-        .iter()
-        .filter(|view| approval_name(view.approval_status) == wanted)
-    {
+    for view in views.iter().filter(|view| view.approval_status == wanted) {
         if let Some(approver) = &approver {
             if !awaits(&core, view.id, approver).await? {
                 continue;

@@ -13,7 +13,9 @@ use crate::signature;
 use actix_web::{web, HttpRequest, HttpResponse};
 use playcore_actors::domain::eligibility::check_city;
 use playcore_actors::domain::{check_text, TextKind};
-use playcore_actors::domain::{ActivityId, Command, GrayUser, GroupId, OrderId, Payment};
+use playcore_actors::domain::{
+    ActivityId, Command, GrayUser, GroupId, GroupStatus, OrderId, Payment,
+};
 use playcore_actors::views::ActivityView;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -81,7 +83,7 @@ struct ListQuery {
 async fn list_activities(core: CoreData, query: web::Query<ListQuery>) -> HttpResponse {
     let views = core.runtime.registry.views();
     let online = views.iter().filter(|view| {
-        let phase_online = view.status == "ONLINE" || view.status == "SOLD_OUT";
+        let phase_online = view.status.is_online();
         let store_ok = query
             .store_id
             .as_ref()
@@ -287,13 +289,17 @@ async fn list_groups(
         .registry
         .handle(id)
         .ok_or_else(|| ApiError::not_found("activity", id))?;
-    let wanted = query.status.clone().unwrap_or_else(|| "ACTIVE".to_string());
+    // An unknown status matches no group: the list is empty, as for any other filter.
+    let wanted = query
+        .status
+        .as_deref()
+        .map_or(Some(GroupStatus::Active), GroupStatus::parse);
     let mut groups: Vec<_> = handle
         .published
         .groups
         .iter()
         .map(|entry| entry.value().borrow().clone())
-        .filter(|view| view.status.name() == wanted)
+        .filter(|view| Some(view.status) == wanted)
         .collect();
     groups.sort_by_key(|view| view.id.number);
     let list: Vec<GroupDto> = groups

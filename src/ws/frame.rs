@@ -4,6 +4,7 @@
 
 use crate::dto::{ProgressDto, StockDto};
 use bytestring::ByteString;
+use playcore_actors::domain::{ActivityStatus, GroupStatus};
 use playcore_actors::views::{ActivityView, GroupView};
 use serde::Serialize;
 
@@ -28,7 +29,7 @@ struct ActivityFrame {
     #[serde(rename = "type")]
     kind: &'static str,
     activity_id: String,
-    status: &'static str,
+    status: ActivityStatus,
     stock: StockDto,
     version: u64,
 }
@@ -40,7 +41,7 @@ struct GroupFrame {
     #[serde(rename = "type")]
     kind: &'static str,
     group_id: String,
-    status: &'static str,
+    status: GroupStatus,
     progress: ProgressDto,
     version: u64,
 }
@@ -80,7 +81,7 @@ impl Pushable for GroupView {
         let body = GroupFrame {
             kind: "group",
             group_id: self.id.to_string(),
-            status: self.status.name(),
+            status: self.status,
             progress: ProgressDto {
                 current: self.current,
                 target: self.target,

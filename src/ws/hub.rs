@@ -498,7 +498,9 @@ async fn fan_out<V: Pushable>(
 mod tests {
     use super::*;
     use bytestring::ByteString;
-    use playcore_actors::domain::{ActivityConfig, ApprovalStatus, Rules, Stock, TemplateCode};
+    use playcore_actors::domain::{
+        ActivityConfig, ActivityStatus, ApprovalStatus, Rules, Stock, TemplateCode,
+    };
     use playcore_actors::durable::{Published, Publisher};
     use playcore_actors::views::ActivityView;
 
@@ -669,7 +671,7 @@ mod tests {
         ActivityView {
             id: ActivityId(1),
             config: Arc::new(config),
-            status: "ONLINE",
+            status: ActivityStatus::Online,
             approval_status: ApprovalStatus::Approved,
             stock: Stock {
                 total: 10,
