@@ -7,15 +7,13 @@
 //! `playcore restore` from the backup taken before the last wave brings the node back with
 //! the backup's state.
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::Duration;
 
-use common::{assert_conservation, Api, Server, TestDir};
 use playcore_snapshots::{Store, QUARANTINE_DIRECTORY};
+use playcore_testkit::process::{assert_conservation, Api, Server, TestDir, ADMIN_TOKEN};
 
 /// Activities of a base run and grabs per activity and wave.
 const ACTIVITIES: usize = 2;
@@ -110,7 +108,7 @@ fn leak(path: &Path) -> &'static str {
 /// Asks the running server for a backup; returns its folder name.
 fn take_backup(api: &Api) -> String {
     let answer = api
-        .admin_post("/admin/v1/backups", "dev-admin", &serde_json::json!({}))
+        .admin_post("/admin/v1/backups", ADMIN_TOKEN, &serde_json::json!({}))
         .expect("the backup request is answered");
     assert_eq!(answer.status, 201, "{answer:?}");
     answer.data()["name"].as_str().expect("a name").to_owned()
@@ -118,7 +116,11 @@ fn take_backup(api: &Api) -> String {
 
 /// `playcore check` on a directory the server refused must exit 1 with a problem line.
 fn check_refuses(directory: &Path) -> Result<(), String> {
-    let output = common::run_playcore(&["check", "--data-dir", &directory.to_string_lossy()]);
+    let output = playcore_testkit::process::run_playcore(&[
+        "check",
+        "--data-dir",
+        &directory.to_string_lossy(),
+    ]);
     let printed = String::from_utf8_lossy(&output.stdout);
     match (output.status.code(), printed.contains("problem")) {
         (Some(1), true) => Ok(()),
@@ -131,7 +133,8 @@ fn check_refuses(directory: &Path) -> Result<(), String> {
 fn check_passes(base: &Base, root: &Path) {
     let copy = root.join(format!("{}-whole", base.name));
     copy_directory(&base.directory, &copy);
-    let output = common::run_playcore(&["check", "--data-dir", &copy.to_string_lossy()]);
+    let output =
+        playcore_testkit::process::run_playcore(&["check", "--data-dir", &copy.to_string_lossy()]);
     assert!(
         output.status.success(),
         "check of a whole directory: {output:?}"
@@ -144,7 +147,7 @@ fn check_passes(base: &Base, root: &Path) {
 /// confirmed, none of the later ones.
 fn restore_and_serve(base: &Base, root: &Path, index: usize) -> Result<(), String> {
     let restored = root.join(format!("{}-{index}-restored", base.name));
-    let output = common::run_playcore(&[
+    let output = playcore_testkit::process::run_playcore(&[
         "restore",
         "--from",
         &base.backup.to_string_lossy(),

@@ -5,8 +5,6 @@
 //! dropped without affecting others, the heartbeat, a clean close at shutdown, and no frame
 //! revealing state that kill -9 could lose.
 
-mod common;
-
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -14,7 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use common::{assert_conservation, Api, Server, TestDir, APPROVER_TOKEN, OPERATOR_TOKEN};
+use playcore_testkit::process::{
+    assert_conservation, Api, Server, TestDir, APPROVER_TOKEN, OPERATOR_TOKEN,
+};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::{self, Message};
 
@@ -350,7 +350,7 @@ fn open_group_buy(api: &Api, size: u32) -> String {
     id
 }
 
-fn pay_group_order(api: &Api, answer: &common::Answer, user: &str) {
+fn pay_group_order(api: &Api, answer: &playcore_testkit::process::Answer, user: &str) {
     assert_eq!(answer.status, 201, "{answer:?}");
     let order = answer.data()["order"]["orderId"]
         .as_str()
@@ -361,7 +361,7 @@ fn pay_group_order(api: &Api, answer: &common::Answer, user: &str) {
 
 /// Starts a group of `activity` led by `user` once the activity is ONLINE (on the timer
 /// tick after publication); returns the 201 reply.
-fn start_group_answer(api: &Api, activity: &str, user: &str) -> common::Answer {
+fn start_group_answer(api: &Api, activity: &str, user: &str) -> playcore_testkit::process::Answer {
     let body = json!({"userId": user, "requestId": "r1"});
     let deadline = Instant::now() + FRAME_TIMEOUT;
     let started = loop {
@@ -378,7 +378,7 @@ fn start_group_answer(api: &Api, activity: &str, user: &str) -> common::Answer {
 }
 
 /// The group id of [`start_group_answer`]'s reply.
-fn group_id(started: &common::Answer) -> String {
+fn group_id(started: &playcore_testkit::process::Answer) -> String {
     let group = &started.data()["group"]["groupId"];
     group.as_str().expect("a group id").to_owned()
 }
@@ -511,7 +511,7 @@ fn an_activity_edited_back_to_draft_and_its_groups_are_404_before_the_upgrade() 
         .put(format!("{}/admin/v1/activities/{activity}", api.base))
         .bearer_auth(OPERATOR_TOKEN)
         .json(&body);
-    let edited = common::send(edit).expect("PUT");
+    let edited = playcore_testkit::process::send(edit).expect("PUT");
     assert_eq!(edited.status, 200, "{edited:?}");
     assert_eq!(edited.data()["status"], "DRAFT", "{edited:?}");
     let detail = api

@@ -3,17 +3,13 @@
 //! server started there serves every order the backup holds with the same status; orders
 //! acknowledged after the backup are what a restore loses.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use common::{Api, Server, TestDir};
+use playcore_testkit::process::{Api, Server, TestDir, ADMIN_TOKEN};
 use serde_json::{json, Value};
 
-const ADMIN_TOKEN: &str = "dev-admin";
-
-use common::run_playcore as playcore;
+use playcore_testkit::process::run_playcore as playcore;
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -82,7 +78,7 @@ fn a_backup_restored_into_a_new_directory_serves_every_order_it_holds() {
         name.as_str(),
         "{listed:?}"
     );
-    let metrics = common::client()
+    let metrics = playcore_testkit::process::client()
         .get(server.url("/metrics"))
         .send()
         .and_then(|response| response.text())

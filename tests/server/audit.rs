@@ -2,17 +2,16 @@
 //! hash chain served by `GET /admin/v1/audit`, and `playcore audit verify` accepts the
 //! intact chain of a stopped server and names the first record someone tampered with.
 
-mod common;
-
 use std::path::Path;
 use std::process::Output;
 
-use common::{Api, Server, TestDir, APPROVER_TOKEN, OPERATOR_TOKEN};
 use playcore_snapshots::Store;
+use playcore_testkit::process::{
+    Api, Server, TestDir, ADMIN_TOKEN, APPROVER_TOKEN, OPERATOR_TOKEN,
+};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-const ADMIN_TOKEN: &str = "dev-admin";
 const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// Every record of the log, through the endpoint (one page: the tests write few).
@@ -62,7 +61,12 @@ fn assert_chain(records: &[Value]) {
 }
 
 fn verify(data_dir: &Path) -> Output {
-    common::run_playcore(&["audit", "verify", "--data-dir", &data_dir.to_string_lossy()])
+    playcore_testkit::process::run_playcore(&[
+        "audit",
+        "verify",
+        "--data-dir",
+        &data_dir.to_string_lossy(),
+    ])
 }
 
 fn text(output: &Output) -> String {
@@ -165,7 +169,7 @@ fn every_kind_of_admin_write_is_audited() {
         .put(format!("{}/admin/v1/activities/{id}", api.base))
         .bearer_auth(OPERATOR_TOKEN)
         .json(&sale_body("second"));
-    let updated = common::send(update).expect("reaches");
+    let updated = playcore_testkit::process::send(update).expect("reaches");
     assert_eq!(updated.status, 200, "{updated:?}");
     step(&api, &id, "submit", OPERATOR_TOKEN, json!({}));
     step(&api, &id, "withdraw", OPERATOR_TOKEN, json!({}));

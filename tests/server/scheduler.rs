@@ -3,12 +3,10 @@
 //! one the health runs follow, and a graceful stop ends the scheduler's tasks with the
 //! server (exit 0).
 
-mod common;
-
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Api, Server, TestDir, OPERATOR_TOKEN};
+use playcore_testkit::process::{Api, Server, TestDir, OPERATOR_TOKEN};
 use serde_json::Value;
 
 /// How long the runs may take to appear with a one-second interval.

@@ -1,8 +1,6 @@
-//! Shared harness of the crash and corruption tests: runs the real `playcore` binary as a
-//! child process (so it can be killed with SIGKILL), talks HTTP to it with a blocking
-//! client, and keeps its log in a file so tests can assert on log lines.
-
-#![allow(dead_code)] // not every test binary uses every helper
+//! The black-box harness: runs the real `playcore` binary as a child process (so it can be
+//! killed with SIGKILL), talks HTTP to it with a blocking client, and keeps its log in a
+//! file so tests can assert on log lines.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -15,8 +13,7 @@ use std::time::{Duration, Instant};
 use reqwest::blocking::Client;
 use serde_json::{json, Value};
 
-pub const OPERATOR_TOKEN: &str = "dev-operator";
-pub const APPROVER_TOKEN: &str = "dev-approver";
+pub use crate::tokens::*;
 
 /// How long a start may take until `/readyz` answers 200.
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
@@ -57,20 +54,26 @@ impl Drop for TestDir {
     }
 }
 
-/// The server binary under test: this build's, or the one `PLAYCORE_TEST_BINARY` names (to
-/// run a black-box test against another build, e.g. the previous one).
+/// The server binary under test: the one `PLAYCORE_TEST_BINARY` names (to run a black-box
+/// test against another build, e.g. the previous one), else this build's, which cargo puts
+/// beside the test binaries' `deps` directory before it runs the server's tests.
 pub fn binary() -> PathBuf {
-    std::env::var_os("PLAYCORE_TEST_BINARY").map_or_else(
-        || PathBuf::from(env!("CARGO_BIN_EXE_playcore")),
-        PathBuf::from,
-    )
+    if let Some(path) = std::env::var_os("PLAYCORE_TEST_BINARY") {
+        return PathBuf::from(path);
+    }
+    let test_binary = std::env::current_exe().expect("the test binary's path");
+    let profile_dir = test_binary
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test binary is in target/PROFILE/deps");
+    profile_dir.join(format!("playcore{}", std::env::consts::EXE_SUFFIX))
 }
 
 /// Runs `playcore ARGS` (a command other than `serve`) to completion.
 pub fn run_playcore(args: &[&str]) -> std::process::Output {
     Command::new(binary())
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(crate::workspace_root())
         .env_remove("PLAYCORE_ENV")
         .env("RUST_LOG", "warn")
         .output()
@@ -141,7 +144,7 @@ impl Server {
             .arg("--data-dir")
             .arg(data_dir)
             .args(args)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .current_dir(crate::workspace_root())
             .env_remove("PLAYCORE_ENV")
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())

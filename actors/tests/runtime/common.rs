@@ -1,4 +1,4 @@
-//! What the runtime's test binaries share: runtime options, and a flash sale opened through
+//! What the runtime tests share: runtime options, and a flash sale opened through
 //! the admin steps.
 
 #![allow(dead_code)] // each test binary uses its own part

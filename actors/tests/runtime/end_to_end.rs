@@ -2,9 +2,7 @@
 //! truncation, recovery of the same state after a restart, and archived orders read back
 //! from the cold store.
 
-mod common;
-
-use common::options;
+use crate::common::options;
 use playcore_actors::activity_actor::now_ms;
 use playcore_actors::domain::{ActivityId, CandidateQuery, Command, OrderId, Stock};
 use playcore_actors::views::OrderView;

@@ -2,9 +2,7 @@
 //! runs under the scheduling policy of `server.thread_policy`, but the journal's snapshot
 //! thread, which runs under `SCHED_IDLE` whatever the setting.
 
-mod common;
-
-use common::{Server, TestDir};
+use playcore_testkit::process::{Server, TestDir};
 
 /// Each thread of process `pid`: its name and its scheduling policy number.
 #[cfg(target_os = "linux")]

@@ -4,9 +4,7 @@
 //! JSON envelope: a person's browser asked for it). The page's behaviour in a browser is
 //! tested end to end in `e2e/` (headless Chromium).
 
-mod common;
-
-use common::{client, Api, Server, TestDir, OPERATOR_TOKEN};
+use playcore_testkit::process::{client, Api, Server, TestDir, OPERATOR_TOKEN};
 use reqwest::blocking::Response;
 use serde_json::json;
 

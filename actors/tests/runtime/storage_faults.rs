@@ -3,9 +3,7 @@
 //! below the free-space reserve writes are refused with STORAGE_FULL while reads answer,
 //! and a deadline refused meanwhile fires once space is back.
 
-mod common;
-
-use common::{open_sale, sale};
+use crate::common::{open_sale, sale};
 use playcore_actors::domain::{Command, OrderId, OrderStatus, Rejection};
 use playcore_actors::{ExecuteError, Runtime};
 use playcore_snapshots::{SpaceReserve, Store};

@@ -1,6 +1,5 @@
-//! Test harness: start the application, talk to it, read envelopes.
-
-#![allow(dead_code)] // not every test file uses every helper
+//! The application in the test process: start it on port 0 with its own data directory,
+//! talk to it with an async client, read envelopes.
 
 use std::sync::Once;
 
@@ -13,11 +12,7 @@ use reqwest::Response;
 use serde_json::Value;
 use tempfile::TempDir;
 
-/// The development tokens of `config/default.toml`.
-pub const ADMIN_TOKEN: &str = "dev-admin";
-pub const OPERATOR_TOKEN: &str = "dev-operator";
-pub const APPROVER_TOKEN: &str = "dev-approver";
-pub const SECOND_APPROVER_TOKEN: &str = "dev-approver-2";
+pub use crate::tokens::*;
 
 /// A running application and a client for it. Dropping it leaves the server running
 /// until the test process ends; `stop` or `restart` shut it down gracefully.

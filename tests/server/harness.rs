@@ -2,13 +2,11 @@
 //! to end through the admin API, and the verdict passes a correct run and fails a run it is
 //! told to distort.
 
-mod common;
-
 use clap::Parser;
-use common::{Server, TestDir};
 use playcore_loadtest::cli::Options;
 use playcore_loadtest::run_blocking;
 use playcore_loadtest::summary::Report;
+use playcore_testkit::process::{Server, TestDir};
 
 fn start(name: &str) -> (TestDir, Server) {
     let dir = TestDir::new(name);

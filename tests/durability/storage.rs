@@ -11,8 +11,6 @@
 //!   restart serves every acknowledged order;
 //! - a shutdown whose flush fails exits 75.
 
-mod common;
-
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File};
 use std::io::Write;
@@ -23,7 +21,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use common::{Answer, Api, Server, TestDir, OPERATOR_TOKEN};
+use playcore_testkit::process::{Answer, Api, Server, TestDir, OPERATOR_TOKEN};
 use serde_json::{json, Value};
 
 /// The exit code of a server whose journal failed (README, "Durability").
@@ -343,7 +341,7 @@ fn a_full_disk_refuses_writes_before_enospc_and_resumes_when_space_returns() {
     assert_eq!(timed("readyz", || api.get("/readyz")).status, 200);
     check_disk_full_tally(&tally);
     assert_eq!(server.terminate().code(), Some(0), "a clean stop");
-    check_disk_full_log(&common::read_log(&log));
+    check_disk_full_log(&playcore_testkit::process::read_log(&log));
     let restart_log = directory.path().join("restart.log");
     let restart = (data_dir.as_path(), restart_log.as_path(), &env[..]);
     assert_acknowledged_survive(restart, &activity, &tally.acknowledged);
@@ -483,7 +481,7 @@ fn a_failed_journal_sync_answers_everything_at_once_and_exits_75() {
     let api = Api::new(&server);
     let activity = api.open_flash_sale(1_000_000, 1, 3600);
     let (code, observed) = observe_until_exit(&mut server, &api, &activity);
-    let text = common::read_log(&log);
+    let text = playcore_testkit::process::read_log(&log);
     assert_eq!(code, Some(JOURNAL_FAILED_EXIT_CODE), "log:\n{text}");
     check_fail_stop(&observed, &text);
     let restart_log = directory.path().join("restart.log");
@@ -503,7 +501,7 @@ fn a_shutdown_that_cannot_flush_exits_75() {
         Api::new(&server).admin_post("/admin/v1/activities", OPERATOR_TOKEN, &sale_body());
     assert_eq!(created.expect("create reaches the server").status, 201);
     let status = server.terminate();
-    let text = common::read_log(&log);
+    let text = playcore_testkit::process::read_log(&log);
     assert_eq!(
         status.code(),
         Some(JOURNAL_FAILED_EXIT_CODE),

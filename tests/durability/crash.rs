@@ -4,15 +4,15 @@
 //!
 //! Repeat a run with `CRASH_SEED=<seed printed by the failing run>`.
 
-mod common;
-
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{assert_conservation, orders_per_user, stock, Api, Rng, Server, TestDir};
+use playcore_testkit::process::{
+    assert_conservation, orders_per_user, stock, Api, Rng, Server, TestDir,
+};
 use serde_json::Value;
 
 const CYCLES: usize = 8;
@@ -291,7 +291,7 @@ fn check_view(
 #[test]
 fn confirmed_orders_survive_kill_9_and_timers_still_fire() {
     let started = Instant::now();
-    let seed = common::seed("CRASH_SEED");
+    let seed = playcore_testkit::process::seed("CRASH_SEED");
     let mut rng = Rng::new(seed);
     let dir = TestDir::new("playcore-crash-");
     let data_dir = dir.data_dir();
