@@ -50,7 +50,7 @@ async fn a_full_mailbox_answers_overloaded_at_once_and_loses_nothing() {
     let directory = tempfile::tempdir().expect("directory");
     let runtime =
         Runtime::start(open_store(directory.path()), options(1, 1_000_000)).expect("runtime");
-    let id = common::open_sale(&runtime, 1000, 3600).await;
+    let id = crate::common::open_sale(&runtime, 1000, 3600).await;
     let answers = grab_all(&runtime, id, 300).await;
     let accepted = answers.iter().filter(|answer| answer.is_ok()).count();
     let overloaded = answers
@@ -83,7 +83,7 @@ async fn a_batch_every_caller_waits_on_is_written_before_its_window_ends() {
     rush_options.journal.group_commit_window = Duration::from_secs(30);
     // Setting the sale up runs one command at a time: each waits 1/128 of the window.
     let runtime = Runtime::start(open_store(directory.path()), rush_options).expect("runtime");
-    let id = common::open_sale(&runtime, 1000, 3600).await;
+    let id = crate::common::open_sale(&runtime, 1000, 3600).await;
     let started = std::time::Instant::now();
     let answers = grab_all(&runtime, id, 200).await;
     let waited = started.elapsed();
@@ -107,7 +107,7 @@ async fn the_snapshot_interval_counts_from_the_last_snapshot() {
     timed_options.actor.snapshot_interval = Duration::from_secs(2);
     let runtime = Runtime::start(open_store(directory.path()), timed_options).expect("runtime");
     let started = std::time::Instant::now();
-    let id = common::open_sale(&runtime, 1000, 3600).await;
+    let id = crate::common::open_sale(&runtime, 1000, 3600).await;
     let snapshots = || runtime.journal().stats().snapshots_written;
     // 1.5 s in, 50 grabs take a snapshot for their events, and one more grab follows.
     tokio::time::sleep(Duration::from_millis(1500).saturating_sub(started.elapsed())).await;
@@ -155,7 +155,7 @@ async fn the_snapshot_interval_counts_from_the_last_snapshot() {
 async fn snapshots_truncate_the_journal_and_recovery_restores_the_same_state() {
     let directory = tempfile::tempdir().expect("directory");
     let runtime = Runtime::start(open_store(directory.path()), options(4096, 20)).expect("runtime");
-    let id = common::open_sale(&runtime, 10_000, 3600).await;
+    let id = crate::common::open_sale(&runtime, 10_000, 3600).await;
     for round in 0..10 {
         for number in 0..50 {
             runtime
@@ -202,7 +202,7 @@ async fn a_restart_without_snapshots_replays_the_journal_to_the_same_state() {
     let directory = tempfile::tempdir().expect("directory");
     let runtime =
         Runtime::start(open_store(directory.path()), options(4096, u64::MAX)).expect("runtime");
-    let id = common::open_sale(&runtime, 100, 3600).await;
+    let id = crate::common::open_sale(&runtime, 100, 3600).await;
     for number in 0..120 {
         let answer = runtime.registry.execute(id, grab(number)).await;
         assert!(
@@ -239,7 +239,7 @@ async fn an_answer_is_never_ahead_of_the_published_view() {
         let mut settings = options(4096, u64::MAX);
         settings.journal.durability = durability;
         let runtime = Runtime::start(open_store(directory.path()), settings).expect("runtime");
-        let id = common::open_sale(&runtime, 100, 3600).await;
+        let id = crate::common::open_sale(&runtime, 100, 3600).await;
         for number in 0..50 {
             runtime
                 .registry
@@ -307,7 +307,7 @@ async fn an_archived_order_is_read_back_whole_and_a_damaged_record_is_an_error()
     let directory = tempfile::tempdir().expect("directory");
     let runtime =
         Runtime::start(open_store(directory.path()), options(4096, u64::MAX)).expect("runtime");
-    let id = common::open_sale(&runtime, 100, 3600).await;
+    let id = crate::common::open_sale(&runtime, 100, 3600).await;
     let registry = &runtime.registry;
     for number in 0..3 {
         registry.execute(id, grab(number)).await.expect("grab");

@@ -31,7 +31,7 @@ async fn a_failed_sync_answers_every_waiting_command_and_read_at_once() {
     let directory = tempfile::tempdir().expect("directory");
     let runtime = Runtime::start(
         Store::open(directory.path()).expect("store"),
-        common::options(4096, u64::MAX),
+        crate::common::options(4096, u64::MAX),
     )
     .expect("runtime");
     let id = open_sale(&runtime, 100_000, 3600).await;
@@ -76,7 +76,8 @@ async fn a_failed_sync_answers_every_waiting_command_and_read_at_once() {
 async fn below_the_reserve_writes_are_refused_and_deadlines_wait_for_space() {
     let directory = tempfile::tempdir().expect("directory");
     let store = Store::open(directory.path()).expect("store");
-    let runtime = Runtime::start(store.clone(), common::options(4096, u64::MAX)).expect("runtime");
+    let runtime =
+        Runtime::start(store.clone(), crate::common::options(4096, u64::MAX)).expect("runtime");
     let id = open_sale(&runtime, 100_000, 1).await;
     let registry = &runtime.registry;
     registry.execute(id, grab(0)).await.expect("a grab");
