@@ -51,7 +51,7 @@ pub fn assert_same_bytes(name: &str, stored: &[u8], encoded: &[u8]) {
         stored == encoded,
         "the encoding of {name} changed: stored data written by earlier builds would not \
          read back the same.\n stored:  {}\n encoded: {}",
-        hex::encode(&stored),
+        hex::encode(stored),
         hex::encode(encoded)
     );
 }
