@@ -7,7 +7,7 @@ use std::process::Output;
 
 use playcore_snapshots::Store;
 use playcore_testkit::process::{
-    Api, Server, TestDir, ADMIN_TOKEN, APPROVER_TOKEN, OPERATOR_TOKEN,
+    Api, Server, TestDir, ADMIN_NAME, ADMIN_TOKEN, APPROVER_TOKEN, OPERATOR_TOKEN,
 };
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -208,7 +208,7 @@ fn every_kind_of_admin_write_is_audited() {
     );
     assert_eq!(records[1]["before"]["title"], "first");
     assert_eq!(records[1]["after"]["title"], "second");
-    assert_eq!(records[7]["who"], ADMIN_TOKEN);
+    assert_eq!(records[7]["who"], ADMIN_NAME);
     assert_eq!(records[7]["roles"], json!(["admin"]));
     assert_chain(&records);
 }
