@@ -1,8 +1,9 @@
 //! A data directory written by the previous release opens and serves under this build:
 //! `tests/fixtures/previous-data.tar.gz` (made by `tests/fixtures/make-previous-data.sh`
 //! with the previous release's binary) holds snapshots and journal records of a flash sale
-//! and a course group; `previous-data.json` the orders, stock and groups that release served
-//! from it. This build must pass `playcore check` on it, start on it, serve the same facts,
+//! and a course group after a clean stop, `previous-data-killed.tar.gz` the same after
+//! SIGKILL (the orders after the snapshots in the journal only, replayed at start);
+//! `previous-data.json` the orders, stock and groups that release served from both. This build must pass `playcore check` on it, start on it, serve the same facts,
 //! take new orders after the recorded ones, and start again on what it wrote itself.
 
 use playcore_testkit::process::{run_playcore, Api, Server, TestDir};
@@ -16,16 +17,16 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn unpack_previous_data(data_dir: &Path) {
+fn unpack_previous_data(archive: &str, data_dir: &Path) {
     std::fs::create_dir_all(data_dir).expect("create the data directory");
     let status = Command::new("tar")
         .arg("-xzf")
-        .arg(fixture("previous-data.tar.gz"))
+        .arg(fixture(archive))
         .arg("-C")
         .arg(data_dir)
         .status()
         .expect("tar runs");
-    assert!(status.success(), "tar -xzf previous-data.tar.gz: {status}");
+    assert!(status.success(), "tar -xzf {archive}: {status}");
 }
 
 fn expected_facts() -> Value {
@@ -78,10 +79,29 @@ fn start(data_dir: &Path, log: &Path) -> Server {
 }
 
 #[test]
-fn previous_release_data_checks_opens_and_serves_the_same_facts() {
+fn previous_release_data_after_a_clean_stop_checks_opens_and_serves_the_same_facts() {
+    checks_opens_and_serves("previous-data.tar.gz", false);
+}
+
+#[test]
+fn previous_release_data_after_a_crash_replays_and_serves_the_same_facts() {
+    checks_opens_and_serves("previous-data-killed.tar.gz", true);
+}
+
+/// Whether `playcore check` replayed journal entries, from its summary line ("…, N entries
+/// replayed; …").
+fn replayed_entries(report: &str) -> bool {
+    report
+        .split(" entries replayed")
+        .next()
+        .and_then(|before| before.rsplit(' ').next())
+        .is_some_and(|count| count.parse::<u64>().is_ok_and(|entries| entries > 0))
+}
+
+fn checks_opens_and_serves(archive: &str, replays: bool) {
     let dir = TestDir::new("previous-data-");
     let data_dir = dir.data_dir();
-    unpack_previous_data(&data_dir);
+    unpack_previous_data(archive, &data_dir);
     let data_dir_text = data_dir.to_str().expect("a UTF-8 path");
     let check = run_playcore(&["check", "--data-dir", data_dir_text]);
     assert!(
@@ -90,6 +110,16 @@ fn previous_release_data_checks_opens_and_serves_the_same_facts() {
         check.status,
         String::from_utf8_lossy(&check.stdout),
         String::from_utf8_lossy(&check.stderr)
+    );
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert_eq!(
+        replayed_entries(&report),
+        replays,
+        "{archive}: journal entries replayed after the snapshots:\n{report}"
     );
     let facts = expected_facts();
     let first_log = dir.path().join("first.log");
