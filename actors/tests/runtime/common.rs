@@ -1,8 +1,6 @@
 //! What the runtime tests share: runtime options, and a flash sale opened through
 //! the admin steps.
 
-#![allow(dead_code)] // each test binary uses its own part
-
 use playcore_actors::activity_actor::now_ms;
 use playcore_actors::domain::{ActivityConfig, ActivityId, Command, Rules, TemplateCode};
 use playcore_actors::{ActorSettings, Runtime, RuntimeOptions};
