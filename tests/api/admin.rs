@@ -10,7 +10,7 @@ use crate::fixtures::{
     grab, grab_ok, group_buy_body, notification, notify, pay, stats, stock, submit_and_approve,
     wait_for_status, PRICE, REFUSED_TEXTS,
 };
-use crate::helpers::{
+use playcore_testkit::app::{
     assert_error, json, spawn_app, success_data, TestApp, ADMIN_TOKEN, APPROVER_TOKEN,
     OPERATOR_TOKEN, SECOND_APPROVER_TOKEN,
 };

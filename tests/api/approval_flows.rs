@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::fixtures::{admin_action, create_activity, flash_sale_body, group_buy_body};
-use crate::helpers::{
+use playcore_testkit::app::{
     assert_error, json, spawn_app_with, success_data, TestApp, ADMIN_TOKEN, APPROVER_TOKEN,
     OPERATOR_TOKEN, SECOND_APPROVER_TOKEN,
 };

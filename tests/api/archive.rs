@@ -12,7 +12,9 @@ use crate::fixtures::{
     cancel, create_online_flash_sale, create_online_group_buy, eventually_within, get, grab,
     grab_ok, notification, notify, order, pay, post, stats, PRICE,
 };
-use crate::helpers::{json, spawn_app_with, success_data, TestApp, ADMIN_TOKEN, OPERATOR_TOKEN};
+use playcore_testkit::app::{
+    json, spawn_app_with, success_data, TestApp, ADMIN_TOKEN, OPERATOR_TOKEN,
+};
 
 /// Orders untouched for this long are archived in these tests.
 const ARCHIVE_AFTER_SECONDS: u64 = 2;

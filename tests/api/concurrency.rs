@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::fixtures::{create_online_flash_sale, stats, stock, wait_for_stock};
-use crate::helpers::{spawn_app, success_data, TestApp, ADMIN_TOKEN};
+use playcore_testkit::app::{spawn_app, success_data, TestApp, ADMIN_TOKEN};
 
 const STOCK: u64 = 50;
 const PER_USER_LIMIT: u64 = 2;

@@ -13,7 +13,7 @@ use crate::fixtures::{
     get, group_buy_body, notification, notify, order, pay, post, stock, wait_for_status,
     wait_for_stock, PRICE,
 };
-use crate::helpers::{
+use playcore_testkit::app::{
     assert_error, spawn_app, spawn_app_with, success_data, TestApp, OPERATOR_TOKEN,
 };
 

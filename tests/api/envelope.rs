@@ -4,7 +4,7 @@ use chrono::DateTime;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{assert_error, json, spawn_app, success_data};
+use playcore_testkit::app::{assert_error, json, spawn_app, success_data};
 
 fn header(response: &reqwest::Response, name: &str) -> String {
     let value = response.headers().get(name).expect("the header is present");

@@ -10,7 +10,9 @@ use chrono::{SecondsFormat, Utc};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{json, success_data, TestApp, ADMIN_TOKEN, APPROVER_TOKEN, OPERATOR_TOKEN};
+use playcore_testkit::app::{
+    json, success_data, TestApp, ADMIN_TOKEN, APPROVER_TOKEN, OPERATOR_TOKEN,
+};
 
 pub const PRICE: u64 = 990;
 pub const STORE: &str = "store-1";

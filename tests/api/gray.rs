@@ -8,7 +8,7 @@ use crate::fixtures::{
     create_activity, create_online_flash_sale, create_online_group_buy, error_fields,
     flash_sale_body, grab, pay, post, REFUSED_TEXTS,
 };
-use crate::helpers::{
+use playcore_testkit::app::{
     assert_error, json, spawn_app, success_data, TestApp, ADMIN_TOKEN, APPROVER_TOKEN,
     OPERATOR_TOKEN,
 };

@@ -8,7 +8,7 @@ use crate::fixtures::{
     create_online_flash_sale, create_online_group_buy, error_fields, eventually, get, pay, post,
     stats, stock, PRICE, REFUSED_TEXTS,
 };
-use crate::helpers::{assert_error, spawn_app, success_data, TestApp};
+use playcore_testkit::app::{assert_error, spawn_app, success_data, TestApp};
 
 async fn start_group(app: &TestApp, id: &str, user: &str, request: &str) -> (StatusCode, Value) {
     let body = json!({"userId": user, "requestId": request});

@@ -2,7 +2,7 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::spawn_app;
+use playcore_testkit::app::spawn_app;
 
 #[actix_web::test]
 async fn two_applications_get_distinct_free_ports() {

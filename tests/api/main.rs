@@ -1,5 +1,5 @@
 //! Black-box tests of the HTTP API: each test starts the real application on port 0 with
-//! its own temporary data directory (see `helpers::spawn_app`) and talks HTTP to it.
+//! its own temporary data directory (see `playcore_testkit::app::spawn_app`) and talks HTTP to it.
 
 mod admin;
 mod approval_flows;
@@ -10,7 +10,6 @@ mod envelope;
 mod fixtures;
 mod gray;
 mod groups;
-mod helpers;
 mod lifecycle;
 mod ops;
 mod public;

@@ -2,7 +2,7 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{json, spawn_app, success_data};
+use playcore_testkit::app::{json, spawn_app, success_data};
 
 #[actix_web::test]
 async fn healthz_answers_200_while_up() {

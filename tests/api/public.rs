@@ -12,7 +12,7 @@ use crate::fixtures::{
     notification, notify, notify_signed_with, order, pay, post, stats, stock, submit_and_approve,
     wait_for_status, wait_for_stock, PRICE, REFUSED_TEXTS, STORE,
 };
-use crate::helpers::{assert_error, json, spawn_app, success_data};
+use playcore_testkit::app::{assert_error, json, spawn_app, success_data};
 
 fn ids(list: &Value) -> Vec<String> {
     list.as_array()
@@ -22,7 +22,7 @@ fn ids(list: &Value) -> Vec<String> {
         .collect()
 }
 
-async fn list(app: &crate::helpers::TestApp, query: &str) -> Vec<String> {
+async fn list(app: &playcore_testkit::app::TestApp, query: &str) -> Vec<String> {
     let (status, reply) = get(app, &format!("/api/v1/activities{query}")).await;
     assert_eq!(status, StatusCode::OK, "{reply}");
     ids(success_data(&reply))
@@ -260,7 +260,7 @@ async fn a_mock_payment_marks_the_order_paid_and_sells_the_stock() {
 
 #[actix_web::test]
 async fn the_mock_payment_is_not_found_when_disabled() {
-    let app = crate::helpers::spawn_app_with(|settings| settings.payment.mock = false).await;
+    let app = playcore_testkit::app::spawn_app_with(|settings| settings.payment.mock = false).await;
     let id = create_online_flash_sale(&app, 10, 3, 300).await;
     let order_id = grab_ok(&app, &id, "alice", "req-1", 1).await["orderId"]
         .as_str()
@@ -472,7 +472,11 @@ async fn an_unpaid_order_times_out_and_gives_its_stock_back() {
 
 // ---------------------------------------------------------------- request errors
 
-async fn grab_raw(app: &crate::helpers::TestApp, id: &str, body: &Value) -> (StatusCode, Value) {
+async fn grab_raw(
+    app: &playcore_testkit::app::TestApp,
+    id: &str,
+    body: &Value,
+) -> (StatusCode, Value) {
     post(app, &format!("/api/v1/activities/{id}/orders"), body).await
 }
 
@@ -742,7 +746,7 @@ async fn a_grab_after_the_end_is_ended() {
 }
 
 async fn wait_for_status_within(
-    app: &crate::helpers::TestApp,
+    app: &playcore_testkit::app::TestApp,
     id: &str,
     status: &str,
     limit: Duration,
@@ -758,7 +762,13 @@ async fn wait_for_status_within(
 async fn a_grab_on_an_unpublished_activity_is_offline() {
     let app = spawn_app().await;
     let id = create_online_flash_sale(&app, 10, 2, 300).await;
-    crate::fixtures::admin_action(&app, &id, "unpublish", crate::helpers::OPERATOR_TOKEN).await;
+    crate::fixtures::admin_action(
+        &app,
+        &id,
+        "unpublish",
+        playcore_testkit::app::OPERATOR_TOKEN,
+    )
+    .await;
 
     let (status, reply) = grab(&app, &id, "alice", "r1", 1).await;
 

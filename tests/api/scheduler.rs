@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::fixtures::{create_online_flash_sale, eventually_within, grab_ok, order};
-use crate::helpers::{
+use playcore_testkit::app::{
     assert_error, json, spawn_app_with, success_data, TestApp, ADMIN_TOKEN, APPROVER_TOKEN,
     OPERATOR_TOKEN,
 };

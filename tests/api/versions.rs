@@ -9,7 +9,7 @@ use crate::fixtures::{
     admin_action, approve_and_publish, create_activity, error_fields, flash_sale_body, grab_ok,
     submit_and_approve, wait_for_status, REFUSED_TEXTS,
 };
-use crate::helpers::{
+use playcore_testkit::app::{
     assert_error, json, spawn_app, success_data, TestApp, ADMIN_TOKEN, APPROVER_TOKEN,
     OPERATOR_TOKEN,
 };

@@ -1,8 +1,7 @@
 //! The real application on port 0 with a temporary data directory, and a client that
 //! returns [`Reply`]s for the document's checks.
 
-use playcore::config::Settings;
-use playcore::startup::Application;
+use playcore_testkit::app::{spawn_app_with, TestApp};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use reqwest::Method;
 use serde_json::Value;
@@ -10,10 +9,7 @@ use tempfile::TempDir;
 
 use crate::document::Reply;
 
-/// The development tokens of `config/default.toml`, by role.
-pub const OPERATOR_TOKEN: &str = "dev-operator";
-pub const APPROVER_TOKEN: &str = "dev-approver";
-pub const ADMIN_TOKEN: &str = "dev-admin";
+pub use playcore_testkit::tokens::{ADMIN_TOKEN, APPROVER_TOKEN, OPERATOR_TOKEN};
 
 /// A request: everything but the method and path is optional.
 #[derive(Default)]
@@ -30,8 +26,8 @@ pub struct Server {
     pub address: String,
     pub port: u16,
     client: reqwest::Client,
-    /// Removed when the server value is dropped at the end of the test.
-    _data_dir: TempDir,
+    /// The application; its data directory is removed when the server value is dropped.
+    _app: TestApp,
     /// Where `POST /admin/v1/backups` writes (never the working directory); removed too.
     _backups: TempDir,
 }
@@ -39,28 +35,14 @@ pub struct Server {
 impl Server {
     /// Starts the application on the embedded defaults (mock payment on, dev tokens).
     pub async fn start() -> Server {
-        let data_dir = tempfile::tempdir().expect("a temporary data directory");
         let backups = tempfile::tempdir().expect("a temporary backups directory");
-        let mut settings = Settings::embedded_defaults().expect("the embedded defaults load");
-        settings.server.bind = "127.0.0.1:0".to_owned();
-        settings.server.workers = 2;
-        settings.storage.data_dir = data_dir.path().to_owned();
-        settings.backup.directory = backups.path().to_owned();
-        settings.validate().expect("test settings are valid");
-        let application = Application::build(settings)
-            .await
-            .expect("the application starts");
-        let port = application.port();
-        actix_web::rt::spawn(application.run_until_stopped());
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("a client");
+        let backups_path = backups.path().to_owned();
+        let app = spawn_app_with(|settings| settings.backup.directory = backups_path).await;
         Server {
-            address: format!("http://127.0.0.1:{port}"),
-            port,
-            client,
-            _data_dir: data_dir,
+            address: app.address.clone(),
+            port: app.port,
+            client: app.client.clone(),
+            _app: app,
             _backups: backups,
         }
     }

@@ -1,6 +1,7 @@
-//! Black-box tests of the journal, snapshots and recovery on a real sled directory.
+//! Black-box tests of the journal, snapshots, recovery and backups on a real sled directory.
 //! One test binary (modules below) so the crate links its tests once.
 
+mod backup;
 mod corruption;
 mod faults;
 mod helpers;

@@ -1,0 +1,6 @@
+//! The runtime in process: end to end (mailboxes, snapshots, recovery, the cold store) and
+//! under storage faults. `common` opens flash sales through the admin commands.
+
+mod common;
+mod end_to_end;
+mod storage_faults;

@@ -1,0 +1,10 @@
+//! The real `playcore` binary from outside: the admin audit log, the H5 pages, the
+//! load-test harness, the process's threads, the lifecycle scheduler and the websockets.
+//! Every test runs `playcore` as a child process (`playcore_testkit::process`).
+
+mod audit;
+mod h5;
+mod harness;
+mod process;
+mod scheduler;
+mod ws;
