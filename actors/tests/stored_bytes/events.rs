@@ -42,6 +42,7 @@ fn fixture_name(kind: &EventKind) -> &'static str {
         EventKind::ApprovalLevelAdvanced { .. } => "ApprovalLevelAdvanced",
         EventKind::ActivityRolledBack { .. } => "ActivityRolledBack",
         EventKind::OrdersArchived { .. } => "OrdersArchived",
+        EventKind::InstanceFailedTo { .. } => "InstanceFailedTo",
     }
 }
 

@@ -6,7 +6,7 @@
 use playcore_actors::domain::gray::{GrayRules, SetRule};
 use playcore_actors::domain::{
     ActivityConfig, ApprovalFlow, Event, EventKind, FlowLevel, GrayConfig, LevelMode, Rules,
-    Source, TemplateCode,
+    OrderStatus, Source, TemplateCode,
 };
 use std::sync::Arc;
 
@@ -231,6 +231,10 @@ fn later_events() -> Vec<EventKind> {
         },
         EventKind::OrdersArchived {
             orders: vec![8, 9, 10],
+        },
+        EventKind::InstanceFailedTo {
+            order: 13,
+            status: OrderStatus::RefundPending,
         },
     ]
 }
