@@ -45,17 +45,17 @@ fn layer(below: &Figment, name: &str, raw: &str) -> Result<Layer, String> {
         return Err("expected PLAYCORE__SECTION__KEY".to_owned());
     }
     check_sections(below, &keys)?;
-    let value = value(below, &keys.join("."), raw)?;
-    let values = keys.iter().rev().fold(value, |inner, key| {
-        Value::from(Dict::from([(key.clone(), inner)]))
-    });
-    match values {
-        Value::Dict(_, values) => Ok(Layer {
-            name: name.to_owned(),
-            values,
-        }),
-        _ => Err("no key".to_owned()),
+    let Some((last, parents)) = keys.split_last() else {
+        return Err("no key".to_owned());
+    };
+    let mut values = Dict::from([(last.clone(), value(below, &keys.join("."), raw)?)]);
+    for key in parents.iter().rev() {
+        values = Dict::from([(key.clone(), Value::from(values))]);
     }
+    Ok(Layer {
+        name: name.to_owned(),
+        values,
+    })
 }
 
 /// Every key but the last must name a table, or nothing yet.
