@@ -42,6 +42,20 @@ use playcore_snapshots::Store;
 pub const AUDIT_TREE: &str = "audit";
 /// `prevHash` of the first record.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+/// Every action a record may name: what `GET /admin/v1/audit?action=` accepts.
+pub const ACTIONS: [&str; 11] = [
+    "activity.create",
+    "activity.update",
+    "activity.rollback",
+    "approval.submit",
+    "approval.approve",
+    "approval.reject",
+    "approval.withdraw",
+    "activity.publish",
+    "activity.unpublish",
+    "gray.configure",
+    "backup.create",
+];
 /// Largest page `GET /admin/v1/audit` returns.
 pub const PAGE_LIMIT_MAX: usize = 1000;
 /// Records one filtered page request reads at most, so a query stays bounded.
@@ -113,6 +127,7 @@ pub struct AuditEntry {
 impl AuditEntry {
     /// An entry of `caller` doing `action` on `target`.
     pub fn new(caller: &Caller, action: &str, target: String, before: Value, after: Value) -> Self {
+        debug_assert!(ACTIONS.contains(&action), "an audit action listed in ACTIONS");
         Self {
             who: caller.name().to_owned(),
             roles: caller.roles().iter().map(|role| role.to_string()).collect(),

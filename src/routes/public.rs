@@ -6,7 +6,7 @@ use crate::core::Core;
 use crate::dto::{self, ActivityDto, GroupDto, OrderDto};
 use crate::envelope;
 use crate::error::{ApiError, ErrorCode};
-use crate::extract::Json;
+use crate::extract::{query_choice, Json};
 use crate::gray::{self, GrayMonitor};
 use crate::outcome::{self, execute_error};
 use crate::signature;
@@ -287,7 +287,8 @@ async fn list_groups(
         .registry
         .handle(id)
         .ok_or_else(|| ApiError::not_found("activity", id))?;
-    let wanted = query.status.clone().unwrap_or_else(|| "ACTIVE".to_string());
+    let statuses = ["PENDING", "ACTIVE", "SUCCESS", "FAILED"];
+    let wanted = query_choice("status", query.status.as_deref(), &statuses)?.unwrap_or("ACTIVE");
     let mut groups: Vec<_> = handle
         .published
         .groups

@@ -14,6 +14,8 @@ mod helpers;
 mod lifecycle;
 mod ops;
 mod public;
+mod queries;
 mod scheduler;
 mod templates;
+mod unknown_fields;
 mod versions;
