@@ -95,11 +95,7 @@ fn check_cold_store(store: &Store, report: &mut CheckReport) {
 }
 
 fn check_audit_chain(store: &Store, report: &mut CheckReport) {
-    let outcome = store
-        .db()
-        .open_tree(crate::audit::AUDIT_TREE)
-        .map_err(|error| error.to_string())
-        .and_then(|tree| crate::audit::verify_tree(&tree).map_err(|error| error.to_string()));
+    let outcome = playcore_snapshots::audit::verify_chain(store);
     match outcome {
         Ok(verified) => report.notes.push(format!(
             "audit log: {} records, hash chain intact",

@@ -1,7 +1,7 @@
 //! The core: opens the store, recovers the actors (before the port opens), seeds the demo,
 //! and shuts down in order (snapshot, then flush and sync the journal).
 
-use crate::audit::AuditLog;
+use crate::audit::AuditStore;
 use crate::config::{Durability, Settings};
 use crate::telemetry::Metrics;
 use playcore_actors::activity_actor::now_ms;
@@ -33,7 +33,7 @@ pub enum CoreError {
 pub struct Core {
     pub runtime: Arc<Runtime>,
     /// The admin audit log, in the runtime's database (tree "audit").
-    pub audit: Arc<AuditLog>,
+    pub audit: Arc<AuditStore>,
     ready: AtomicBool,
     /// The activities `--demo` seeded at this start (empty otherwise), for their H5 links.
     demo_activities: OnceLock<Vec<ActivityId>>,
@@ -94,7 +94,7 @@ impl Core {
                 reason: error.to_string(),
             })
         })?;
-        let audit = AuditLog::open(store.clone()).map_err(|error| {
+        let audit = AuditStore::open(&store).map_err(|error| {
             logged(CoreError::Store {
                 path: shown.clone(),
                 reason: error.to_string(),

@@ -373,9 +373,9 @@ pub fn request_id(value: &str) -> Result<String, ApiError> {
     identifier("requestId", value, REQUEST_ID_LENGTH_MAX)
 }
 
-/// The admin body of an activity (create and edit).
+/// The admin body of an activity (create and edit). An unknown field is refused, named.
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ActivityBody {
     pub template_code: String,
     pub title: String,
@@ -392,6 +392,10 @@ pub struct ActivityBody {
     /// Kept as JSON until it passed the template's rules schema (`form_schema`), so an
     /// unknown rule or a wrong type is named by the schema, not lost in a generic error.
     pub rules: Option<Value>,
+    /// Shown by the replies beside `templateCode` and derived from it: accepted and
+    /// ignored, so a configuration read from a version can be PUT back as is.
+    #[serde(default)]
+    pub template_name: serde::de::IgnoredAny,
 }
 
 /// The rules once the template's schema accepted them: the schema already checked names,

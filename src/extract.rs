@@ -261,6 +261,10 @@ fn field_name(path: Option<&str>, reason: &str) -> String {
         .then(|| reason.split('`').nth(1))
         .flatten();
     match (parent, named) {
+        // serde_path_to_error's path of an unknown field already ends with its name.
+        (Some(parent), Some(name)) if parent == name || parent.ends_with(&format!(".{name}")) => {
+            parent.to_owned()
+        }
         (Some(parent), Some(name)) => format!("{parent}.{name}"),
         (None, Some(name)) => name.to_owned(),
         (Some(parent), None) => parent.to_owned(),
@@ -290,6 +294,42 @@ fn query_error(error: QueryPayloadError) -> ApiError {
         field
     };
     ApiError::validation(field, reason)
+}
+
+/// An enumerated query parameter: absent is `None`, one of `allowed` is itself, anything
+/// else is VALIDATION_FAILED naming `field` and listing the values it takes.
+pub fn query_choice<'a>(
+    field: &str,
+    value: Option<&'a str>,
+    allowed: &[&str],
+) -> Result<Option<&'a str>, ApiError> {
+    match value {
+        Some(text) if !allowed.contains(&text) => Err(ApiError::validation(
+            field,
+            format!("one of {}", allowed.join(", ")),
+        )),
+        other => Ok(other),
+    }
+}
+
+/// A page size from the query: `default` when absent, else 1 to `maximum`; anything else
+/// (a non-number too) is VALIDATION_FAILED naming `limit`.
+pub fn query_limit(value: Option<&str>, default: usize, maximum: usize) -> Result<usize, ApiError> {
+    match value.map(str::parse::<usize>) {
+        None => Ok(default),
+        Some(Ok(limit)) if (1..=maximum).contains(&limit) => Ok(limit),
+        Some(_) => Err(ApiError::validation("limit", format!("1 to {maximum}"))),
+    }
+}
+
+/// A non-negative integer from the query (`afterSeq`, a cursor): 0 when absent, else
+/// VALIDATION_FAILED naming `field` with `reason`.
+pub fn query_seq(field: &str, value: Option<&str>, reason: &str) -> Result<u64, ApiError> {
+    match value.map(str::parse::<u64>) {
+        None => Ok(0),
+        Some(Ok(seq)) => Ok(seq),
+        Some(Err(_)) => Err(ApiError::validation(field, reason)),
+    }
 }
 
 /// `value > 0`, else VALIDATION_FAILED naming `field`.
@@ -449,6 +489,18 @@ mod tests {
             error_field(&body).map(|(field, _)| field),
             Some("rules.groupSize")
         );
+    }
+
+    #[actix_web::test]
+    async fn an_unknown_field_is_named_once() {
+        let (status, body) = send(
+            "/grab",
+            r#"{"userId":"u","quantity":1,"colour":"red"}"#,
+            "application/json",
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(error_field(&body).map(|(field, _)| field), Some("colour"));
     }
 
     #[actix_web::test]

@@ -22,6 +22,8 @@
 //!   verification, restore into a new data directory, and retention.
 //! - [`cold`]: [`ColdStore`], the sled tree `orders_archive` that keeps records moved out
 //!   of memory (archived orders), verified on read and synced before a write returns.
+//! - [`audit`]: [`audit::AuditStore`], the sled tree `audit` holding the admin audit log
+//!   as a hash chain (append synced before it returns, paged reads, chain verification).
 //! - [`space`]: the free-space guard: new writes are refused while the data directory's
 //!   file system is below its reserve ([`AppendError::StorageFull`]).
 //! - `sync_health`: a failed flush or sync poisons the store (fail-stop), and the fault
@@ -40,6 +42,7 @@
 //! seq order; each value is one record holding a batch of events (one sled insert
 //! per batch, never per event: a sled insert costs microseconds).
 
+pub mod audit;
 pub mod backup;
 pub mod codec;
 pub mod cold;

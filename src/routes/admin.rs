@@ -10,21 +10,26 @@ use crate::core::Core;
 use crate::dto::{ActivityBody, ActivityDto, ApprovalRecordDto, OrderDto, StockDto};
 use crate::envelope;
 use crate::error::ApiError;
-use crate::extract::{Json, OptionalJson};
+use crate::extract::{query_choice, query_limit, query_seq, Json, OptionalJson};
 use crate::outcome::{self, execute_error};
 use crate::routes::public::activity_id;
 use actix_web::{web, HttpResponse};
 use playcore_actors::domain::state::ActivityState;
 use playcore_actors::domain::{
-    ActivityId, ApprovalStatus, Command, Event, LevelMode, LevelProgress, OrderStatus,
+    ActivityId, ActivityStatus, ApprovalStatus, Command, Event, EventKind, LevelMode, LevelProgress, OrderStatus,
+    TemplateCode,
 };
-use playcore_actors::views::{order_view, OrderView};
+use playcore_actors::views::{order_view, ActivityView, OrderView};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-/// Largest page of orders or events.
+/// Largest page of activities, orders or events.
 pub const PAGE_LIMIT_MAX: usize = 1000;
+/// Page size when the query names no `limit`.
+const PAGE_LIMIT_DEFAULT: usize = 100;
+const CURSOR_REASON: &str = "a cursor returned by a previous page";
+const AFTER_SEQ_REASON: &str = "a sequence number (nextAfterSeq of a previous page)";
 /// Journal entries one event-log request reads at most, so a filtered query stays bounded.
 pub const EVENT_SCAN_ENTRIES_MAX: usize = 100_000;
 
@@ -104,16 +109,107 @@ async fn create_activity(
     Ok(envelope::created(created))
 }
 
-async fn list_activities(core: CoreData, caller: Caller) -> Result<HttpResponse, ApiError> {
+/// The statuses an activity shows (`ActivityDto::status`), for the list's filter.
+const ACTIVITY_STATUSES: [&str; 9] = [
+    "DRAFT",
+    "PENDING",
+    "APPROVED",
+    "REJECTED",
+    "NOT_STARTED",
+    "ONLINE",
+    "SOLD_OUT",
+    "ENDED",
+    "OFFLINE",
+];
+
+/// Filters and paging of the admin activity list; every value is text, parsed by
+/// [`ActivitiesQuery::parse`] so a bad one is named.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ActivitiesQuery {
+    status: Option<String>,
+    store_id: Option<String>,
+    template_code: Option<String>,
+    /// Only activities whose title contains this text.
+    title: Option<String>,
+    /// The last activity id of the previous page (its `nextCursor`).
+    cursor: Option<String>,
+    limit: Option<String>,
+}
+
+/// [`ActivitiesQuery`] checked.
+struct ActivityFilter {
+    status: Option<ActivityStatus>,
+    store_id: Option<String>,
+    template: Option<TemplateCode>,
+    title: Option<String>,
+    after: u64,
+    limit: usize,
+}
+
+impl ActivitiesQuery {
+    fn parse(self) -> Result<ActivityFilter, ApiError> {
+        let status = query_choice("status", self.status.as_deref(), &ACTIVITY_STATUSES)?
+            .and_then(|name| ActivityStatus::ALL.into_iter().find(|status| status.name() == name));
+        let template = match self.template_code.as_deref() {
+            None => None,
+            Some(code) => Some(TemplateCode::parse(code).ok_or_else(|| {
+                ApiError::validation("templateCode", "one of FLASH_SALE, GROUP_BUY, COURSE_GROUP")
+            })?),
+        };
+        let after = query_seq("cursor", self.cursor.as_deref(), CURSOR_REASON)?;
+        Ok(ActivityFilter {
+            status,
+            store_id: self.store_id,
+            template,
+            title: self.title,
+            after,
+            limit: query_limit(self.limit.as_deref(), PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX)?,
+        })
+    }
+}
+
+impl ActivityFilter {
+    fn matches(&self, view: &ActivityView) -> bool {
+        let config = &view.config;
+        view.id.0 > self.after
+            && self.status.is_none_or(|status| status == view.status)
+            && self
+                .store_id
+                .as_ref()
+                .is_none_or(|store| *store == config.store_id)
+            && self
+                .template
+                .is_none_or(|template| template == config.template)
+            && self
+                .title
+                .as_ref()
+                .is_none_or(|text| config.title.contains(text.as_str()))
+    }
+}
+
+/// Activities in id order, filtered, one page at a time; `nextCursor` is the last id of
+/// a full page (`null` once a page comes back short).
+async fn list_activities(
+    core: CoreData,
+    caller: Caller,
+    query: web::Query<ActivitiesQuery>,
+) -> Result<HttpResponse, ApiError> {
     caller.require(&ANY_ROLE)?;
-    let list: Vec<ActivityDto> = core
-        .runtime
-        .registry
-        .views()
+    let filter = query.into_inner().parse()?;
+    let views = core.runtime.registry.views();
+    let page: Vec<&ActivityView> = views
         .iter()
-        .map(|view| ActivityDto::from(view.as_ref()))
+        .map(|view| view.as_ref())
+        .filter(|view| filter.matches(view))
+        .take(filter.limit)
         .collect();
-    Ok(envelope::ok(list))
+    let full = page.len() == filter.limit;
+    let next_cursor = page.last().filter(|_| full).map(|view| view.id.to_string());
+    let list: Vec<ActivityDto> = page.into_iter().map(ActivityDto::from).collect();
+    Ok(envelope::ok(
+        json!({ "activities": list, "nextCursor": next_cursor }),
+    ))
 }
 
 async fn get_activity(
@@ -150,6 +246,7 @@ async fn update_activity(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct RemarkBody {
     remark: Option<String>,
 }
@@ -443,20 +540,12 @@ async fn stats(
     Ok(envelope::ok(body))
 }
 
+/// Text, parsed in the handler, so a bad value is named.
 #[derive(Deserialize)]
 struct OrdersQuery {
     status: Option<String>,
     cursor: Option<String>,
-    limit: Option<usize>,
-}
-
-fn page_limit(limit: Option<usize>) -> Result<usize, ApiError> {
-    let limit = limit.unwrap_or(100);
-    if (1..=PAGE_LIMIT_MAX).contains(&limit) {
-        Ok(limit)
-    } else {
-        Err(ApiError::validation("limit", "1 to 1000"))
-    }
+    limit: Option<String>,
 }
 
 /// One page of order views (archived ones still without their detail) and the cursor of
@@ -508,13 +597,8 @@ async fn orders(
         ),
         None => None,
     };
-    let after = match &query.cursor {
-        Some(cursor) => cursor
-            .parse::<u64>()
-            .map_err(|_| ApiError::validation("cursor", "a cursor returned by a previous page"))?,
-        None => 0,
-    };
-    let limit = page_limit(query.limit)?;
+    let after = query_seq("cursor", query.cursor.as_deref(), CURSOR_REASON)?;
+    let limit = query_limit(query.limit.as_deref(), PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX)?;
     let registry = &core.runtime.registry;
     let (views, next) = registry
         .read(id, move |state| orders_page(state, status, after, limit))
@@ -538,8 +622,9 @@ struct EventsQuery {
     activity_id: Option<String>,
     #[serde(rename = "type")]
     kind: Option<String>,
-    after_seq: Option<u64>,
-    limit: Option<usize>,
+    /// Text, as `limit`, so a non-number is named.
+    after_seq: Option<String>,
+    limit: Option<String>,
 }
 
 /// The event log, read from the journal (durable events only).
@@ -550,9 +635,10 @@ async fn events(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&ANY_ROLE)?;
     let activity = query.activity_id.as_deref().map(activity_id).transpose()?;
-    let limit = page_limit(query.limit)?;
-    let kind = query.kind.clone();
-    let after_seq = query.after_seq.unwrap_or(0);
+    let limit = query_limit(query.limit.as_deref(), PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX)?;
+    let kind = query_choice("type", query.kind.as_deref(), &EventKind::TYPE_NAMES)?;
+    let kind = kind.map(str::to_owned);
+    let after_seq = query_seq("afterSeq", query.after_seq.as_deref(), AFTER_SEQ_REASON)?;
     let store = core.runtime.store.clone();
     let durable_seq = core.runtime.journal().durable_seq();
     let read = web::block(move || {

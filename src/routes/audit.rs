@@ -7,11 +7,12 @@ use std::sync::Arc;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use crate::audit::{PageQuery, PAGE_LIMIT_MAX};
+use crate::audit::{self, PageQuery, PAGE_LIMIT_MAX};
 use crate::auth::{Caller, Role};
 use crate::core::Core;
 use crate::envelope;
 use crate::error::ApiError;
+use crate::extract::query_choice;
 
 /// Records per page when `limit` is absent.
 const PAGE_LIMIT_DEFAULT: usize = 100;
@@ -46,11 +47,12 @@ impl AuditQuery {
                 return Err(ApiError::validation("afterSeq", reason));
             }
         };
+        let action = query_choice("action", self.action.as_deref(), &audit::ACTIONS)?;
         Ok(PageQuery {
             after_seq,
             limit,
             target: self.target,
-            action: self.action,
+            action: action.map(str::to_owned),
         })
     }
 }

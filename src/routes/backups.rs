@@ -13,7 +13,7 @@ use playcore_snapshots::backup::{list_backups, BackupInfo};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::audit::{self, AuditEntry};
+use crate::audit;
 use crate::auth::{Caller, Role};
 use crate::config::Settings;
 use crate::core::Core;
@@ -70,7 +70,7 @@ async fn create(
         .map_err(ApiError::internal)?;
     let created = BackupDto::from(&info);
     let after = audit::to_json(&created);
-    let entry = AuditEntry::new(&caller, "backup.create", info.name, Value::Null, after);
+    let entry = audit::entry(&caller, "backup.create", info.name, Value::Null, after);
     audit::record(&core.audit, entry).await?;
     Ok(envelope::created(created))
 }

@@ -11,7 +11,7 @@ use crate::core::Core;
 use crate::dto::rfc3339;
 use crate::envelope;
 use crate::error::ApiError;
-use crate::extract::Json;
+use crate::extract::{query_limit, Json};
 use crate::gray::{ActivityDecisions, GrayMonitor, RECENT_DECISIONS_MAX};
 use crate::outcome;
 use crate::routes::public::activity_id;
@@ -43,7 +43,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
 type CoreData = web::Data<Arc<Core>>;
 
 #[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RuleBody {
     #[serde(default, rename = "in")]
     included: Vec<String>,
@@ -52,6 +52,7 @@ struct RuleBody {
 }
 
 #[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 struct RulesBody {
     #[serde(default)]
     cities: RuleBody,
@@ -62,7 +63,7 @@ struct RulesBody {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct GrayBody {
     enabled: bool,
     #[serde(default)]
@@ -183,9 +184,10 @@ async fn get_gray(
     )))
 }
 
+/// Text, parsed in the handler, so a non-number is named.
 #[derive(Deserialize)]
 struct DecisionsQuery {
-    limit: Option<usize>,
+    limit: Option<String>,
 }
 
 fn counters_json(decisions: &ActivityDecisions) -> Value {
@@ -232,11 +234,11 @@ async fn decisions(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&ANY_ROLE)?;
     let id = activity_id(&path)?;
-    let limit = query.limit.unwrap_or(DECISIONS_LISTED_DEFAULT);
-    if !(1..=RECENT_DECISIONS_MAX).contains(&limit) {
-        let reason = format!("1 to {RECENT_DECISIONS_MAX}");
-        return Err(ApiError::validation("limit", reason));
-    }
+    let limit = query_limit(
+        query.limit.as_deref(),
+        DECISIONS_LISTED_DEFAULT,
+        RECENT_DECISIONS_MAX,
+    )?;
     let current = outcome::activity_view(&core, id)?;
     // An activity without recorded decisions reads as zeros.
     let decisions = monitor.activity(id).unwrap_or_default();

@@ -6,7 +6,7 @@ use crate::core::Core;
 use crate::dto::{self, ActivityDto, GroupDto, OrderDto};
 use crate::envelope;
 use crate::error::{ApiError, ErrorCode};
-use crate::extract::Json;
+use crate::extract::{query_choice, Json};
 use crate::gray::{self, GrayMonitor};
 use crate::outcome::{self, execute_error};
 use crate::signature;
@@ -289,11 +289,9 @@ async fn list_groups(
         .registry
         .handle(id)
         .ok_or_else(|| ApiError::not_found("activity", id))?;
-    // An unknown status matches no group: the list is empty, as for any other filter.
-    let wanted = query
-        .status
-        .as_deref()
-        .map_or(Some(GroupStatus::Active), GroupStatus::parse);
+    let statuses = ["PENDING", "ACTIVE", "SUCCESS", "FAILED"];
+    let wanted = query_choice("status", query.status.as_deref(), &statuses)?.unwrap_or("ACTIVE");
+    let wanted = GroupStatus::parse(wanted);
     let mut groups: Vec<_> = handle
         .published
         .groups

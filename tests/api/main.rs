@@ -13,6 +13,8 @@ mod groups;
 mod lifecycle;
 mod ops;
 mod public;
+mod queries;
 mod scheduler;
 mod templates;
+mod unknown_fields;
 mod versions;

@@ -177,6 +177,42 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Every name [`EventKind::type_name`] returns, once each (two kinds share
+    /// APPROVAL_SUBMITTED): what the event log's `type` filter accepts.
+    pub const TYPE_NAMES: [&'static str; 31] = [
+        "ACTIVITY_CREATED",
+        "ACTIVITY_UPDATED",
+        "APPROVAL_SUBMITTED",
+        "APPROVAL_APPROVED",
+        "APPROVAL_REJECTED",
+        "APPROVAL_WITHDRAWN",
+        "ACTIVITY_PUBLISHED",
+        "ACTIVITY_UNPUBLISHED",
+        "ACTIVITY_ONLINE",
+        "ACTIVITY_ENDED",
+        "INSTANCE_CREATED",
+        "INSTANCE_PAID",
+        "INSTANCE_CANCELLED",
+        "INSTANCE_TIMEOUT",
+        "INSTANCE_REFUND_PENDING",
+        "INSTANCE_REFUNDED",
+        "INSTANCE_SUCCESS",
+        "INSTANCE_FAILED",
+        "FLASH_SALE_SOLD_OUT",
+        "GROUP_CREATED",
+        "GROUP_MEMBER_JOINED",
+        "GROUP_MEMBER_LEFT",
+        "GROUP_ACTIVATED",
+        "GROUP_FULL",
+        "COURSE_OPEN",
+        "GROUP_FAILED",
+        "GRAY_CONFIGURED",
+        "APPROVAL_VOTED",
+        "APPROVAL_LEVEL_ADVANCED",
+        "ACTIVITY_ROLLED_BACK",
+        "ORDERS_ARCHIVED",
+    ];
+
     /// The platform's name for the event type.
     pub fn type_name(&self) -> &'static str {
         match self {
