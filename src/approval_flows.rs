@@ -14,8 +14,8 @@ use playcore_actors::domain::approval::{CANDIDATES_MAX, LEVELS_MAX};
 use playcore_actors::domain::{ApprovalFlow, FlowLevel, LevelMode, TemplateCode};
 use serde::Deserialize;
 
-use crate::auth::Role;
 use crate::config::{Settings, TokenSettings};
+use crate::http::auth::Role;
 
 /// The `[approval]` table.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -67,7 +67,7 @@ pub struct LevelSettings {
 }
 
 /// Whether a token with `roles` holds `role`; an admin holds every role, as
-/// [`crate::auth::Caller::has_role`] has it.
+/// [`crate::http::auth::Caller::has_role`] has it.
 fn holds(roles: &[Role], role: Role) -> bool {
     roles.contains(&Role::Admin) || roles.contains(&role)
 }

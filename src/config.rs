@@ -26,7 +26,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use toml::{Table, Value};
 
-use crate::auth::Role;
+use crate::http::auth::Role;
 
 /// The defaults, compiled in.
 const EMBEDDED_DEFAULTS: &str = include_str!("../config/default.toml");

@@ -23,6 +23,8 @@
 //! module. The log grows with admin writes and is never truncated; the only memory it
 //! keeps is the chain's head (next sequence number and last hash).
 
+pub(crate) mod routes;
+
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -30,10 +32,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::auth::Caller;
 use crate::core::Core;
-use crate::dto::ActivityDto;
-use crate::error::ApiError;
+use crate::http::auth::Caller;
+use crate::http::dto::ActivityDto;
+use crate::http::error::ApiError;
 use playcore_actors::domain::ActivityId;
 use playcore_snapshots::throttle::{LogThrottle, LOG_INTERVAL};
 use playcore_snapshots::Store;
@@ -188,7 +190,7 @@ impl AuditLog {
         let mut head = self.head.lock().unwrap_or_else(PoisonError::into_inner);
         let mut record = AuditRecord {
             seq: head.next_seq,
-            at: crate::dto::rfc3339(at_ms),
+            at: crate::http::dto::rfc3339(at_ms),
             who: entry.who,
             roles: entry.roles,
             action: entry.action,
@@ -451,7 +453,7 @@ pub fn verify_directory(directory: &Path) -> Result<Verified, VerifyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::Role;
+    use crate::http::auth::Role;
     use serde_json::json;
 
     fn open(dir: &tempfile::TempDir) -> AuditLog {

@@ -1,6 +1,8 @@
 //! The core: opens the store, recovers the actors (before the port opens), seeds the demo,
 //! and shuts down in order (snapshot, then flush and sync the journal).
 
+pub(crate) mod outcome;
+
 use crate::audit::AuditLog;
 use crate::config::{Durability, Settings};
 use crate::telemetry::Metrics;

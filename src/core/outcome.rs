@@ -1,8 +1,8 @@
 //! Maps the actors' outcomes onto the API's error codes and replies.
 
-use crate::dto::{ActivityDto, GroupDto, OrderDto};
-use crate::error::{ApiError, ErrorCode};
-use crate::{envelope, order_reply};
+use crate::http::dto::{ActivityDto, GroupDto, OrderDto};
+use crate::http::error::{ApiError, ErrorCode};
+use crate::http::{envelope, order_reply};
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use playcore_actors::domain::{Ineligibility, Rejection};

@@ -19,7 +19,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::config::AuthSettings;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// What a token may do. Admin may do everything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

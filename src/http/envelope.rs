@@ -12,9 +12,9 @@ use chrono::Utc;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::dto::Rfc3339;
-use crate::error::ApiError;
-use crate::request_id;
+use crate::http::dto::Rfc3339;
+use crate::http::error::ApiError;
+use crate::http::request_id;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -14,7 +14,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{json, Value};
 
-use crate::{envelope, request_id};
+use crate::http::{envelope, request_id};
 
 /// The error codes of the contract; each fixes its HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

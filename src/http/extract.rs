@@ -29,7 +29,7 @@ use actix_web::{FromRequest, HttpRequest};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use crate::error::{ApiError, ErrorCode};
+use crate::http::error::{ApiError, ErrorCode};
 
 /// Registers the extractor configurations: JSON, raw payload, path and query.
 pub fn configure(config: &mut web::ServiceConfig, body_limit_bytes: usize) {
@@ -293,6 +293,10 @@ fn query_error(error: QueryPayloadError) -> ApiError {
 }
 
 /// `value > 0`, else VALIDATION_FAILED naming `field`.
+#[allow(
+    dead_code,
+    reason = "a field check for handlers; no route needs it yet"
+)]
 pub fn require_positive<T: PartialOrd + Default + Display>(
     field: &str,
     value: T,
@@ -308,6 +312,10 @@ pub fn require_positive<T: PartialOrd + Default + Display>(
 }
 
 /// `minimum <= value <= maximum`, else VALIDATION_FAILED naming `field`.
+#[allow(
+    dead_code,
+    reason = "a field check for handlers; no route needs it yet"
+)]
 pub fn require_range<T: PartialOrd + Display>(
     field: &str,
     value: T,
@@ -325,6 +333,10 @@ pub fn require_range<T: PartialOrd + Display>(
 }
 
 /// A string with 1..=`maximum_chars` characters that is not only whitespace.
+#[allow(
+    dead_code,
+    reason = "a field check for handlers; no route needs it yet"
+)]
 pub fn require_text<'a>(
     field: &str,
     value: &'a str,
@@ -351,7 +363,7 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::request_id::RequestIdMiddleware;
+    use crate::http::request_id::RequestIdMiddleware;
 
     #[derive(Debug, Deserialize)]
     #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -370,7 +382,7 @@ mod tests {
 
     async fn grab(body: Json<Grab>) -> HttpResponse {
         let group_size = body.rules.as_ref().map(|rules| rules.group_size);
-        crate::envelope::ok(json!({
+        crate::http::envelope::ok(json!({
             "userId": body.user_id,
             "quantity": body.quantity,
             "groupSize": group_size,
@@ -378,7 +390,7 @@ mod tests {
     }
 
     async fn activity(id: web::Path<u64>) -> HttpResponse {
-        crate::envelope::ok(json!({ "id": id.into_inner() }))
+        crate::http::envelope::ok(json!({ "id": id.into_inner() }))
     }
 
     /// Sends `body` with `content_type` to a test app; returns status and JSON reply.

@@ -2,14 +2,14 @@
 //! No token: user ids come from the caller (end users are authenticated in front of us).
 
 use crate::config::Settings;
+use crate::core::outcome::{self, execute_error};
 use crate::core::Core;
-use crate::dto::{self, ActivityDto, GroupDto, OrderDto};
-use crate::envelope;
-use crate::error::{ApiError, ErrorCode};
-use crate::extract::Json;
 use crate::gray::{self, GrayMonitor};
-use crate::outcome::{self, execute_error};
-use crate::signature;
+use crate::http::dto::{self, ActivityDto, GroupDto, OrderDto};
+use crate::http::envelope;
+use crate::http::error::{ApiError, ErrorCode};
+use crate::http::extract::Json;
+use crate::http::signature;
 use actix_web::{web, HttpRequest, HttpResponse};
 use playcore_actors::domain::eligibility::check_city;
 use playcore_actors::domain::{check_text, TextKind};
@@ -372,7 +372,7 @@ async fn notify_payment(
     core: CoreData,
     settings: web::Data<Settings>,
     request: HttpRequest,
-    body: crate::extract::Body,
+    body: crate::http::extract::Body,
 ) -> Result<HttpResponse, ApiError> {
     let body: &[u8] = &body.0;
     let header = request
@@ -386,7 +386,7 @@ async fn notify_payment(
             "the signature does not verify",
         ));
     }
-    let notification: NotifyBody = crate::extract::parse_json(body)?;
+    let notification: NotifyBody = crate::http::extract::parse_json(body)?;
     let trade_number = dto::identifier("tradeNo", &notification.trade_no, 64)?;
     let amount_cents = u64::try_from(notification.amount)
         .map_err(|_| ApiError::validation("amount", "non-negative integer cents"))?;

@@ -9,7 +9,7 @@ use playcore_snapshots::{Journal, SpaceReserve, Store, StoreError};
 use serde_json::json;
 
 use crate::config::StorageSettings;
-use crate::error::{ApiError, ErrorCode};
+use crate::http::error::{ApiError, ErrorCode};
 use crate::telemetry::Metrics;
 
 /// Exit code of a server whose journal failed (a write or sync error: fail-stop) or could

@@ -21,7 +21,7 @@ pub mod session;
 
 use crate::config::WsSettings;
 use crate::core::Core;
-use crate::error::{ApiError, ErrorCode};
+use crate::http::error::{ApiError, ErrorCode};
 use crate::routes::public::{activity_id, public_activity};
 use actix_web::dev::Extensions;
 use actix_web::{web, HttpRequest, HttpResponse};

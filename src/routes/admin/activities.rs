@@ -4,14 +4,16 @@
 
 use crate::approval_flows;
 use crate::audit;
-use crate::auth::{Caller, Role};
 use crate::config::Settings;
+use crate::core::outcome::{self, execute_error};
 use crate::core::Core;
-use crate::dto::{approval_name, ActivityBody, ActivityDto, ApprovalRecordDto, OrderDto, StockDto};
-use crate::envelope;
-use crate::error::ApiError;
-use crate::extract::{Json, OptionalJson};
-use crate::outcome::{self, execute_error};
+use crate::http::auth::{Caller, Role};
+use crate::http::dto::{
+    approval_name, ActivityBody, ActivityDto, ApprovalRecordDto, OrderDto, StockDto,
+};
+use crate::http::envelope;
+use crate::http::error::ApiError;
+use crate::http::extract::{Json, OptionalJson};
 use crate::routes::public::activity_id;
 use actix_web::{web, HttpResponse};
 use playcore_actors::domain::state::ActivityState;
@@ -616,7 +618,7 @@ fn event_json(seq: u64, stream: u64, event: &Event) -> serde_json::Value {
         "seq": seq,
         "activityId": stream.to_string(),
         "type": event.kind.type_name(),
-        "at": crate::dto::rfc3339(event.at_ms),
+        "at": crate::http::dto::rfc3339(event.at_ms),
         "data": data,
     })
 }
