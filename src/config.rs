@@ -26,7 +26,11 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use toml::{Table, Value};
 
-use crate::http::auth::Role;
+mod approval;
+mod roles;
+
+pub use approval::{ApprovalSettings, FlowSettings, LevelSettings, ModeSetting};
+pub use roles::Role;
 
 /// The defaults, compiled in.
 const EMBEDDED_DEFAULTS: &str = include_str!("../config/default.toml");
@@ -81,16 +85,16 @@ pub struct Settings {
     pub payment: PaymentSettings,
     pub ws: WsSettings,
     pub auth: AuthSettings,
-    /// The lifecycle scheduler's health checks and run log (see [`crate::scheduler`]).
+    /// The lifecycle scheduler's health checks and run log (see the `scheduler` module).
     #[serde(default)]
     pub scheduler: SchedulerSettings,
-    /// Approval flows per template and store (see [`crate::approval_flows`]).
+    /// Approval flows per template and store (see the `approval_flows` module).
     #[serde(default)]
-    pub approval: crate::approval_flows::ApprovalSettings,
+    pub approval: ApprovalSettings,
     /// Bounds of the eligibility indexes (see `playcore_actors::eligibility`).
     #[serde(default)]
     pub eligibility: EligibilitySettings,
-    /// Scheduled and on-demand backups (see [`crate::backup`]).
+    /// Scheduled and on-demand backups (see the `backup` module).
     #[serde(default)]
     pub backup: BackupSettings,
     /// Seed demo activities at start (`--demo`); a flag only, never read from files.

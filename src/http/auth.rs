@@ -7,47 +7,18 @@
 //! string comparison would stop at the first differing byte.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::future::{ready, Ready};
 use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{web, FromRequest, HttpRequest};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::config::AuthSettings;
+pub use crate::config::Role;
 use crate::http::error::ApiError;
-
-/// What a token may do. Admin may do everything.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Creates, edits and submits activities; sets gray releases.
-    Operator,
-    /// Approves or rejects submitted activities.
-    Approver,
-    /// Everything.
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Operator => "operator",
-            Self::Approver => "approver",
-            Self::Admin => "admin",
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(self.as_str())
-    }
-}
 
 /// An authenticated admin caller. Cheap to clone (shared name and roles).
 #[derive(Debug, Clone, PartialEq, Eq)]
