@@ -7,11 +7,12 @@ use std::sync::Arc;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use crate::audit::{PageQuery, PAGE_LIMIT_MAX};
+use crate::audit::PAGE_LIMIT_MAX;
 use crate::core::Core;
 use crate::http::auth::{Caller, Role};
 use crate::http::envelope;
 use crate::http::error::ApiError;
+use crate::storage::audit_log::PageQuery;
 
 /// Records per page when `limit` is absent.
 const PAGE_LIMIT_DEFAULT: usize = 100;

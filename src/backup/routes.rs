@@ -13,12 +13,13 @@ use playcore_snapshots::backup::{list_backups, BackupInfo};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::audit::{self, AuditEntry};
+use crate::audit;
 use crate::config::Settings;
 use crate::core::Core;
 use crate::http::auth::{Caller, Role};
 use crate::http::envelope;
 use crate::http::error::ApiError;
+use crate::storage::audit_log::AuditEntry;
 use crate::telemetry::Metrics;
 
 pub fn configure(config: &mut web::ServiceConfig) {

@@ -97,9 +97,11 @@ fn check_cold_store(store: &Store, report: &mut CheckReport) {
 fn check_audit_chain(store: &Store, report: &mut CheckReport) {
     let outcome = store
         .db()
-        .open_tree(crate::audit::AUDIT_TREE)
+        .open_tree(crate::storage::audit_log::AUDIT_TREE)
         .map_err(|error| error.to_string())
-        .and_then(|tree| crate::audit::verify_tree(&tree).map_err(|error| error.to_string()));
+        .and_then(|tree| {
+            crate::storage::audit_log::verify_tree(&tree).map_err(|error| error.to_string())
+        });
     match outcome {
         Ok(verified) => report.notes.push(format!(
             "audit log: {} records, hash chain intact",

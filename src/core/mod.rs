@@ -3,8 +3,8 @@
 
 pub(crate) mod outcome;
 
-use crate::audit::AuditLog;
 use crate::config::{Durability, Settings};
+use crate::storage::audit_log::AuditLog;
 use crate::telemetry::Metrics;
 use playcore_actors::activity_actor::now_ms;
 use playcore_actors::domain::{ActivityConfig, ActivityId, Command, Rules, TemplateCode};

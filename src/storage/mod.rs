@@ -1,6 +1,9 @@
 //! Storage health as the server sees it: the free-space guard (its settings, readiness
 //! and metrics) and the journal's failure (readiness, and the fail-stop of
-//! [`crate::startup`]). README, "Durability": "A full disk, and I/O errors".
+//! `startup`). README, "Durability": "A full disk, and I/O errors". Beside them, the admin
+//! audit log's sled tree ([`audit_log`]).
+
+pub(crate) mod audit_log;
 
 use std::sync::Arc;
 use std::time::Duration;
