@@ -26,6 +26,7 @@ use actix_web::error::{JsonPayloadError, PathError, PayloadError, QueryPayloadEr
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::web::{self, Bytes};
 use actix_web::{FromRequest, HttpRequest};
+use playcore_actors::domain::ActivityId;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
@@ -353,6 +354,12 @@ pub fn require_text<'a>(
         ));
     }
     Ok(value)
+}
+
+/// The `{activityId}` of a path as an id; one that is no id is NOT_FOUND, as an unknown
+/// activity is.
+pub fn activity_id(text: &str) -> Result<ActivityId, ApiError> {
+    ActivityId::parse(text).ok_or_else(|| ApiError::not_found("activity", text))
 }
 
 #[cfg(test)]

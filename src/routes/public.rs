@@ -2,19 +2,19 @@
 //! No token: user ids come from the caller (end users are authenticated in front of us).
 
 use crate::config::Settings;
+use crate::core::outcome::public_activity;
 use crate::core::outcome::{self, execute_error};
 use crate::core::Core;
 use crate::gray::{self, GrayMonitor};
 use crate::http::dto::{self, ActivityDto, GroupDto, OrderDto};
 use crate::http::envelope;
 use crate::http::error::{ApiError, ErrorCode};
-use crate::http::extract::Json;
+use crate::http::extract::{activity_id, Json};
 use crate::http::signature;
 use actix_web::{web, HttpRequest, HttpResponse};
 use playcore_actors::domain::eligibility::check_city;
 use playcore_actors::domain::{check_text, TextKind};
 use playcore_actors::domain::{ActivityId, Command, GrayUser, GroupId, OrderId, Payment};
-use playcore_actors::views::ActivityView;
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -59,10 +59,6 @@ pub fn configure(config: &mut web::ServiceConfig) {
 type CoreData = web::Data<Arc<Core>>;
 type GrayData = web::Data<GrayMonitor>;
 
-pub fn activity_id(text: &str) -> Result<ActivityId, ApiError> {
-    ActivityId::parse(text).ok_or_else(|| ApiError::not_found("activity", text))
-}
-
 fn order_id(text: &str) -> Result<OrderId, ApiError> {
     OrderId::parse(text).ok_or_else(|| ApiError::not_found("order", text))
 }
@@ -96,17 +92,6 @@ async fn list_activities(core: CoreData, query: web::Query<ListQuery>) -> HttpRe
         .map(|view| ActivityDto::from(view.as_ref()))
         .collect();
     envelope::ok(list)
-}
-
-/// The activity as the public sees it: 404 NOT_FOUND for an unknown activity and for one
-/// that is not public ([`outcome::is_public`]: drafts, pending approval …). The rule of the
-/// public detail, the H5 pages and the websockets.
-pub fn public_activity(core: &Core, id: ActivityId) -> Result<Arc<ActivityView>, ApiError> {
-    let view = outcome::activity_view(core, id)?;
-    if !outcome::is_public(&view) {
-        return Err(ApiError::not_found("activity", id));
-    }
-    Ok(view)
 }
 
 async fn get_activity(core: CoreData, path: web::Path<String>) -> Result<HttpResponse, ApiError> {

@@ -13,8 +13,8 @@ use crate::http::dto::{
 };
 use crate::http::envelope;
 use crate::http::error::ApiError;
+use crate::http::extract::activity_id;
 use crate::http::extract::{Json, OptionalJson};
-use crate::routes::public::activity_id;
 use actix_web::{web, HttpResponse};
 use playcore_actors::domain::state::ActivityState;
 use playcore_actors::domain::{ActivityId, Command, Event, LevelMode, LevelProgress, OrderStatus};
