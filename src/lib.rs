@@ -5,57 +5,75 @@
 //!
 //! # Layout
 //!
-//! - [`cli`]: the command line (`playcore serve …`); parsing only.
-//! - [`config`]: [`config::Settings`], layered from the embedded defaults, per-environment
-//!   files, `--config`, `PLAYCORE__*` variables and flags; validated; secrets redacted.
-//! - [`startup`]: [`startup::Application`]: recover the core, bind, serve, shut down in order.
-//! - [`core`]: the running core (actor runtime, journal, recovery) the routes talk to.
-//! - [`routes`]: HTTP routes — `ops` (health, readiness, metrics), `public` (H5 API),
-//!   `admin`, `templates` (template list and form schemas), `h5` (the embedded H5 pages, `assets/h5/`).
-//! - [`dto`]: wire types (camelCase JSON) and their parsing into domain types.
-//! - [`outcome`]: maps the actors' answers and rejections onto replies and error codes.
-//! - [`envelope`]: the success and error envelopes every JSON reply is wrapped in.
-//! - [`error`]: [`error::ApiError`] and the contract's error codes with their statuses.
-//! - [`extract`]: JSON, path and query extraction with the contract's errors; range checks.
-//! - [`form_schema`]: the JSON Schema of each template's activity form (`src/schemas/`):
-//!   validates `rules`, feeds the admin form endpoints.
-//! - [`request_id`]: the `X-Request-Id` middleware and the current request's id.
-//! - [`approval_flows`]: approval flows per template and store, from the settings.
-//! - [`audit`]: the append-only, hash-chained log of admin writes and its verification.
-//! - [`gray`]: the gray-release check of trading requests and the record of its decisions.
-//! - [`scheduler`]: the lifecycle scheduler: health checks, alerts, the run log.
-//! - [`archive`]: the scheduler's archive task: old terminal orders into the cold store.
-//! - [`backup`]: scheduled and on-demand backups of the running server (admin routes in
-//!   `routes::backups`); `playcore check`, `backup` and `restore` are in [`cli`].
-//! - [`auth`]: bearer tokens, roles and the [`auth::Caller`] extractor.
-//! - [`signature`]: HMAC-SHA256 signatures of payment notifications.
-//! - [`storage`]: storage health: the free-space guard's settings, readiness and metrics,
-//!   and the journal's failure (fail-stop, exit code 75).
-//! - [`telemetry`]: logging setup and the Prometheus metrics registry.
-//! - [`ws`]: the websockets: a fan-out hub per watched activity or group, sessions.
+//! By layer, then by feature. A module uses the layers below it and never one above, so
+//! no two modules import each other, directly or through others (`tests/architecture.rs`
+//! fails on such a cycle). Bottom up:
+//!
+//! - Settings and metrics, importing nothing of the crate:
+//!   - [`config`]: [`config::Settings`], layered from the embedded defaults,
+//!     per-environment files, `--config`, `PLAYCORE__*` variables and flags; validated;
+//!     secrets redacted. Every feature's settings live here, with the token [`config::Role`]s
+//!     and the `[approval]` table (`config/approval.rs`).
+//!   - [`telemetry`]: logging setup and the Prometheus metrics registry.
+//! - `form_schema/`: the JSON Schema of each template's activity form
+//!   (`form_schema/schemas/*.json`): validates `rules`, feeds the admin form endpoints.
+//! - `http/`, the HTTP plumbing every route shares, knowing neither the core nor a feature:
+//!   - [`error`]: [`error::ApiError`] and the contract's error codes with their statuses;
+//!   - `envelope`: the success and error envelopes every JSON reply is wrapped in (where
+//!     `ApiError` renders);
+//!   - `dto`: wire types (camelCase JSON) and their parsing into domain types;
+//!   - `extract`: JSON, path and query extraction with the contract's errors;
+//!   - `request_id`: the `X-Request-Id` middleware and the current request's id;
+//!   - `order_reply`: the grab's reply, written byte by byte;
+//!   - [`auth`]: bearer tokens and the [`auth::Caller`] extractor;
+//!   - [`signature`]: HMAC-SHA256 signatures of payment notifications.
+//! - `storage/`: storage health (the free-space guard, the journal's failure: fail-stop,
+//!   exit code 75) and `storage::audit_log`, the hash-chained audit log's sled tree and its
+//!   verification.
+//! - `core/`: the running core (actor runtime, journal, recovery) and `core::outcome`, what
+//!   the routes ask of it (run a command, read an activity, the public view) and how its
+//!   answers and rejections map onto replies.
+//! - Features, each in one place with the admin routes it owns (`<feature>/routes.rs`):
+//!   - [`approval_flows`]: the flow an activity's submission carries, resolved from the
+//!     settings;
+//!   - `audit/`: the hooks every admin write calls to record itself, and
+//!     `GET /admin/v1/audit`;
+//!   - `gray/`: the gray-release check of trading requests, the record of its decisions,
+//!     and the gray admin routes;
+//!   - `scheduler/`: the lifecycle scheduler (health checks, alerts, the run log), its
+//!     archive task (`scheduler::archive`: old terminal orders into the cold store), and
+//!     its admin routes;
+//!   - `backup/`: scheduled and on-demand backups of the running server, and the backup
+//!     admin routes.
+//! - `ws/`: the websockets: a fan-out hub per watched activity or group, sessions.
+//! - `routes/`, by audience: `ops` (health, readiness, metrics), `openapi`, `public` (the
+//!   H5 API), `h5` (the embedded H5 pages, `assets/h5/`), and `admin/`: `activities`
+//!   (and their approval), `templates` (template list and form schemas), `versions`, with
+//!   the features' admin routes mounted in order; `routes::configure` mounts the
+//!   websockets too.
+//! - [`startup`]: [`startup::Application`]: recover the core, bind, serve, shut down in
+//!   order.
+//! - [`cli`]: the command line (`playcore serve …`) and `playcore check`, `audit verify`,
+//!   `backup` and `restore`.
+//!
+//! Only what the binary and the tests name is public: [`cli`], [`config`], [`startup`],
+//! [`telemetry`], [`approval_flows`], and [`auth`], [`error`], [`signature`] (from `http`).
 
 pub mod approval_flows;
-pub mod archive;
-pub mod audit;
-pub mod auth;
-pub mod backup;
-pub mod check;
+pub(crate) mod audit;
+pub(crate) mod backup;
 pub mod cli;
 pub mod config;
-pub mod core;
-pub mod dto;
-pub mod envelope;
-pub mod error;
-pub mod extract;
-pub mod form_schema;
-pub mod gray;
-pub mod order_reply;
-pub mod outcome;
-pub mod request_id;
-pub mod routes;
-pub mod scheduler;
-pub mod signature;
+pub(crate) mod core;
+pub(crate) mod form_schema;
+pub(crate) mod gray;
+pub(crate) mod http;
+pub(crate) mod routes;
+pub(crate) mod scheduler;
 pub mod startup;
-pub mod storage;
+pub(crate) mod storage;
 pub mod telemetry;
-pub mod ws;
+pub(crate) mod ws;
+
+// The paths the tests sign, authenticate and match errors by, kept as they were.
+pub use http::{auth, error, signature};

@@ -26,15 +26,16 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use tracing::{info, warn};
 
-use crate::auth::TokenTable;
 use crate::config::{ConfigError, Settings, ThreadPolicy};
 use crate::core::{Core, CoreError};
-use crate::error::{ApiError, ErrorCode};
-use crate::request_id::RequestIdMiddleware;
+use crate::http::auth::TokenTable;
+use crate::http::error::{ApiError, ErrorCode};
+use crate::http::extract;
+use crate::http::request_id::RequestIdMiddleware;
 use crate::scheduler::Scheduler;
 use crate::storage::{JournalFailed, FAIL_STOP_GRACE, JOURNAL_FAILED_EXIT_CODE};
 use crate::telemetry::Metrics;
-use crate::{extract, routes, ws};
+use crate::{routes, ws};
 
 /// Pending connections the kernel queues before accept: a flash sale opens with a burst.
 const LISTEN_BACKLOG: u32 = 4096;

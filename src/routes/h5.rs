@@ -10,8 +10,8 @@
 //! once); the script and style sheet are linked with a hash of their content in the query
 //! (`?v=…`), so they can be cached for a year as immutable.
 
+use crate::core::outcome::public_activity;
 use crate::core::Core;
-use crate::routes::public::public_activity;
 use actix_web::http::header::{self, ContentType};
 use actix_web::{guard, web, HttpResponse, HttpResponseBuilder};
 use playcore_actors::domain::{ActivityId, GroupId};

@@ -1,17 +1,11 @@
 //! HTTP routes: one module per audience. Each `configure` only registers its routes;
 //! app data, extractor configs and the default service are set up in `startup`.
 
-pub mod admin;
-pub mod audit;
-pub mod backups;
-pub mod gray;
-pub mod h5;
-pub mod openapi;
-pub mod ops;
-pub mod public;
-pub mod scheduler;
-pub mod templates;
-pub mod versions;
+pub(crate) mod admin;
+pub(crate) mod h5;
+pub(crate) mod openapi;
+pub(crate) mod ops;
+pub(crate) mod public;
 
 use actix_web::web;
 
@@ -20,12 +14,6 @@ pub fn configure(config: &mut web::ServiceConfig) {
     openapi::configure(config);
     public::configure(config);
     admin::configure(config);
-    gray::configure(config);
-    audit::configure(config);
-    backups::configure(config);
-    scheduler::configure(config);
-    templates::configure(config);
-    versions::configure(config);
     crate::ws::configure(config);
     h5::configure(config);
 }

@@ -7,8 +7,8 @@ use actix_web::{web, HttpResponse};
 use serde_json::json;
 
 use crate::core::Core;
-use crate::envelope;
-use crate::error::ApiError;
+use crate::http::envelope;
+use crate::http::error::ApiError;
 use crate::telemetry::Metrics;
 
 /// The content type of the Prometheus text exposition format.

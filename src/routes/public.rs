@@ -2,21 +2,22 @@
 //! No token: user ids come from the caller (end users are authenticated in front of us).
 
 use crate::config::Settings;
+use crate::core::outcome::public_activity;
+use crate::core::outcome::{self, execute_error};
 use crate::core::Core;
-use crate::dto::{self, ActivityDto, GroupDto, OrderDto};
-use crate::envelope;
-use crate::error::{ApiError, ErrorCode};
-use crate::extract::{query_choice, Json};
+use crate::http::extract::query_choice;
 use crate::gray::{self, GrayMonitor};
-use crate::outcome::{self, execute_error};
-use crate::signature;
+use crate::http::dto::{self, ActivityDto, GroupDto, OrderDto};
+use crate::http::envelope;
+use crate::http::error::{ApiError, ErrorCode};
+use crate::http::extract::{activity_id, Json};
+use crate::http::signature;
 use actix_web::{web, HttpRequest, HttpResponse};
 use playcore_actors::domain::eligibility::check_city;
 use playcore_actors::domain::{check_text, TextKind};
 use playcore_actors::domain::{
     ActivityId, Command, GrayUser, GroupId, GroupStatus, OrderId, Payment,
 };
-use playcore_actors::views::ActivityView;
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -61,10 +62,6 @@ pub fn configure(config: &mut web::ServiceConfig) {
 type CoreData = web::Data<Arc<Core>>;
 type GrayData = web::Data<GrayMonitor>;
 
-pub fn activity_id(text: &str) -> Result<ActivityId, ApiError> {
-    ActivityId::parse(text).ok_or_else(|| ApiError::not_found("activity", text))
-}
-
 fn order_id(text: &str) -> Result<OrderId, ApiError> {
     OrderId::parse(text).ok_or_else(|| ApiError::not_found("order", text))
 }
@@ -98,17 +95,6 @@ async fn list_activities(core: CoreData, query: web::Query<ListQuery>) -> HttpRe
         .map(|view| ActivityDto::from(view.as_ref()))
         .collect();
     envelope::ok(list)
-}
-
-/// The activity as the public sees it: 404 NOT_FOUND for an unknown activity and for one
-/// that is not public ([`outcome::is_public`]: drafts, pending approval …). The rule of the
-/// public detail, the H5 pages and the websockets.
-pub fn public_activity(core: &Core, id: ActivityId) -> Result<Arc<ActivityView>, ApiError> {
-    let view = outcome::activity_view(core, id)?;
-    if !outcome::is_public(&view) {
-        return Err(ApiError::not_found("activity", id));
-    }
-    Ok(view)
 }
 
 async fn get_activity(core: CoreData, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
@@ -376,7 +362,7 @@ async fn notify_payment(
     core: CoreData,
     settings: web::Data<Settings>,
     request: HttpRequest,
-    body: crate::extract::Body,
+    body: crate::http::extract::Body,
 ) -> Result<HttpResponse, ApiError> {
     let body: &[u8] = &body.0;
     let header = request
@@ -390,7 +376,7 @@ async fn notify_payment(
             "the signature does not verify",
         ));
     }
-    let notification: NotifyBody = crate::extract::parse_json(body)?;
+    let notification: NotifyBody = crate::http::extract::parse_json(body)?;
     let trade_number = dto::identifier("tradeNo", &notification.trade_no, 64)?;
     let amount_cents = u64::try_from(notification.amount)
         .map_err(|_| ApiError::validation("amount", "non-negative integer cents"))?;

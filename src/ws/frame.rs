@@ -2,7 +2,7 @@
 //! subscriber of that state: a [`Frame`] is a reference-counted string, so handing it to
 //! ten thousand connections costs ten thousand reference-count increments, not copies.
 
-use crate::dto::{ProgressDto, StockDto};
+use crate::http::dto::{ProgressDto, StockDto};
 use bytestring::ByteString;
 use playcore_actors::domain::{ActivityStatus, GroupStatus};
 use playcore_actors::views::{ActivityView, GroupView};

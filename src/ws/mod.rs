@@ -20,9 +20,10 @@ pub mod hub;
 pub mod session;
 
 use crate::config::WsSettings;
+use crate::core::outcome::public_activity;
 use crate::core::Core;
-use crate::error::{ApiError, ErrorCode};
-use crate::routes::public::{activity_id, public_activity};
+use crate::http::error::{ApiError, ErrorCode};
+use crate::http::extract::activity_id;
 use actix_web::dev::Extensions;
 use actix_web::{web, HttpRequest, HttpResponse};
 use frame::Pushable;

@@ -8,7 +8,7 @@ use crate::fixtures::{
     admin_action, create_activity, create_online_group_buy, error_fields, flash_sale_body,
     group_buy_body,
 };
-use crate::helpers::{assert_error, json, spawn_app, success_data, TestApp, ADMIN_TOKEN};
+use playcore_testkit::app::{assert_error, json, spawn_app, success_data, TestApp, ADMIN_TOKEN};
 
 async fn admin_get(app: &TestApp, path: &str) -> (StatusCode, Value) {
     let response = app.admin_get(path, ADMIN_TOKEN).await;
@@ -53,7 +53,7 @@ async fn the_admin_activity_list_filters_by_status_store_template_and_title() {
     other_store["storeId"] = json!("store-2");
     other_store["title"] = json!("Nail polish");
     let other = create_activity(&app, &other_store).await;
-    admin_action(&app, &group, "submit", crate::helpers::OPERATOR_TOKEN).await;
+    admin_action(&app, &group, "submit", playcore_testkit::app::OPERATOR_TOKEN).await;
 
     assert_eq!(
         page(&app, "").await.0,

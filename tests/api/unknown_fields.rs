@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::fixtures::{admin_action, create_activity, error_fields, flash_sale_body};
-use crate::helpers::{
+use playcore_testkit::app::{
     assert_error, json, spawn_app, success_data, TestApp, ADMIN_TOKEN, APPROVER_TOKEN,
     OPERATOR_TOKEN,
 };

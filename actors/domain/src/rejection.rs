@@ -2,7 +2,7 @@
 
 use crate::eligibility::Ineligibility;
 
-/// Why a command was refused. The HTTP layer maps each to an error code of the README's table (`src/error.rs`).
+/// Why a command was refused. The HTTP layer maps each to an error code of the README's table (`src/http/error.rs`).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {
     #[error("{field}: {reason}")]

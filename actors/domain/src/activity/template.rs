@@ -1,5 +1,5 @@
 //! The built-in play templates. The rules and form fields each one accepts are described
-//! as JSON Schema data in the server (`src/schemas/*.json`, see `playcore::form_schema`);
+//! as JSON Schema data in the server (`src/form_schema/schemas/*.json`);
 //! the bounds below are the business checks' and the schemas' tests keep both equal.
 
 use serde::{Deserialize, Serialize};

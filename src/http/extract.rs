@@ -26,10 +26,11 @@ use actix_web::error::{JsonPayloadError, PathError, PayloadError, QueryPayloadEr
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::web::{self, Bytes};
 use actix_web::{FromRequest, HttpRequest};
+use playcore_actors::domain::ActivityId;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use crate::error::{ApiError, ErrorCode};
+use crate::http::error::{ApiError, ErrorCode};
 
 /// Registers the extractor configurations: JSON, raw payload, path and query.
 pub fn configure(config: &mut web::ServiceConfig, body_limit_bytes: usize) {
@@ -333,6 +334,10 @@ pub fn query_seq(field: &str, value: Option<&str>, reason: &str) -> Result<u64, 
 }
 
 /// `value > 0`, else VALIDATION_FAILED naming `field`.
+#[allow(
+    dead_code,
+    reason = "a field check for handlers; no route needs it yet"
+)]
 pub fn require_positive<T: PartialOrd + Default + Display>(
     field: &str,
     value: T,
@@ -348,6 +353,10 @@ pub fn require_positive<T: PartialOrd + Default + Display>(
 }
 
 /// `minimum <= value <= maximum`, else VALIDATION_FAILED naming `field`.
+#[allow(
+    dead_code,
+    reason = "a field check for handlers; no route needs it yet"
+)]
 pub fn require_range<T: PartialOrd + Display>(
     field: &str,
     value: T,
@@ -365,6 +374,10 @@ pub fn require_range<T: PartialOrd + Display>(
 }
 
 /// A string with 1..=`maximum_chars` characters that is not only whitespace.
+#[allow(
+    dead_code,
+    reason = "a field check for handlers; no route needs it yet"
+)]
 pub fn require_text<'a>(
     field: &str,
     value: &'a str,
@@ -383,6 +396,12 @@ pub fn require_text<'a>(
     Ok(value)
 }
 
+/// The `{activityId}` of a path as an id; one that is no id is NOT_FOUND, as an unknown
+/// activity is.
+pub fn activity_id(text: &str) -> Result<ActivityId, ApiError> {
+    ActivityId::parse(text).ok_or_else(|| ApiError::not_found("activity", text))
+}
+
 #[cfg(test)]
 mod tests {
     use actix_web::http::StatusCode;
@@ -391,7 +410,7 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::request_id::RequestIdMiddleware;
+    use crate::http::request_id::RequestIdMiddleware;
 
     #[derive(Debug, Deserialize)]
     #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -410,7 +429,7 @@ mod tests {
 
     async fn grab(body: Json<Grab>) -> HttpResponse {
         let group_size = body.rules.as_ref().map(|rules| rules.group_size);
-        crate::envelope::ok(json!({
+        crate::http::envelope::ok(json!({
             "userId": body.user_id,
             "quantity": body.quantity,
             "groupSize": group_size,
@@ -418,7 +437,7 @@ mod tests {
     }
 
     async fn activity(id: web::Path<u64>) -> HttpResponse {
-        crate::envelope::ok(json!({ "id": id.into_inner() }))
+        crate::http::envelope::ok(json!({ "id": id.into_inner() }))
     }
 
     /// Sends `body` with `content_type` to a test app; returns status and JSON reply.

@@ -4,15 +4,15 @@
 
 use crate::approval_flows;
 use crate::audit;
-use crate::auth::{Caller, Role};
 use crate::config::Settings;
+use crate::core::outcome::{self, execute_error};
 use crate::core::Core;
-use crate::dto::{ActivityBody, ActivityDto, ApprovalRecordDto, OrderDto, StockDto};
-use crate::envelope;
-use crate::error::ApiError;
-use crate::extract::{query_choice, query_limit, query_seq, Json, OptionalJson};
-use crate::outcome::{self, execute_error};
-use crate::routes::public::activity_id;
+use crate::http::auth::{Caller, Role};
+use crate::http::dto::{ActivityBody, ActivityDto, ApprovalRecordDto, OrderDto, StockDto};
+use crate::http::envelope;
+use crate::http::error::ApiError;
+use crate::http::extract::activity_id;
+use crate::http::extract::{query_choice, query_limit, query_seq, Json, OptionalJson};
 use actix_web::{web, HttpResponse};
 use playcore_actors::domain::state::ActivityState;
 use playcore_actors::domain::{
@@ -697,7 +697,7 @@ fn event_json(seq: u64, stream: u64, event: &Event) -> serde_json::Value {
         "seq": seq,
         "activityId": stream.to_string(),
         "type": event.kind.type_name(),
-        "at": crate::dto::rfc3339(event.at_ms),
+        "at": crate::http::dto::rfc3339(event.at_ms),
         "data": data,
     })
 }

@@ -1,6 +1,6 @@
 //! Storage health as the server sees it: the free-space guard (its settings, readiness
 //! and metrics) and the journal's failure (readiness, and the fail-stop of
-//! [`crate::startup`]). README, "Durability": "A full disk, and I/O errors".
+//! `startup`). README, "Durability": "A full disk, and I/O errors".
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +9,7 @@ use playcore_snapshots::{Journal, SpaceReserve, Store, StoreError};
 use serde_json::json;
 
 use crate::config::StorageSettings;
-use crate::error::{ApiError, ErrorCode};
+use crate::http::error::{ApiError, ErrorCode};
 use crate::telemetry::Metrics;
 
 /// Exit code of a server whose journal failed (a write or sync error: fail-stop) or could

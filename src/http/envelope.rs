@@ -5,16 +5,16 @@
 //! The request id comes from [`request_id::current`], set by the request-id middleware
 //! for the whole request, so handlers never pass it around.
 
-use actix_web::http::header::ContentType;
+use actix_web::http::header::{ContentType, HeaderValue, WWW_AUTHENTICATE};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use chrono::Utc;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::dto::Rfc3339;
-use crate::error::ApiError;
-use crate::request_id;
+use crate::http::dto::Rfc3339;
+use crate::http::error::{ApiError, ErrorCode};
+use crate::http::request_id;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -106,6 +106,32 @@ pub fn error(
     // Strings and a `Value` always serialize; the fallback only keeps this total.
     let body = serde_json::to_vec(&envelope).unwrap_or_else(|_| b"{\"success\":false}".to_vec());
     json_response(status, body)
+}
+
+/// Errors render here rather than in `http::error`, so that the envelope depends on the
+/// errors and not the other way round.
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let message = if self.error_code() == ErrorCode::Internal {
+            let request_id = request_id::current();
+            tracing::error!(request_id = %request_id, cause = %self.message(), "internal error");
+            ErrorCode::Internal.default_message()
+        } else {
+            self.message()
+        };
+        let mut response = error(self.status(), self.code(), message, self.details());
+        if self.error_code() == ErrorCode::Unauthorized {
+            // RFC 6750: a 401 names the scheme the client should use.
+            response
+                .headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
 }
 
 /// Now, serialized as RFC 3339 in UTC with milliseconds, e.g. `2025-06-01T08:00:00.123Z`,

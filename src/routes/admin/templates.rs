@@ -9,10 +9,10 @@
 //! Both come from the embedded schema files (`crate::form_schema`) the server validates
 //! rules with, so the form and the validation cannot disagree. Any admin-API role reads.
 
-use crate::auth::{Caller, Role};
-use crate::envelope;
-use crate::error::ApiError;
 use crate::form_schema::{self, TemplateForm};
+use crate::http::auth::{Caller, Role};
+use crate::http::envelope;
+use crate::http::error::ApiError;
 use actix_web::{web, HttpResponse};
 use playcore_actors::domain::TemplateCode;
 use serde_json::{json, Value};

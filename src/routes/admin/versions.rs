@@ -12,15 +12,15 @@
 //! actor's mailbox (admin traffic, bounded by the history's size of
 //! [`VERSIONS_KEPT_MAX`] versions), never the trading hot path.
 
-use crate::auth::{Caller, Role};
+use super::activities;
+use crate::core::outcome;
 use crate::core::Core;
-use crate::dto::VersionDto;
-use crate::envelope;
-use crate::error::ApiError;
-use crate::extract::OptionalJson;
-use crate::outcome;
-use crate::routes::admin;
-use crate::routes::public::activity_id;
+use crate::http::auth::{Caller, Role};
+use crate::http::dto::VersionDto;
+use crate::http::envelope;
+use crate::http::error::ApiError;
+use crate::http::extract::activity_id;
+use crate::http::extract::OptionalJson;
 use actix_web::{web, HttpResponse};
 use playcore_actors::domain::state::ActivityState;
 use playcore_actors::domain::versions::VERSIONS_KEPT_MAX;
@@ -107,17 +107,17 @@ async fn rollback(
     core: CoreData,
     caller: Caller,
     path: web::Path<(String, String)>,
-    body: OptionalJson<admin::RemarkBody>,
+    body: OptionalJson<activities::RemarkBody>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Operator])?;
     let (id_text, number_text) = path.into_inner();
     let id = activity_id(&id_text)?;
     let to_version = version_number(&number_text)?;
-    let remark = admin::remark(body);
+    let remark = activities::remark(body);
     let command = Command::Rollback {
         to_version,
         by: caller.name().to_string(),
         remark,
     };
-    admin::run(&core, &caller, "activity.rollback", id, command).await
+    activities::run(&core, &caller, "activity.rollback", id, command).await
 }

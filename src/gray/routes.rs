@@ -6,15 +6,15 @@
 //! (`gray.configure`); reads take the published view, no mailbox hop.
 
 use crate::audit;
-use crate::auth::{Caller, Role};
+use crate::core::outcome;
 use crate::core::Core;
-use crate::dto::rfc3339;
-use crate::envelope;
-use crate::error::ApiError;
-use crate::extract::{query_limit, Json};
 use crate::gray::{ActivityDecisions, GrayMonitor, RECENT_DECISIONS_MAX};
-use crate::outcome;
-use crate::routes::public::activity_id;
+use crate::http::auth::{Caller, Role};
+use crate::http::dto::rfc3339;
+use crate::http::envelope;
+use crate::http::error::ApiError;
+use crate::http::extract::activity_id;
+use crate::http::extract::{query_limit, Json};
 use actix_web::{web, HttpResponse};
 use playcore_actors::domain::gray::{set_of, GrayRules, SetRule, BASIS_POINTS_MAX};
 use playcore_actors::domain::{ActivityId, Command, GrayConfig};

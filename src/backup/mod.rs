@@ -11,6 +11,8 @@
 //! Metrics: `playcore_backup_last_success_timestamp_seconds` (0 until the first backup of
 //! this process), `playcore_backups_failed_total`, `playcore_backup_durable_seq`.
 
+pub(crate) mod routes;
+
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 

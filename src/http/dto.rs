@@ -2,8 +2,8 @@
 //! Request bodies become domain types through `TryFrom`-style parsers that name every bad
 //! field, so handlers only see valid values.
 
-use crate::error::ApiError;
 use crate::form_schema;
+use crate::http::error::ApiError;
 use chrono::{DateTime, SecondsFormat, Utc};
 use playcore_actors::domain::ids::{valid_identifier, REQUEST_ID_LENGTH_MAX, USER_ID_LENGTH_MAX};
 use playcore_actors::domain::ids::{ActivityId, GroupId, OrderId};
@@ -395,6 +395,7 @@ pub struct ActivityBody {
     /// Shown by the replies beside `templateCode` and derived from it: accepted and
     /// ignored, so a configuration read from a version can be PUT back as is.
     #[serde(default)]
+    #[allow(dead_code, reason = "accepted so that it is not refused as unknown; never read")]
     pub template_name: serde::de::IgnoredAny,
 }
 

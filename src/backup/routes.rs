@@ -14,11 +14,11 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::audit;
-use crate::auth::{Caller, Role};
 use crate::config::Settings;
 use crate::core::Core;
-use crate::envelope;
-use crate::error::ApiError;
+use crate::http::auth::{Caller, Role};
+use crate::http::envelope;
+use crate::http::error::ApiError;
 use crate::telemetry::Metrics;
 
 pub fn configure(config: &mut web::ServiceConfig) {
@@ -59,7 +59,7 @@ async fn create(
     caller.require(&[Role::Admin])?;
     if core.runtime.store.space().writes_refused() {
         // A backup beside the data could take the last of the reserve.
-        let code = crate::error::ErrorCode::StorageFull;
+        let code = crate::http::error::ErrorCode::StorageFull;
         return Err(ApiError::new(code, code.default_message()));
     }
     let running = Arc::clone(core.get_ref());

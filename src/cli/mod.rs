@@ -4,6 +4,8 @@
 //! and `playcore restore --from BACKUP --data-dir DIR`. Parsing, and the offline commands;
 //! the flags of `serve` become the last layer of the settings.
 
+mod check;
+
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
@@ -11,9 +13,9 @@ use playcore_snapshots::backup::{create_backup, restore_backup, BackupError, Bac
 use playcore_snapshots::seal::read_seal;
 use playcore_snapshots::Store;
 
-use crate::audit::{self, VerifyError};
 use crate::config::{ConfigError, Overrides, Settings};
 use crate::startup::{self, StartupError};
+use crate::audit::{self, VerifyError};
 
 /// playcore: flash sales and group buys as durable in-memory actors.
 #[derive(Debug, Parser)]
@@ -160,7 +162,7 @@ fn verify(args: VerifyArgs) -> Result<(), CliError> {
 
 fn check(args: VerifyArgs) -> Result<(), CliError> {
     let data_dir = data_dir_or_default(args.data_dir)?;
-    let report = crate::check::check_data_dir(&data_dir);
+    let report = crate::cli::check::check_data_dir(&data_dir);
     for problem in &report.problems {
         println!("problem: {problem}");
     }

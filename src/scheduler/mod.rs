@@ -18,7 +18,7 @@
 //!   orders and groups each (a cursor per activity carries on from there). An activity
 //!   whose mailbox is already deep is not read: the check must not add to the load.
 //! - **archive**: every `scheduler.archive_interval_seconds`, moves terminal orders older
-//!   than `scheduler.archive_after_seconds` into the cold store (see [`crate::archive`]);
+//!   than `scheduler.archive_after_seconds` into the cold store (see [`crate::scheduler::archive`]);
 //!   items = orders archived, errors = reads, cold writes or archive commands that failed.
 //!
 //! Each finding raises an alert: the counter `playcore_scheduler_alerts_total{kind}` and
@@ -32,6 +32,9 @@
 //! The tasks stop when [`Scheduler::stop`] is called (shutdown, before the core) or when
 //! the runtime closes.
 
+pub(crate) mod archive;
+pub(crate) mod routes;
+
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -44,9 +47,9 @@ use playcore_actors::timers::{TimerTotals, Timers};
 use playcore_actors::ExecuteError;
 use tokio::sync::watch;
 
-use crate::archive::{archive_run, ArchiveLimits, ArchiveProgress};
 use crate::config::Settings;
 use crate::core::Core;
+use crate::scheduler::archive::{archive_run, ArchiveLimits, ArchiveProgress};
 use crate::telemetry::Metrics;
 
 /// Runs kept in the run log; the oldest is dropped past it.
@@ -506,7 +509,7 @@ impl Scheduler {
     }
 
     /// Stops the tasks (a health or archive run in progress is abandoned; an archive batch
-    /// cut short leaves its orders live, see [`crate::archive`]).
+    /// cut short leaves its orders live, see [`crate::scheduler::archive`]).
     pub fn stop(&self) {
         self.stop.send_replace(true);
     }

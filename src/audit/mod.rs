@@ -14,16 +14,18 @@
 //! command or an idempotent repeat leaves no record (the reply says what happened). The
 //! record is durable before the handler replies.
 
+pub(crate) mod routes;
+
 use std::path::Path;
 use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::auth::Caller;
+use crate::http::auth::Caller;
 use crate::core::Core;
-use crate::dto::ActivityDto;
-use crate::error::ApiError;
+use crate::http::dto::ActivityDto;
+use crate::http::error::ApiError;
 use playcore_actors::domain::ActivityId;
 use playcore_snapshots::audit::{verify_chain, AuditError, Break, Verified};
 pub use playcore_snapshots::audit::{AuditEntry, AuditStore, PageQuery};

@@ -8,11 +8,11 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use crate::audit::{self, PageQuery, PAGE_LIMIT_MAX};
-use crate::auth::{Caller, Role};
 use crate::core::Core;
-use crate::envelope;
-use crate::error::ApiError;
-use crate::extract::query_choice;
+use crate::http::auth::{Caller, Role};
+use crate::http::envelope;
+use crate::http::error::ApiError;
+use crate::http::extract::query_choice;
 
 /// Records per page when `limit` is absent.
 const PAGE_LIMIT_DEFAULT: usize = 100;

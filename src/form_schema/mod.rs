@@ -1,5 +1,5 @@
 //! The activity form of each play template as JSON Schema (draft 2020-12), kept as data in
-//! `src/schemas/*.json` and embedded in the binary.
+//! `src/form_schema/schemas/*.json` and embedded in the binary.
 //!
 //! Each file holds `{"schema": …, "uiSchema": …}`. `schema` is the JSON Schema of the whole
 //! create/edit body of `/admin/v1/activities` for that template, with titles and

@@ -139,6 +139,7 @@ pub fn current() -> RequestId {
 
 /// Runs `future` with `id` as the current request id, for work spawned off a request
 /// (websocket sessions) whose replies should still carry it.
+#[allow(dead_code, reason = "for work spawned off a request; none is yet")]
 pub fn scope<F: Future>(id: RequestId, future: F) -> TaskLocalFuture<RequestId, F> {
     CURRENT.scope(id, future)
 }

@@ -1,8 +1,8 @@
 //! Maps the actors' outcomes onto the API's error codes and replies.
 
-use crate::dto::{ActivityDto, GroupDto, OrderDto};
-use crate::error::{ApiError, ErrorCode};
-use crate::{envelope, order_reply};
+use crate::http::dto::{ActivityDto, GroupDto, OrderDto};
+use crate::http::error::{ApiError, ErrorCode};
+use crate::http::{envelope, order_reply};
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use playcore_actors::domain::{Ineligibility, Rejection};
@@ -111,6 +111,20 @@ where
         .read(id, read)
         .await
         .map_err(|error| execute_error(error, "activity"))
+}
+
+/// The activity as the public sees it: 404 NOT_FOUND for an unknown activity and for one
+/// that is not public ([`is_public`]: drafts, pending approval …). The rule of the
+/// public detail, the H5 pages and the websockets.
+pub fn public_activity(
+    core: &crate::core::Core,
+    id: playcore_actors::domain::ActivityId,
+) -> Result<std::sync::Arc<playcore_actors::views::ActivityView>, ApiError> {
+    let view = activity_view(core, id)?;
+    if !is_public(&view) {
+        return Err(ApiError::not_found("activity", id));
+    }
+    Ok(view)
 }
 
 /// An answer's subject as the reply's `data`, serialized straight from the DTOs.

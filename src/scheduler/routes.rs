@@ -11,10 +11,10 @@
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::{Caller, Role};
-use crate::dto::rfc3339;
-use crate::envelope;
-use crate::error::ApiError;
+use crate::http::auth::{Caller, Role};
+use crate::http::dto::rfc3339;
+use crate::http::envelope;
+use crate::http::error::ApiError;
 use crate::scheduler::{Alert, AlertKind, Run, Scheduler, Task, ALERTS_CAPACITY, RUNS_CAPACITY};
 
 /// Entries per answer when `limit` is absent.

@@ -1,8 +1,10 @@
 //! The core: opens the store, recovers the actors (before the port opens), seeds the demo,
 //! and shuts down in order (snapshot, then flush and sync the journal).
 
-use crate::audit::AuditStore;
+pub(crate) mod outcome;
+
 use crate::config::{Durability, Settings};
+use playcore_snapshots::audit::AuditStore;
 use crate::telemetry::Metrics;
 use playcore_actors::activity_actor::now_ms;
 use playcore_actors::domain::{ActivityConfig, ActivityId, Command, Rules, TemplateCode};

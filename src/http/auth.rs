@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use crate::config::AuthSettings;
 /// Roles are settings (`[[auth.tokens]]`); re-exported here, where requests are checked.
 pub use crate::config::Role;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// An authenticated admin caller. Cheap to clone (shared name and roles).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 //! every field through the serializer's state machine.
 //! Here keys are literals, numbers and ids are written digit by digit and strings are
 //! escaped only when a byte needs it. The output is byte for byte what
-//! [`crate::envelope::ok`] writes for an [`OrderDto`]; a property test holds the two
+//! [`crate::http::envelope::ok`] writes for an [`OrderDto`]; a property test holds the two
 //! together.
 
 use std::io::Write;
@@ -13,12 +13,12 @@ use std::io::Write;
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 
-use crate::dto::{OrderDto, Rfc3339};
-use crate::envelope;
+use crate::http::dto::{OrderDto, Rfc3339};
+use crate::http::envelope;
 
 /// The success envelope with `order` as its data, in the status given.
 pub fn order_response(status: StatusCode, order: &OrderDto) -> HttpResponse {
-    let request_id = crate::request_id::current();
+    let request_id = crate::http::request_id::current();
     let mut body = Vec::with_capacity(envelope::REPLY_BYTES_USUAL);
     write_order_envelope(&mut body, order, request_id.as_str(), envelope::now());
     envelope::json_response(status, body)
@@ -134,7 +134,7 @@ fn write_string(body: &mut Vec<u8>, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dto::Displayed;
+    use crate::http::dto::Displayed;
     use playcore_actors::domain::{ActivityId, GroupId, OrderId, OrderStatus};
     use proptest::prelude::*;
 

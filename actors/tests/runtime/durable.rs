@@ -2,7 +2,7 @@
 //! and a view (the source of websocket pushes) are released only once the journal's durable
 //! seq covers them, and all are answered closed when the journal fails.
 
-mod common;
+use crate::common;
 
 use playcore_actors::activity_actor::{now_ms, Reply};
 use playcore_actors::domain::{ActivityId, ActivityState, Rejection};

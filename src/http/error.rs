@@ -1,5 +1,5 @@
 //! The API's errors: one [`ErrorCode`] per code of the README's error table, carried by
-//! [`ApiError`], which renders itself as the error envelope.
+//! [`ApiError`], which renders as the error envelope (see `http::envelope`).
 //!
 //! Every error has the same shape (code, message, optional details), so the per-code
 //! variants live in the small `Copy` enum [`ErrorCode`] and [`ApiError`] is one struct:
@@ -9,12 +9,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use actix_web::http::header::{HeaderValue, WWW_AUTHENTICATE};
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError};
 use serde_json::{json, Value};
-
-use crate::{envelope, request_id};
 
 /// The error codes of the contract; each fixes its HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -258,31 +254,6 @@ impl ApiError {
 impl From<ErrorCode> for ApiError {
     fn from(code: ErrorCode) -> Self {
         Self::new(code, code.default_message())
-    }
-}
-
-impl ResponseError for ApiError {
-    fn status_code(&self) -> StatusCode {
-        self.status()
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let message = if self.code == ErrorCode::Internal {
-            let request_id = request_id::current();
-            tracing::error!(request_id = %request_id, cause = %self.message, "internal error");
-            ErrorCode::Internal.default_message()
-        } else {
-            &self.message
-        };
-        let mut response =
-            envelope::error(self.status(), self.code(), message, self.details.as_ref());
-        if self.code == ErrorCode::Unauthorized {
-            // RFC 6750: a 401 names the scheme the client should use.
-            response
-                .headers_mut()
-                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        response
     }
 }
 

@@ -9,7 +9,9 @@
 //! behind a `Mutex` taken with `try_lock` — a grab never waits for it, and a contended
 //! entry is dropped and counted in `logSkipped` (the counters stay exact).
 
-use crate::error::{ApiError, ErrorCode};
+pub(crate) mod routes;
+
+use crate::http::error::{ApiError, ErrorCode};
 use dashmap::DashMap;
 use playcore_actors::activity_actor::now_ms;
 use playcore_actors::domain::gray;

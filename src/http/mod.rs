@@ -1,0 +1,13 @@
+//! HTTP plumbing shared by every route: the reply envelope and the contract's errors,
+//! wire types, extractors, the request id, the grab's hand-written reply, bearer-token
+//! auth and payment signatures. It knows nothing of the running core or of any feature,
+//! so every layer above may use it.
+
+pub mod auth;
+pub(crate) mod dto;
+pub(crate) mod envelope;
+pub mod error;
+pub(crate) mod extract;
+pub(crate) mod order_reply;
+pub(crate) mod request_id;
+pub mod signature;
