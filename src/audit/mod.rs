@@ -22,8 +22,8 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::http::auth::Caller;
 use crate::core::Core;
+use crate::http::auth::Caller;
 use crate::http::dto::ActivityDto;
 use crate::http::error::ApiError;
 use playcore_actors::domain::ActivityId;

@@ -13,9 +13,9 @@ use playcore_snapshots::backup::{create_backup, restore_backup, BackupError, Bac
 use playcore_snapshots::seal::read_seal;
 use playcore_snapshots::Store;
 
+use crate::audit::{self, VerifyError};
 use crate::config::{ConfigError, Overrides, Settings};
 use crate::startup::{self, StartupError};
-use crate::audit::{self, VerifyError};
 
 /// playcore: flash sales and group buys as durable in-memory actors.
 #[derive(Debug, Parser)]

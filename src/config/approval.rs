@@ -1,5 +1,5 @@
 //! The `[approval]` table: approval flows keyed by template code and an optional store id,
-//! and their start-up checks. [`crate::approval_flows`] resolves them into the domain's
+//! and their start-up checks. `approval_flows` resolves them into the domain's
 //! flows when an activity is submitted.
 
 use std::collections::HashSet;

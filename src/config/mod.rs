@@ -22,7 +22,7 @@
 //! logging the settings never leaks them; errors never quote them either (`redact`).
 //!
 //! The plain types of the `[auth]` and `[approval]` tables live here (`Role`,
-//! `ApprovalSettings`), so that [`crate::auth`] and [`crate::approval_flows`] depend on the
+//! `ApprovalSettings`), so that `http::auth` and `approval_flows` depend on the
 //! settings and not the other way round.
 
 mod approval;
@@ -68,7 +68,7 @@ pub struct Settings {
     /// The lifecycle scheduler's health checks and run log (see [`crate::scheduler`]).
     #[serde(default)]
     pub scheduler: SchedulerSettings,
-    /// Approval flows per template and store (see [`crate::approval_flows`]).
+    /// Approval flows per template and store (see `approval_flows`).
     #[serde(default)]
     pub approval: ApprovalSettings,
     /// Bounds of the eligibility indexes (see `playcore_actors::eligibility`).

@@ -4,12 +4,12 @@
 pub(crate) mod outcome;
 
 use crate::config::{Durability, Settings};
-use playcore_snapshots::audit::AuditStore;
 use crate::telemetry::Metrics;
 use playcore_actors::activity_actor::now_ms;
 use playcore_actors::domain::{ActivityConfig, ActivityId, Command, Rules, TemplateCode};
 use playcore_actors::eligibility::EligibilityOptions;
 use playcore_actors::{ActorSettings, Runtime, RuntimeOptions};
+use playcore_snapshots::audit::AuditStore;
 use playcore_snapshots::{JournalConfig, Store};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};

@@ -395,7 +395,10 @@ pub struct ActivityBody {
     /// Shown by the replies beside `templateCode` and derived from it: accepted and
     /// ignored, so a configuration read from a version can be PUT back as is.
     #[serde(default)]
-    #[allow(dead_code, reason = "accepted so that it is not refused as unknown; never read")]
+    #[allow(
+        dead_code,
+        reason = "accepted so that it is not refused as unknown; never read"
+    )]
     pub template_name: serde::de::IgnoredAny,
 }
 

@@ -53,7 +53,13 @@ async fn the_admin_activity_list_filters_by_status_store_template_and_title() {
     other_store["storeId"] = json!("store-2");
     other_store["title"] = json!("Nail polish");
     let other = create_activity(&app, &other_store).await;
-    admin_action(&app, &group, "submit", playcore_testkit::app::OPERATOR_TOKEN).await;
+    admin_action(
+        &app,
+        &group,
+        "submit",
+        playcore_testkit::app::OPERATOR_TOKEN,
+    )
+    .await;
 
     assert_eq!(
         page(&app, "").await.0,

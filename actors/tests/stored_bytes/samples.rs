@@ -5,8 +5,8 @@
 
 use playcore_actors::domain::gray::{GrayRules, SetRule};
 use playcore_actors::domain::{
-    ActivityConfig, ApprovalFlow, Event, EventKind, FlowLevel, GrayConfig, LevelMode, Rules,
-    OrderStatus, Source, TemplateCode,
+    ActivityConfig, ApprovalFlow, Event, EventKind, FlowLevel, GrayConfig, LevelMode, OrderStatus,
+    Rules, Source, TemplateCode,
 };
 use std::sync::Arc;
 

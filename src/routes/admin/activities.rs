@@ -16,8 +16,8 @@ use crate::http::extract::{query_choice, query_limit, query_seq, Json, OptionalJ
 use actix_web::{web, HttpResponse};
 use playcore_actors::domain::state::ActivityState;
 use playcore_actors::domain::{
-    ActivityId, ActivityStatus, ApprovalStatus, Command, Event, EventKind, LevelMode, LevelProgress, OrderStatus,
-    TemplateCode,
+    ActivityId, ActivityStatus, ApprovalStatus, Command, Event, EventKind, LevelMode,
+    LevelProgress, OrderStatus, TemplateCode,
 };
 use playcore_actors::views::{order_view, ActivityView, OrderView};
 use serde::Deserialize;
@@ -149,8 +149,12 @@ struct ActivityFilter {
 
 impl ActivitiesQuery {
     fn parse(self) -> Result<ActivityFilter, ApiError> {
-        let status = query_choice("status", self.status.as_deref(), &ACTIVITY_STATUSES)?
-            .and_then(|name| ActivityStatus::ALL.into_iter().find(|status| status.name() == name));
+        let status =
+            query_choice("status", self.status.as_deref(), &ACTIVITY_STATUSES)?.and_then(|name| {
+                ActivityStatus::ALL
+                    .into_iter()
+                    .find(|status| status.name() == name)
+            });
         let template = match self.template_code.as_deref() {
             None => None,
             Some(code) => Some(TemplateCode::parse(code).ok_or_else(|| {
