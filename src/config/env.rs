@@ -8,7 +8,7 @@ use figment::providers::{Format, Toml};
 use figment::value::{Dict, Value};
 use figment::Figment;
 
-use super::load::Layer;
+use super::layer::Layer;
 use super::{redact, ConfigError};
 
 /// Environment variables with this prefix override settings.

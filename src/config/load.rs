@@ -3,9 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use figment::providers::{Format, Toml};
-use figment::value::{Dict, Map, Value};
-use figment::{Figment, Metadata, Profile, Provider};
+use figment::value::{Dict, Value};
+use figment::Figment;
 
+use super::layer::Layer;
 use super::{env, redact, ConfigError, Settings};
 
 /// The defaults, compiled in.
@@ -58,22 +59,6 @@ pub struct Overrides {
     pub bind: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub demo: bool,
-}
-
-/// One layer: its values, and the name its errors give (a file's path, a variable's name).
-pub(super) struct Layer {
-    pub(super) name: String,
-    pub(super) values: Dict,
-}
-
-impl Provider for Layer {
-    fn metadata(&self) -> Metadata {
-        Metadata::named(self.name.clone())
-    }
-
-    fn data(&self) -> figment::Result<Map<Profile, Dict>> {
-        Ok(Profile::Default.collect(self.values.clone()))
-    }
 }
 
 impl Settings {

@@ -29,6 +29,7 @@ mod approval;
 mod auth;
 mod env;
 mod error;
+mod layer;
 mod load;
 mod redact;
 mod sections;
