@@ -3,7 +3,9 @@
 //!
 //! `cargo run --release -p playcore-actors --example grab_bench -- [fsync|relaxed] [grabs] [in_flight] [activities] [arbiters, 0 = one per core]`
 
-use playcore_actors::domain::{ActivityConfig, ActivityId, Command, Rules, TemplateCode};
+use playcore_actors::domain::{
+    ActivityConfig, ActivityId, Command, RequestId, Rules, TemplateCode, UserId,
+};
 use playcore_actors::{ActorSettings, Registry, Runtime, RuntimeOptions};
 use playcore_snapshots::{Durability, JournalConfig, Store};
 use std::cell::Cell;
@@ -152,8 +154,8 @@ async fn rush(registry: Arc<Registry>, ids: Vec<ActivityId>, grabs: u64, in_flig
                 issued.set(number + 1);
                 let id = ids[(number % ids.len() as u64) as usize];
                 let command = Command::Grab {
-                    user: format!("u{number}"),
-                    request: "r".into(),
+                    user: UserId::parse(&format!("u{number}")).expect("user id"),
+                    request: RequestId::parse("r").expect("request id"),
                     quantity: 1,
                     source: Default::default(),
                 };

@@ -7,7 +7,7 @@ use playcore_actors::domain::chunked::Chunked;
 use playcore_actors::domain::state::ApprovalRecord;
 use playcore_actors::domain::{
     ActivityConfig, ActivityId, ActivityState, ApprovalAction, ApprovalFlow, Command, Event,
-    EventKind, OrderStatus, Payment, Rules, Source, TemplateCode,
+    EventKind, OrderStatus, Payment, RequestId, Rules, Source, TemplateCode, TradeNumber, UserId,
 };
 use playcore_snapshots::{decode, encode};
 use serde::{Deserialize, Serialize};
@@ -66,8 +66,8 @@ fn online(config: ActivityConfig) -> ActivityState {
 
 fn grab(user: &str) -> Command {
     Command::Grab {
-        user: user.into(),
-        request: "r1".into(),
+        user: UserId::parse(user).expect("user id"),
+        request: RequestId::parse("r1").expect("request id"),
         quantity: 1,
         source: Source::default(),
     }
@@ -77,7 +77,7 @@ fn notify(order: u64, trade_number: &str) -> Command {
     Command::Pay {
         order,
         payment: Payment::Notify {
-            trade_number: trade_number.into(),
+            trade_number: TradeNumber::parse(trade_number).expect("trade number"),
             amount_cents: PRICE,
         },
     }
@@ -85,8 +85,8 @@ fn notify(order: u64, trade_number: &str) -> Command {
 
 fn start_group(user: &str) -> Command {
     Command::StartGroup {
-        user: user.into(),
-        request: "r1".into(),
+        user: UserId::parse(user).expect("user id"),
+        request: RequestId::parse("r1").expect("request id"),
         source: Source::default(),
     }
 }
@@ -94,8 +94,8 @@ fn start_group(user: &str) -> Command {
 fn join(group: u64, user: &str) -> Command {
     Command::JoinGroup {
         group,
-        user: user.into(),
-        request: "r1".into(),
+        user: UserId::parse(user).expect("user id"),
+        request: RequestId::parse("r1").expect("request id"),
         source: Source::default(),
     }
 }

@@ -5,7 +5,7 @@
 use crate::form_schema;
 use crate::http::error::ApiError;
 use chrono::{DateTime, SecondsFormat, Utc};
-use playcore_actors::domain::ids::{valid_identifier, REQUEST_ID_LENGTH_MAX, USER_ID_LENGTH_MAX};
+use playcore_actors::domain::ids::{valid_identifier, USER_ID_LENGTH_MAX};
 use playcore_actors::domain::ids::{ActivityId, GroupId, OrderId};
 use playcore_actors::domain::state::{ApprovalRecord, GroupStatus, OrderStatus};
 use playcore_actors::domain::{check_text, TextKind};
@@ -13,6 +13,7 @@ use playcore_actors::domain::{ActivityConfig, ApprovalStatus, Rules, Source, Sto
 use playcore_actors::domain::{
     ActivityStatus, ApprovalAction, ConfigVersion, VersionAction, VersionHistory,
 };
+use playcore_actors::domain::{RequestId, TradeNumber, UserId};
 use playcore_actors::views::{ActivityView, GroupView, OrderView};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -339,11 +340,12 @@ pub fn identifier(field: &str, value: &str, length_max: usize) -> Result<String,
     if valid_identifier(value, length_max) {
         Ok(value.to_string())
     } else {
-        Err(ApiError::validation(
-            field,
-            format!("1 to {length_max} visible ASCII characters"),
-        ))
+        Err(identifier_error(field, length_max))
     }
+}
+
+fn identifier_error(field: &str, length_max: usize) -> ApiError {
+    ApiError::validation(field, format!("1 to {length_max} visible ASCII characters"))
 }
 
 /// A caller's text field, checked by the one text rule ([`check_text`]); the error
@@ -365,12 +367,18 @@ pub fn source(channel_id: Option<&str>, referrer_id: Option<&str>) -> Result<Sou
     })
 }
 
-pub fn user_id(value: &str) -> Result<String, ApiError> {
-    identifier("userId", value, USER_ID_LENGTH_MAX)
+/// The client ids are parsed here, once: past the edge they are types that cannot hold an
+/// invalid value.
+pub fn user_id(value: &str) -> Result<UserId, ApiError> {
+    UserId::parse(value).ok_or_else(|| identifier_error("userId", UserId::LENGTH_MAX))
 }
 
-pub fn request_id(value: &str) -> Result<String, ApiError> {
-    identifier("requestId", value, REQUEST_ID_LENGTH_MAX)
+pub fn request_id(value: &str) -> Result<RequestId, ApiError> {
+    RequestId::parse(value).ok_or_else(|| identifier_error("requestId", RequestId::LENGTH_MAX))
+}
+
+pub fn trade_number(value: &str) -> Result<TradeNumber, ApiError> {
+    TradeNumber::parse(value).ok_or_else(|| identifier_error("tradeNo", TradeNumber::LENGTH_MAX))
 }
 
 /// The admin body of an activity (create and edit). An unknown field is refused, named.

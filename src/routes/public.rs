@@ -377,7 +377,7 @@ async fn notify_payment(
         ));
     }
     let notification: NotifyBody = crate::http::extract::parse_json(body)?;
-    let trade_number = dto::identifier("tradeNo", &notification.trade_no, 64)?;
+    let trade_number = dto::trade_number(&notification.trade_no)?;
     let amount_cents = u64::try_from(notification.amount)
         .map_err(|_| ApiError::validation("amount", "non-negative integer cents"))?;
     let id = order_id(&notification.order_id)?;

@@ -3,6 +3,7 @@
 use crate::activity::config::ActivityConfig;
 use crate::approval::ApprovalFlow;
 use crate::gray::GrayConfig;
+use crate::ids::{RequestId, TradeNumber, UserId};
 use std::sync::Arc;
 
 /// A request to one activity. Time is not part of it: `decide` takes `now` as an argument.
@@ -40,20 +41,20 @@ pub enum Command {
     Close,
     /// Flash-sale grab: reserve `quantity` units for the user.
     Grab {
-        user: String,
-        request: String,
+        user: UserId,
+        request: RequestId,
         quantity: u32,
         source: Source,
     },
     StartGroup {
-        user: String,
-        request: String,
+        user: UserId,
+        request: RequestId,
         source: Source,
     },
     JoinGroup {
         group: u64,
-        user: String,
-        request: String,
+        user: UserId,
+        request: RequestId,
         source: Source,
     },
     Pay {
@@ -62,7 +63,7 @@ pub enum Command {
     },
     Cancel {
         order: u64,
-        user: String,
+        user: UserId,
     },
     /// The supervisor's nudge at an order's pay deadline; the actor decides.
     ExpireOrder {
@@ -109,10 +110,10 @@ pub struct Source {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Payment {
     /// The mock payment of the H5 page: only the order's user may pay it.
-    Mock { user: String },
+    Mock { user: UserId },
     /// The provider's signed notification, idempotent by trade number.
     Notify {
-        trade_number: String,
+        trade_number: TradeNumber,
         amount_cents: u64,
     },
 }

@@ -10,6 +10,62 @@ use std::fmt;
 pub const USER_ID_LENGTH_MAX: usize = 64;
 /// Longest request id accepted; one is kept per order for idempotency.
 pub const REQUEST_ID_LENGTH_MAX: usize = 128;
+/// Longest payment provider's trade number accepted; one is kept per paid order.
+pub const TRADE_NUMBER_LENGTH_MAX: usize = 64;
+
+/// Declares an id a client chooses: parsed once at the edge ([`valid_identifier`]), so a
+/// value of the type always holds 1 to `$length_max` visible ASCII characters.
+macro_rules! client_id {
+    ($(#[$doc:meta])* $name:ident, $length_max:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Longest text accepted.
+            pub const LENGTH_MAX: usize = $length_max;
+
+            /// The id, or `None` when `text` is not 1 to `LENGTH_MAX` visible ASCII characters.
+            pub fn parse(text: &str) -> Option<$name> {
+                valid_identifier(text, Self::LENGTH_MAX).then(|| $name(text.to_owned()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str(&self.0)
+            }
+        }
+    };
+}
+
+client_id!(
+    /// A user, as the caller names them.
+    UserId,
+    USER_ID_LENGTH_MAX
+);
+client_id!(
+    /// A caller's request id: the same one again is the same order (idempotency).
+    RequestId,
+    REQUEST_ID_LENGTH_MAX
+);
+client_id!(
+    /// The payment provider's trade number: the same one again is the same payment.
+    TradeNumber,
+    TRADE_NUMBER_LENGTH_MAX
+);
 
 /// An activity (a marketing product sold through one play).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -115,6 +171,27 @@ mod tests {
             })
         );
         assert_eq!(ActivityId::parse("99999999999999999999"), None);
+    }
+
+    #[test]
+    fn client_ids_hold_only_valid_text() {
+        assert_eq!(UserId::parse("user-1").as_deref(), Some("user-1"));
+        for text in ["", "a b", "é", "tab\t"] {
+            assert_eq!(UserId::parse(text), None, "{text:?}");
+            assert_eq!(RequestId::parse(text), None, "{text:?}");
+            assert_eq!(TradeNumber::parse(text), None, "{text:?}");
+        }
+        assert!(UserId::parse(&"x".repeat(USER_ID_LENGTH_MAX)).is_some());
+        assert_eq!(UserId::parse(&"x".repeat(USER_ID_LENGTH_MAX + 1)), None);
+        assert!(RequestId::parse(&"x".repeat(REQUEST_ID_LENGTH_MAX)).is_some());
+        assert_eq!(
+            RequestId::parse(&"x".repeat(REQUEST_ID_LENGTH_MAX + 1)),
+            None
+        );
+        assert_eq!(
+            TradeNumber::parse(&"x".repeat(TRADE_NUMBER_LENGTH_MAX + 1)),
+            None
+        );
     }
 
     #[test]

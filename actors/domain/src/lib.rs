@@ -58,7 +58,7 @@ pub use decide::{decide_create, Decision, Subject};
 pub use eligibility::{Ineligibility, Window};
 pub use event::{Event, EventKind};
 pub use gray::{GrayConfig, GrayDecision, GrayReason, GrayUser};
-pub use ids::{ActivityId, GroupId, OrderId};
+pub use ids::{ActivityId, GroupId, OrderId, RequestId, TradeNumber, UserId};
 pub use rejection::Rejection;
 pub use state::{
     ActivityImage, ActivityState, ApprovalStatus, GroupStatus, OrderStatus, Phase, Stock,

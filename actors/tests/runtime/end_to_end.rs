@@ -4,7 +4,9 @@
 
 use crate::common::options;
 use playcore_actors::activity_actor::now_ms;
-use playcore_actors::domain::{ActivityId, CandidateQuery, Command, OrderId, Stock};
+use playcore_actors::domain::{
+    ActivityId, CandidateQuery, Command, OrderId, RequestId, Stock, UserId,
+};
 use playcore_actors::views::OrderView;
 use playcore_actors::{Answer, ExecuteError, Runtime, SubjectView};
 use playcore_snapshots::{Durability, Store};
@@ -13,8 +15,8 @@ use std::time::Duration;
 
 fn grab(number: usize) -> Command {
     Command::Grab {
-        user: format!("user-{number}"),
-        request: "r".into(),
+        user: UserId::parse(&format!("user-{number}")).expect("user id"),
+        request: RequestId::parse("r").expect("request id"),
         quantity: 1,
         source: Default::default(),
     }
@@ -298,7 +300,7 @@ async fn archive(runtime: &Runtime, id: ActivityId, numbers: Vec<u64>) {
 fn cancel(number: u64) -> Command {
     Command::Cancel {
         order: number,
-        user: format!("user-{}", number - 1),
+        user: UserId::parse(&format!("user-{}", number - 1)).expect("user id"),
     }
 }
 

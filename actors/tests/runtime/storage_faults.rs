@@ -4,7 +4,7 @@
 //! and a deadline refused meanwhile fires once space is back.
 
 use crate::common::{open_sale, sale};
-use playcore_actors::domain::{Command, OrderId, OrderStatus, Rejection};
+use playcore_actors::domain::{Command, OrderId, OrderStatus, Rejection, RequestId, UserId};
 use playcore_actors::{ExecuteError, Runtime};
 use playcore_snapshots::{SpaceReserve, Store};
 use std::time::{Duration, Instant};
@@ -14,8 +14,8 @@ const ANSWER_WITHIN: Duration = Duration::from_secs(1);
 
 fn grab(user: usize) -> Command {
     Command::Grab {
-        user: format!("user-{user}"),
-        request: "r".into(),
+        user: UserId::parse(&format!("user-{user}")).expect("user id"),
+        request: RequestId::parse("r").expect("request id"),
         quantity: 1,
         source: Default::default(),
     }

@@ -170,24 +170,24 @@ pub fn update(config: ActivityConfig) -> Command {
 }
 pub fn grab(user: &str, request: &str, quantity: u32) -> Command {
     Command::Grab {
-        user: user.to_string(),
-        request: request.to_string(),
+        user: user_id(user),
+        request: request_id(request),
         quantity,
         source: Source::default(),
     }
 }
 pub fn start_group(user: &str, request: &str) -> Command {
     Command::StartGroup {
-        user: user.to_string(),
-        request: request.to_string(),
+        user: user_id(user),
+        request: request_id(request),
         source: Source::default(),
     }
 }
 pub fn join(group: u64, user: &str, request: &str) -> Command {
     Command::JoinGroup {
         group,
-        user: user.to_string(),
-        request: request.to_string(),
+        user: user_id(user),
+        request: request_id(request),
         source: Source::default(),
     }
 }
@@ -195,7 +195,7 @@ pub fn mock_pay(order: u64, user: &str) -> Command {
     Command::Pay {
         order,
         payment: Payment::Mock {
-            user: user.to_string(),
+            user: user_id(user),
         },
     }
 }
@@ -203,7 +203,7 @@ pub fn notify(order: u64, trade_number: &str, amount_cents: u64) -> Command {
     Command::Pay {
         order,
         payment: Payment::Notify {
-            trade_number: trade_number.to_string(),
+            trade_number: TradeNumber::parse(trade_number).expect("a valid trade number"),
             amount_cents,
         },
     }
@@ -211,8 +211,16 @@ pub fn notify(order: u64, trade_number: &str, amount_cents: u64) -> Command {
 pub fn cancel(order: u64, user: &str) -> Command {
     Command::Cancel {
         order,
-        user: user.to_string(),
+        user: user_id(user),
     }
+}
+/// A test's user id (valid by construction of the test).
+pub fn user_id(user: &str) -> UserId {
+    UserId::parse(user).expect("a valid user id")
+}
+/// A test's request id.
+pub fn request_id(request: &str) -> RequestId {
+    RequestId::parse(request).expect("a valid request id")
 }
 pub fn expire_order(order: u64) -> Command {
     Command::ExpireOrder { order }

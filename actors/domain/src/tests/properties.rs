@@ -462,7 +462,9 @@ impl Harness {
         let request_key = match &command {
             Command::Grab { user, request, .. }
             | Command::StartGroup { user, request, .. }
-            | Command::JoinGroup { user, request, .. } => Some((user.clone(), request.clone())),
+            | Command::JoinGroup { user, request, .. } => {
+                Some((user.to_string(), request.to_string()))
+            }
             _ => None,
         };
         let known = request_key
