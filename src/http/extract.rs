@@ -14,7 +14,6 @@
 //! field. [`Body`] gives the raw bytes with the same checks, for the payment notification
 //! whose signature covers the raw body; [`parse_json`] then decodes it.
 
-use std::fmt::Display;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::ops::Deref;
@@ -333,69 +332,6 @@ pub fn query_seq(field: &str, value: Option<&str>, reason: &str) -> Result<u64, 
     }
 }
 
-/// `value > 0`, else VALIDATION_FAILED naming `field`.
-#[allow(
-    dead_code,
-    reason = "a field check for handlers; no route needs it yet"
-)]
-pub fn require_positive<T: PartialOrd + Default + Display>(
-    field: &str,
-    value: T,
-) -> Result<T, ApiError> {
-    if value > T::default() {
-        Ok(value)
-    } else {
-        Err(ApiError::validation(
-            field,
-            format!("must be greater than 0, got {value}"),
-        ))
-    }
-}
-
-/// `minimum <= value <= maximum`, else VALIDATION_FAILED naming `field`.
-#[allow(
-    dead_code,
-    reason = "a field check for handlers; no route needs it yet"
-)]
-pub fn require_range<T: PartialOrd + Display>(
-    field: &str,
-    value: T,
-    minimum: T,
-    maximum: T,
-) -> Result<T, ApiError> {
-    if value >= minimum && value <= maximum {
-        Ok(value)
-    } else {
-        Err(ApiError::validation(
-            field,
-            format!("must be between {minimum} and {maximum}, got {value}"),
-        ))
-    }
-}
-
-/// A string with 1..=`maximum_chars` characters that is not only whitespace.
-#[allow(
-    dead_code,
-    reason = "a field check for handlers; no route needs it yet"
-)]
-pub fn require_text<'a>(
-    field: &str,
-    value: &'a str,
-    maximum_chars: usize,
-) -> Result<&'a str, ApiError> {
-    if value.trim().is_empty() {
-        return Err(ApiError::validation(field, "must not be empty"));
-    }
-    let length = value.chars().count();
-    if length > maximum_chars {
-        return Err(ApiError::validation(
-            field,
-            format!("must be at most {maximum_chars} characters, got {length}"),
-        ));
-    }
-    Ok(value)
-}
-
 /// The `{activityId}` of a path as an id; one that is no id is NOT_FOUND, as an unknown
 /// activity is.
 pub fn activity_id(text: &str) -> Result<ActivityId, ApiError> {
@@ -550,19 +486,5 @@ mod tests {
         let (status, body) = send("/activities/abc", "", "").await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert_eq!(body["error"]["code"], "NOT_FOUND");
-    }
-
-    #[test]
-    fn range_helpers_name_the_field() {
-        assert_eq!(require_positive("quantity", 3).ok(), Some(3));
-        let error = require_positive("quantity", 0).expect_err("zero");
-        assert_eq!(
-            error.details(),
-            Some(&json!({"fields": {"quantity": "must be greater than 0, got 0"}}))
-        );
-        assert!(require_range("percentage", 100.5, 0.0, 100.0).is_err());
-        assert!(require_text("title", "  ", 10).is_err());
-        assert!(require_text("title", "flash", 3).is_err());
-        assert_eq!(require_text("title", "flash", 5).ok(), Some("flash"));
     }
 }

@@ -137,13 +137,6 @@ pub fn current() -> RequestId {
         .unwrap_or_else(|_| RequestId::generate())
 }
 
-/// Runs `future` with `id` as the current request id, for work spawned off a request
-/// (websocket sessions) whose replies should still carry it.
-#[allow(dead_code, reason = "for work spawned off a request; none is yet")]
-pub fn scope<F: Future>(id: RequestId, future: F) -> TaskLocalFuture<RequestId, F> {
-    CURRENT.scope(id, future)
-}
-
 fn process_seed() -> u64 {
     static SEED: OnceLock<u64> = OnceLock::new();
     *SEED.get_or_init(|| {
@@ -300,7 +293,7 @@ mod tests {
     #[actix_web::test]
     async fn current_is_the_scoped_id() {
         let id = RequestId::parse(b"scoped-id").expect("valid id");
-        let seen = scope(id, async { current() }).await;
+        let seen = CURRENT.scope(id, async { current() }).await;
         assert_eq!(seen.as_str(), "scoped-id");
     }
 }
