@@ -46,6 +46,7 @@ pub mod audit;
 pub mod backup;
 pub mod codec;
 pub mod cold;
+pub mod event_store;
 pub mod journal;
 pub mod recovery;
 pub mod seal;
