@@ -6,3 +6,4 @@
 //! INTERFACE SKELETON: `catalog` is the contract between the events and the webhooks.
 
 pub(crate) mod catalog;
+pub(crate) mod types_route;
