@@ -6,3 +6,4 @@
 pub(crate) mod catalog;
 pub(crate) mod indexer;
 pub(crate) mod routes;
+pub(crate) mod types_route;
