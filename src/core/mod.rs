@@ -270,8 +270,42 @@ impl Core {
             ),
         ];
         metrics.set_levels(&levels);
+        self.export_events(metrics);
         self.export_eligibility(metrics);
         crate::storage::export_metrics(&self.runtime.store, journal, metrics);
+    }
+
+    fn export_events(&self, metrics: &Metrics) {
+        let stats = self.event_store.stats();
+        let durable_seq = self.runtime.journal().durable_seq();
+        let levels = [
+            (
+                "playcore_events_stored",
+                "events in the event store",
+                stats.events,
+            ),
+            (
+                "playcore_events_stored_bytes",
+                "bytes of the event store's records and indexes (the events.bytes_max bound)",
+                stats.bytes,
+            ),
+            (
+                "playcore_events_indexed_seq",
+                "last journal position whose events are in the event store",
+                stats.indexed_seq,
+            ),
+            (
+                "playcore_events_indexer_lag",
+                "durable journal entries not yet in the event store",
+                durable_seq.saturating_sub(stats.indexed_seq),
+            ),
+            (
+                "playcore_events_removed_by_retention",
+                "events removed by the event store's retention",
+                stats.removed_by_retention,
+            ),
+        ];
+        metrics.set_levels(&levels);
     }
 
     fn export_eligibility(&self, metrics: &Metrics) {

@@ -68,9 +68,7 @@ pub fn data_json(activity: ActivityId, event: &Event) -> serde_json::Value {
                 config: ConfigData::of(config),
             })
         }
-        EventKind::ApprovalSubmitted { by } => {
-            to_json(SubmittedData::of(by, default_flow(), None))
-        }
+        EventKind::ApprovalSubmitted { by } => to_json(SubmittedData::of(by, default_flow(), None)),
         EventKind::ApprovalFlowSubmitted {
             by,
             flow,

@@ -196,6 +196,6 @@ pub(crate) fn event_json(record: &EventRecord) -> Result<Value, ApiError> {
         "activityId": record.activity.to_string(),
         "storeId": record.store,
         "occurredAt": rfc3339(record.at_ms),
-        "data": catalog::data_json(&event),
+        "data": catalog::data_json(ActivityId(record.activity), &event),
     }))
 }
