@@ -61,9 +61,9 @@ fn trade(api: &Api) {
             .as_str()
             .expect("an order")
             .to_owned();
-        if user % 2 == 0 {
+        if user.is_multiple_of(2) {
             assert_eq!(api.pay(&order, &name).expect("pay").status, 200);
-        } else if user % 5 == 0 {
+        } else if user.is_multiple_of(5) {
             let path = format!("/api/v1/orders/{order}/cancel");
             let cancelled = api.post(&path, &json!({ "userId": name })).expect("cancel");
             assert_eq!(cancelled.status, 200, "{cancelled:?}");

@@ -442,6 +442,17 @@ impl EventStore {
         }
     }
 
+    /// Reads and checks every stored record (`playcore check`); how many there are.
+    pub fn verify_all(&self) -> Result<u64, StoreError> {
+        let mut records = 0;
+        for entry in self.inner.tree.range(event_key(0)..=event_key(u64::MAX)) {
+            let (key, value) = entry?;
+            verified(record::key_position(&key).unwrap_or(0), &value)?;
+            records += 1;
+        }
+        Ok(records)
+    }
+
     /// The directory the store was opened on.
     pub fn directory(&self) -> &Path {
         &self.inner.directory
@@ -506,7 +517,7 @@ fn verified(position: u64, value: &[u8]) -> Result<EventRecord, StoreError> {
 }
 
 fn matches(filter: &EventFilter, record: &EventRecord) -> bool {
-    let kind = filter.kinds.is_empty() || filter.kinds.iter().any(|kind| *kind == record.kind);
+    let kind = filter.kinds.is_empty() || filter.kinds.contains(&record.kind);
     let activity = filter
         .activity
         .is_none_or(|activity| activity == record.activity);

@@ -30,7 +30,7 @@ fn record(seq: u64, index: u16, start_ms: i64) -> EventRecord {
         at_ms: start_ms + seq as i64 * 60_000,
         activity,
         store: Some(format!("s{}", activity % 2)),
-        kind: if seq % 2 == 0 {
+        kind: if seq.is_multiple_of(2) {
             "ORDER_PAID"
         } else {
             "ORDER_CREATED"
