@@ -68,9 +68,7 @@ pub fn data_json(activity: ActivityId, event: &Event) -> serde_json::Value {
                 config: ConfigData::of(config),
             })
         }
-        EventKind::ApprovalSubmitted { by } => {
-            to_json(SubmittedData::of(by, default_flow(), None))
-        }
+        EventKind::ApprovalSubmitted { by } => to_json(SubmittedData::of(by, default_flow(), None)),
         EventKind::ApprovalFlowSubmitted {
             by,
             flow,
@@ -358,8 +356,8 @@ static TYPES: [EventType; EventKind::TYPE_NAMES.len()] = [
     event_type!(
         "GROUP_FULL",
         GroupData,
-        "The group reached its target of paid members: SUCCESS. INSTANCE_SUCCESS follows \
-         for each paid member, and COURSE_OPEN for a class (COURSE_GROUP)."
+        "The group reached its target of paid members: SUCCESS. COURSE_OPEN follows for a \
+         class (COURSE_GROUP), then INSTANCE_SUCCESS for each paid member."
     ),
     event_type!(
         "COURSE_OPEN",
