@@ -80,6 +80,7 @@ async fn one_type_is_served_as_the_list_serves_it() {
     assert_eq!(status, StatusCode::OK, "{reply}");
     let served = success_data(&reply);
     assert_eq!(served, &listed);
+    assert_eq!(served["schema"]["description"], served["description"]);
     let properties = &served["schema"]["properties"];
     assert_eq!(properties["orderId"]["pattern"], "^ord-[0-9]+-[0-9]+$");
     assert_eq!(properties["expiresAt"]["format"], "date-time");

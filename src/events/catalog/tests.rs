@@ -313,6 +313,7 @@ fn every_type_has_a_description_and_an_object_schema() {
         let schema = (event_type.schema)();
         assert!(event_type.description.len() > 40, "{}", event_type.name);
         assert_eq!(schema["type"], "object", "{}", event_type.name);
+        assert_eq!(schema["description"], event_type.description);
         assert_eq!(
             schema["$schema"], "https://json-schema.org/draft/2020-12/schema",
             "{}",
