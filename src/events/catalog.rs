@@ -31,13 +31,16 @@ pub struct EventType {
     pub schema: fn() -> serde_json::Value,
 }
 
-/// The schema of `T` as served: draft 2020-12, describing what is serialized.
-fn schema_of<T: JsonSchema>() -> Value {
-    SchemaSettings::draft2020_12()
+/// The schema of `T` as served: draft 2020-12, describing what is serialized, with the
+/// type's description at its root (a wire struct may serve several types).
+fn schema_of<T: JsonSchema>(description: &str) -> Value {
+    let mut schema = SchemaSettings::draft2020_12()
         .for_serialize()
         .into_generator()
         .into_root_schema_for::<T>()
-        .to_value()
+        .to_value();
+    schema["description"] = Value::from(description);
+    schema
 }
 
 /// Every event type, in a stable order (that of `EventKind::TYPE_NAMES`).
@@ -203,11 +206,11 @@ fn to_json<T: Serialize>(data: T) -> Value {
 }
 
 macro_rules! event_type {
-    ($name:literal, $data:ty, $description:expr) => {
+    ($name:literal, $data:ty, $description:literal) => {
         EventType {
             name: $name,
             description: $description,
-            schema: schema_of::<$data>,
+            schema: || schema_of::<$data>($description),
         }
     };
 }
@@ -242,7 +245,7 @@ static TYPES: [EventType; EventKind::TYPE_NAMES.len()] = [
         "APPROVAL_REJECTED",
         DecisionData<'static>,
         "An approver rejected the submission (a veto at any level): the activity is \
-         REJECTED until it is edited and submitted again. A notification for the submitter."
+         REJECTED until it is submitted again. A notification for the submitter."
     ),
     event_type!(
         "APPROVAL_WITHDRAWN",
@@ -356,8 +359,8 @@ static TYPES: [EventType; EventKind::TYPE_NAMES.len()] = [
     event_type!(
         "GROUP_FULL",
         GroupData,
-        "The group reached its target of paid members: SUCCESS. INSTANCE_SUCCESS follows \
-         for each paid member, and COURSE_OPEN for a class (COURSE_GROUP)."
+        "The group reached its target of paid members: SUCCESS. COURSE_OPEN follows for a \
+         class (COURSE_GROUP), then INSTANCE_SUCCESS for each paid member."
     ),
     event_type!(
         "COURSE_OPEN",

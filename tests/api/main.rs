@@ -7,6 +7,7 @@ mod archive;
 mod concurrency;
 mod eligibility;
 mod envelope;
+mod event_types;
 mod events;
 mod fixtures;
 mod gray;
