@@ -5,7 +5,8 @@
 //!    connections and lets in-flight requests finish, for at most
 //!    `server.shutdown_timeout_seconds`;
 //! 2. the lifecycle scheduler's tasks stop (`Scheduler::stop`), then `Core::shutdown`
-//!    flushes the journal and writes snapshots;
+//!    flushes the journal and writes snapshots, then the event indexer indexes the
+//!    journal's last entries, flushes the event store and stops;
 //! 3. the process exits 0, or 75 ([`JOURNAL_FAILED_EXIT_CODE`]) when the journal could not
 //!    be flushed.
 //!
@@ -28,6 +29,7 @@ use tracing::{info, warn};
 
 use crate::config::{ConfigError, Settings, ThreadPolicy};
 use crate::core::{Core, CoreError};
+use crate::events::indexer::Indexer;
 use crate::http::auth::TokenTable;
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::extract;
@@ -47,6 +49,8 @@ pub enum StartupError {
     Config(#[from] ConfigError),
     #[error("recovery failed: {0}")]
     Core(#[from] CoreError),
+    #[error("cannot start the event indexer: {0}")]
+    Indexer(io::Error),
     #[error("cannot listen on {address}: {source}")]
     Bind { address: String, source: io::Error },
     #[error("the HTTP server failed: {0}")]
@@ -125,6 +129,7 @@ pub struct Application {
     address: SocketAddr,
     server: Server,
     core: Arc<Core>,
+    indexer: Indexer,
     websockets: web::Data<ws::Websockets>,
     scheduler: web::Data<Scheduler>,
 }
@@ -138,6 +143,7 @@ impl Application {
         }
         let metrics = Arc::new(Metrics::new());
         let core = Core::start(&settings, Arc::clone(&metrics)).await?;
+        let indexer = Indexer::start(&core).map_err(StartupError::Indexer)?;
         let state = AppState::new(settings, Arc::clone(&core), metrics);
         let websockets = state.websockets.clone();
         let scheduler = state.scheduler.clone();
@@ -158,6 +164,7 @@ impl Application {
             address,
             server,
             core,
+            indexer,
             websockets,
             scheduler,
         })
@@ -196,6 +203,8 @@ impl Application {
         info!("HTTP server stopped; shutting the core down");
         self.scheduler.stop();
         let flushed = self.core.shutdown().await;
+        // After the journal stopped: the indexer takes its last entries and flushes.
+        self.indexer.stop();
         served.map_err(StartupError::Server)?;
         flushed?;
         info!("shutdown complete");

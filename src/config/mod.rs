@@ -48,8 +48,8 @@ pub use error::ConfigError;
 pub use load::{Overrides, Sources};
 pub use redact::Secret;
 pub use sections::{
-    ActorSettings, BackupSettings, Durability, EligibilitySettings, PaymentSettings,
-    SchedulerSettings, ServerSettings, StorageSettings, ThreadPolicy, WsSettings,
+    ActorSettings, BackupSettings, Durability, EligibilitySettings, EventsSettings,
+    PaymentSettings, SchedulerSettings, ServerSettings, StorageSettings, ThreadPolicy, WsSettings,
     DEV_PAYMENT_SECRET,
 };
 
@@ -78,6 +78,9 @@ pub struct Settings {
     /// Scheduled and on-demand backups (see [`crate::backup`]).
     #[serde(default)]
     pub backup: BackupSettings,
+    /// The event store's retention (see `playcore_snapshots::event_store`).
+    #[serde(default)]
+    pub events: EventsSettings,
     /// Seed demo activities at start (`--demo`); a flag only, never read from files.
     #[serde(skip)]
     pub demo: bool,

@@ -196,6 +196,26 @@ impl Default for BackupSettings {
     }
 }
 
+/// The event store's retention (defaults in `config/default.toml`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsSettings {
+    /// Events older than this many days may be removed (never one a subscriber has not
+    /// taken yet).
+    pub retention_days: u64,
+    /// Past this many stored bytes the oldest events may be removed (same exception).
+    pub bytes_max: u64,
+}
+
+impl Default for EventsSettings {
+    fn default() -> Self {
+        Self {
+            retention_days: 30,
+            bytes_max: 10 * 1024 * 1024 * 1024,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentSettings {

@@ -7,5 +7,6 @@
 mod backup;
 mod corruption;
 mod crash;
+mod event_history;
 mod previous_data;
 mod storage;

@@ -1076,6 +1076,33 @@ async fn walk_templates(walk: &mut Walk<'_>) {
     .await;
 }
 
+/// The event catalog, one type of it, and an unknown type.
+async fn walk_event_types(walk: &mut Walk<'_>) {
+    let catalog = walk
+        .admin("get", "/admin/v1/event-types", APPROVER_TOKEN, None, 200)
+        .await;
+    let listed = catalog["eventTypes"].as_array().map(Vec::len);
+    assert_eq!(listed, Some(31), "{catalog}");
+    let paid = walk
+        .admin(
+            "get",
+            "/admin/v1/event-types/INSTANCE_PAID",
+            OPERATOR_TOKEN,
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(paid["schema"]["properties"]["orderId"]["type"], "string");
+    walk.admin(
+        "get",
+        "/admin/v1/event-types/NO_SUCH_EVENT",
+        ADMIN_TOKEN,
+        None,
+        404,
+    )
+    .await;
+}
+
 async fn walk_pages_and_operations(walk: &mut Walk<'_>, activity: &str, group: &str) {
     for path in [
         format!("/h5/activities/{activity}"),
@@ -1122,6 +1149,7 @@ async fn walk_websocket(walk: &mut Walk<'_>, path: &str) {
 
 async fn walk_a_sale(walk: &mut Walk<'_>) {
     walk_templates(walk).await;
+    walk_event_types(walk).await;
     let sale = walk_flash_sale(walk).await;
     walk_records(walk, &sale).await;
     walk_gray(walk, &sale).await;
