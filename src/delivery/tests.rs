@@ -1,0 +1,1 @@
+//! The engine against an in-process event source and real sled trees.
