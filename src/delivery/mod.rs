@@ -653,6 +653,9 @@ impl Deliveries {
 
     /// Stops every task; state stays (each task flushes first).
     pub fn shutdown(&self) {
+        if lock(&self.runtime).is_none() {
+            return;
+        }
         let handles: Vec<Arc<Shared>> = {
             let running = lock(&self.running);
             for handle in running.values() {
