@@ -17,7 +17,7 @@ use playcore_snapshots::event_store::EventRecord;
 use super::{AttemptOutcome, AttemptResult, Delivery, Sink, SubscriptionFilter};
 
 /// A component inside the server that consumes events.
-pub(crate) trait Consumer: Send + Sync + 'static {
+pub trait Consumer: Send + Sync + 'static {
     /// Stable across restarts: the subscription's id is `consumer:<name>`.
     fn name(&self) -> &'static str;
     fn filter(&self) -> SubscriptionFilter;

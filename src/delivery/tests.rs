@@ -722,3 +722,61 @@ async fn removing_a_subscription_deletes_its_state() {
         Err(DeliveryError::UnknownSubscription(_))
     ));
 }
+
+/// Acknowledges at once, counting.
+struct CountingSink(std::sync::atomic::AtomicU64);
+
+impl Sink for CountingSink {
+    fn deliver(&self, _delivery: Delivery) -> Pin<Box<dyn Future<Output = AttemptResult> + Send>> {
+        self.0.fetch_add(1, AtomicOrdering::Relaxed);
+        Box::pin(std::future::ready(AttemptResult {
+            outcome: AttemptOutcome::Acknowledged,
+            latency: Duration::ZERO,
+        }))
+    }
+}
+
+/// A rough throughput figure (not a benchmark): a backlog of events over many activities
+/// to a sink that answers at once. `cargo test --release --lib catch_up -- --ignored`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a throughput figure, run by hand"]
+async fn catch_up_throughput() {
+    let source = MemorySource::new();
+    let settings = DeliverySettings {
+        concurrency_per_subscription: 256,
+        concurrency_total: 1_024,
+        ..quick_settings()
+    };
+    let engine = Deliveries::start_with(source.clone(), settings).expect("an engine");
+    let sink = Arc::new(CountingSink(Default::default()));
+    engine
+        .put(subscription("ep_fast"), sink.clone())
+        .expect("a subscription");
+    // A backlog written while nothing could be delivered, then the live rate.
+    engine
+        .put(
+            Subscription {
+                enabled: false,
+                ..subscription("ep_fast")
+            },
+            sink.clone(),
+        )
+        .expect("paused");
+    let events = 200_000u64;
+    for index in 0..events {
+        source.append(index % 1_000, "ORDER_PAID");
+    }
+    let started = Instant::now();
+    engine
+        .put(subscription("ep_fast"), sink.clone())
+        .expect("resumed");
+    until(120, "the backlog delivered", || {
+        sink.0.load(AtomicOrdering::Relaxed) == events
+    })
+    .await;
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "catch-up: {events} events in {seconds:.2} s = {:.0} events/s",
+        events as f64 / seconds
+    );
+}
