@@ -188,10 +188,6 @@ impl Lanes {
         }
     }
 
-    pub fn has_ready(&self) -> bool {
-        !self.ready.is_empty()
-    }
-
     pub fn next_timer_ms(&self) -> Option<i64> {
         self.timers.first().map(|(at_ms, _)| *at_ms)
     }

@@ -274,8 +274,19 @@ impl Worker {
             wake_at_ms = wake_at_ms.min(self.flushed_at_ms + FLUSH_INTERVAL_MS);
         }
         if self.subscription.enabled {
+            // Due retries wake the task only when one could start: otherwise a completion,
+            // the breaker's reopening or the end of a rate or permit wait does.
+            let concurrency = self.context.settings.concurrency_per_subscription.max(1);
+            let breaker_lets = match self.breaker.state() {
+                BreakerState::Closed => true,
+                BreakerState::HalfOpen => self.in_flight == 0,
+                BreakerState::Open => false,
+            };
+            let could_start =
+                self.in_flight < concurrency && breaker_lets && self.blocked_until_ms.is_none();
+            let retry_at = self.lanes.next_timer_ms().filter(|_| could_start);
             let dispatch_at = [
-                self.lanes.next_timer_ms(),
+                retry_at,
                 self.breaker.reopens_at_ms(),
                 self.blocked_until_ms,
             ];
