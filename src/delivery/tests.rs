@@ -723,6 +723,54 @@ async fn removing_a_subscription_deletes_its_state() {
     ));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rate_limit_paces_attempts_and_metrics_show_the_figures() {
+    let source = MemorySource::new();
+    let engine = Deliveries::start_with(source.clone(), quick_settings()).expect("an engine");
+    let sink = RecordingSink::new(0, |_, _| true);
+    let limited = Subscription {
+        rate_limit_per_second: Some(20),
+        ..subscription("ep_paced")
+    };
+    engine.put(limited, sink.clone()).expect("a subscription");
+    let started = Instant::now();
+    for activity in 0..40 {
+        source.append(activity, "ORDER_PAID");
+    }
+    until(5, "all delivered", || sink.acknowledged().len() == 40).await;
+    // A second's worth at once, then 20 a second: the last 20 take about a second.
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(900),
+        "40 events in {elapsed:?}"
+    );
+    let handed = sink.handed();
+    let early = handed
+        .iter()
+        .filter(|attempt| attempt.at.duration_since(started) < Duration::from_millis(500))
+        .count();
+    assert!(early <= 31, "{early} attempts in the first half second");
+
+    until(5, "the counts", || {
+        engine
+            .status("ep_paced")
+            .is_some_and(|status| status.delivered == 40)
+    })
+    .await;
+    let metrics = crate::telemetry::Metrics::new();
+    engine.export_metrics(&metrics);
+    engine.export_metrics(&metrics);
+    let text = metrics.render();
+    for line in [
+        "playcore_delivery_delivered_total{subscription=\"ep_paced\"} 40\n",
+        "playcore_delivery_lag_events{subscription=\"ep_paced\"} 0\n",
+        "playcore_delivery_breaker_state{subscription=\"ep_paced\"} 0\n",
+        "playcore_delivery_dead_lettered_total{subscription=\"ep_paced\"} 0\n",
+    ] {
+        assert!(text.contains(line), "{line} in {text}");
+    }
+}
+
 /// Acknowledges at once, counting.
 struct CountingSink(std::sync::atomic::AtomicU64);
 
