@@ -7,9 +7,21 @@ use super::{BreakerState, Deliveries};
 
 impl Deliveries {
     /// Sets the delivery series from every running subscription's status (called when
-    /// metrics are rendered).
+    /// metrics are rendered), and drops the series of subscriptions removed since.
     pub fn export_metrics(&self, metrics: &Metrics) {
-        for status in self.statuses() {
+        let statuses = self.statuses();
+        {
+            let mut exported = super::lock(&self.exported);
+            exported.retain(|id| {
+                let running = statuses.iter().any(|status| &status.id == id);
+                if !running {
+                    metrics.remove_labelled("playcore_delivery_", "subscription", id);
+                }
+                running
+            });
+            exported.extend(statuses.iter().map(|status| status.id.clone()));
+        }
+        for status in statuses {
             let labels = [("subscription", status.id.as_str())];
             let counters = [
                 (

@@ -234,6 +234,8 @@ pub struct Deliveries {
     handle: tokio::runtime::Handle,
     running: std::sync::Mutex<std::collections::HashMap<String, Running>>,
     next_number: std::sync::atomic::AtomicU32,
+    /// Subscriptions whose series [`Deliveries::export_metrics`] set.
+    exported: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// Threads of the engine's runtime.
@@ -280,6 +282,7 @@ impl Deliveries {
             runtime: std::sync::Mutex::new(Some(runtime)),
             running: std::sync::Mutex::default(),
             next_number: std::sync::atomic::AtomicU32::new(next_number),
+            exported: std::sync::Mutex::default(),
         }))
     }
 

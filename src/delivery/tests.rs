@@ -769,6 +769,13 @@ async fn the_rate_limit_paces_attempts_and_metrics_show_the_figures() {
     ] {
         assert!(text.contains(line), "{line} in {text}");
     }
+    engine.remove("ep_paced").expect("removed");
+    engine.export_metrics(&metrics);
+    let text = metrics.render();
+    assert!(
+        !text.contains("ep_paced"),
+        "series of a removed subscription go: {text}"
+    );
 }
 
 /// Acknowledges at once, counting.
