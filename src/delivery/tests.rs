@@ -258,8 +258,9 @@ async fn retries_follow_the_schedule_then_dead_letter_and_redeliver() {
     })
     .await;
 
-    // Three attempts of the first event, 100 ms then 200 ms apart (±10 %, plus slack for
-    // scheduling); the second event waited for the first to be dead-lettered.
+    // Three attempts of the first event, 100 ms then 200 ms apart (never earlier than the
+    // schedule less 10 %; later by scheduling slack at most); the second event waited for
+    // the first to be dead-lettered.
     let handed = sink.handed();
     let first_attempts: Vec<&Handed> = handed.iter().filter(|h| h.position == first).collect();
     assert_eq!(first_attempts.len(), 3);
