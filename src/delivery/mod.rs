@@ -413,6 +413,7 @@ impl Deliveries {
         }
     }
 
+    /// The figures of a subscription put since the engine started (`None` otherwise).
     pub fn status(&self, id: &str) -> Option<SubscriptionStatus> {
         use std::sync::atomic::Ordering::Relaxed;
         let running = lock(&self.running);
