@@ -154,6 +154,11 @@ pub struct SchedulerSettings {
     /// Order slots one read in an activity's actor examines at most (the bound on the
     /// actor's pause for the archiver).
     pub archive_scan_orders_max: usize,
+    /// A delivery subscription (webhook endpoint, internal consumer) with more events than
+    /// this not yet delivered lags (an alert).
+    pub delivery_lag_events_max: u64,
+    /// A delivery subscription whose oldest undelivered event is older than this lags.
+    pub delivery_lag_seconds_max: u64,
 }
 
 impl Default for SchedulerSettings {
@@ -170,6 +175,8 @@ impl Default for SchedulerSettings {
             archive_batch_orders_max: 1_000,
             archive_orders_per_run_max: 100_000,
             archive_scan_orders_max: 100_000,
+            delivery_lag_events_max: 100_000,
+            delivery_lag_seconds_max: 300,
         }
     }
 }
