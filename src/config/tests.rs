@@ -118,6 +118,29 @@ fn scheduler_settings_are_layered_and_validated() {
 }
 
 #[test]
+fn event_retention_is_layered_and_validated() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let env = [("PLAYCORE__EVENTS__RETENTION_DAYS", "7")];
+    let settings = Settings::load_from(&sources(directory.path(), &env), &Overrides::default())
+        .expect("loads");
+    assert_eq!(settings.events.retention_days, 7);
+    let defaults = Settings::embedded_defaults().expect("defaults load");
+    assert_eq!(defaults.events.retention_days, 30);
+    assert_eq!(defaults.events.bytes_max, 10 * 1024 * 1024 * 1024);
+    for (key, retention_days, bytes_max) in [
+        ("events.retention_days", 0, 1 << 30),
+        ("events.retention_days", 3651, 1 << 30),
+        ("events.bytes_max", 30, 1000),
+    ] {
+        let mut settings = settings.clone();
+        settings.events.retention_days = retention_days;
+        settings.events.bytes_max = bytes_max;
+        let error = settings.validate().expect_err(key);
+        assert!(error.to_string().contains(key), "{key}: {error}");
+    }
+}
+
+#[test]
 fn runs_on_embedded_defaults_from_an_empty_directory() {
     let directory = tempfile::tempdir().expect("tempdir");
     let settings = Settings::load_from(&sources(directory.path(), &[]), &Overrides::default())

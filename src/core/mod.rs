@@ -97,18 +97,31 @@ pub fn runtime_options(settings: &Settings) -> RuntimeOptions {
     }
 }
 
-/// An event store that indexed seqs the journal does not hold (its journal lost a tail in
-/// relaxed mode, or the directories were mixed up) would skip the new entries reusing them.
-fn warn_if_events_ahead(event_store: &EventStore, runtime: &Runtime) {
+/// An event store that indexed seqs the journal does not hold (the journal lost a tail in
+/// relaxed mode) would serve events the recovered state never saw and skip the new entries
+/// reusing those seqs: they are removed, and the hold lowered with them. Runs before the
+/// runtime's first truncation (which waits for the actix system to run its tasks).
+fn rewind_if_events_ahead(
+    event_store: &EventStore,
+    runtime: &Runtime,
+    truncation_hold: &AtomicU64,
+) -> Result<(), String> {
     let (indexed_seq, journal_seq) = (event_store.indexed_seq(), runtime.journal().appended_seq());
-    if indexed_seq > journal_seq {
-        tracing::error!(
-            indexed_seq,
-            journal_seq,
-            "the event store is ahead of the journal: events of entries up to indexed_seq \
-             will not be indexed again"
-        );
+    if indexed_seq <= journal_seq {
+        return Ok(());
     }
+    let removed = event_store
+        .rewind_to(journal_seq)
+        .map_err(|error| format!("rewinding the event store to seq {journal_seq}: {error}"))?;
+    truncation_hold.store(journal_seq.saturating_add(1), Ordering::Release);
+    tracing::warn!(
+        indexed_seq,
+        journal_seq,
+        removed,
+        "the event store was ahead of the journal (a lost journal tail): its events after \
+         the journal's end are removed"
+    );
+    Ok(())
 }
 
 /// A start-up failure goes to the log as an ERROR too (main prints it on stderr).
@@ -166,7 +179,12 @@ impl Core {
                 reason: error.to_string(),
             }
         })?;
-        warn_if_events_ahead(&event_store, &runtime);
+        rewind_if_events_ahead(&event_store, &runtime, &truncation_hold).map_err(|reason| {
+            logged(CoreError::Store {
+                path: path.join(EVENTS_DIRECTORY).display().to_string(),
+                reason,
+            })
+        })?;
         let report = &runtime.recovery;
         tracing::info!(
             activities = report.activities,

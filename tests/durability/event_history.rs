@@ -5,7 +5,7 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
-use playcore_testkit::process::{Api, Server, TestDir, ADMIN_TOKEN};
+use playcore_testkit::process::{run_playcore, Api, Server, TestDir, ADMIN_TOKEN};
 use serde_json::{json, Value};
 
 const ENV: [(&str, &str); 2] = [
@@ -126,7 +126,17 @@ fn the_history_is_the_same_after_snapshots_truncation_and_two_restarts() {
     assert_eq!(history(&api), before, "after SIGTERM and restart");
 
     server.kill9();
-    let server = Server::start_with_env(&directory.data_dir(), &log, &ENV);
+    let mut server = Server::start_with_env(&directory.data_dir(), &log, &ENV);
     let api = Api::new(&server);
     assert_eq!(history(&api), before, "after SIGKILL and restart");
+
+    assert!(server.terminate().success());
+    let data_dir = directory.data_dir();
+    let data_dir = data_dir.to_str().expect("a UTF-8 path");
+    let check = run_playcore(&["check", "--data-dir", data_dir]);
+    let output = String::from_utf8_lossy(&check.stdout).into_owned()
+        + &String::from_utf8_lossy(&check.stderr);
+    assert!(check.status.success(), "{output}");
+    let verified = format!("event store: {} events verified", before.len());
+    assert!(output.contains(&verified), "{verified} in {output}");
 }

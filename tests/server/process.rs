@@ -73,3 +73,41 @@ fn every_server_thread_runs_under_the_configured_policy() {
         );
     }
 }
+
+/// The nice value of each thread of process `pid`, by name (`/proc/…/stat`, field 19).
+#[cfg(target_os = "linux")]
+fn thread_nice_values(pid: u32) -> Vec<(String, i64)> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("the server's threads");
+    let mut values = Vec::new();
+    for task in tasks {
+        let path = task.expect("a thread entry").path();
+        let Ok(stat) = std::fs::read_to_string(path.join("stat")) else {
+            continue;
+        };
+        // After the name's closing parenthesis: state is field 3, nice field 19.
+        let Some((name, rest)) = stat
+            .split_once(" (")
+            .and_then(|(_, rest)| rest.rsplit_once(") "))
+        else {
+            continue;
+        };
+        if let Some(nice) = rest.split(' ').nth(16).and_then(|field| field.parse().ok()) {
+            values.push((name.to_owned(), nice));
+        }
+    }
+    values
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn the_event_indexer_runs_below_the_grab_path() {
+    let directory = TestDir::new("indexer-nice");
+    let log = directory.path().join("server.log");
+    let mut server = Server::start(&directory.data_dir(), &log);
+    let values = thread_nice_values(server.pid());
+    server.terminate();
+    let indexer = values.iter().find(|(name, _)| name == "event-indexer");
+    assert_eq!(indexer.map(|(_, nice)| *nice), Some(10), "{values:?}");
+    let writer = values.iter().find(|(name, _)| name == "journal-writer");
+    assert_eq!(writer.map(|(_, nice)| *nice), Some(0), "{values:?}");
+}

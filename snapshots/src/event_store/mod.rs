@@ -442,6 +442,59 @@ impl EventStore {
         }
     }
 
+    /// Removes every event of journal entries after `seq` and lowers the indexed seq to
+    /// it: at start-up, when the journal lost a tail the store had indexed (relaxed
+    /// durability), so that those events, which the recovered state never saw, are not
+    /// served and the entries that reuse their seqs are indexed. Returns how many it
+    /// removed.
+    pub fn rewind_to(&self, seq: u64) -> Result<u64, StoreError> {
+        let inner = &self.inner;
+        let _writing = lock(&inner.writing);
+        let first = position(seq.saturating_add(1), 0);
+        let mut removed = 0_u64;
+        loop {
+            let mut batch = sled::Batch::default();
+            let mut bytes = inner.bytes.load(Ordering::Acquire);
+            let mut count = 0_u64;
+            let range = event_key(first)..=event_key(u64::MAX);
+            for entry in inner.tree.range(range).take(RETENTION_RECORDS_MAX) {
+                let (key, value) = entry?;
+                let at = record::key_position(&key).unwrap_or(0);
+                batch.remove(&key);
+                // A damaged record's index entries cannot be named; they stay, and a read
+                // through them finds no record and skips them.
+                if let Ok(record) = record::decode(at, &value) {
+                    batch.remove(&activity_key(record.activity, at));
+                    if let Some(store) = indexed_store(&record) {
+                        batch.remove(store_key(store, at));
+                    }
+                    bytes =
+                        bytes.saturating_sub(stored_bytes(value.len(), record.store.as_deref()));
+                }
+                count += 1;
+            }
+            let events = inner.events.load(Ordering::Acquire).saturating_sub(count);
+            let indexed_seq = inner.indexed_seq.load(Ordering::Acquire).min(seq);
+            put_counter(&mut batch, EVENTS_COUNT, events);
+            put_counter(&mut batch, BYTES_COUNT, bytes);
+            put_counter(&mut batch, INDEXED_SEQ, indexed_seq);
+            inner.tree.apply_batch(batch)?;
+            inner.events.store(events, Ordering::Release);
+            inner.bytes.store(bytes, Ordering::Release);
+            inner.indexed_seq.store(indexed_seq, Ordering::Release);
+            removed += count;
+            if count == 0 {
+                break;
+            }
+        }
+        let last_position = last_event_position(&inner.tree)?.unwrap_or(0);
+        inner.last_position.store(last_position, Ordering::Release);
+        inner.durable_indexed_seq.fetch_min(seq, Ordering::AcqRel);
+        drop(_writing);
+        self.flush()?;
+        Ok(removed)
+    }
+
     /// Reads and checks every stored record (`playcore check`); how many there are.
     pub fn verify_all(&self) -> Result<u64, StoreError> {
         let mut records = 0;

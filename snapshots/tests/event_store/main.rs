@@ -271,6 +271,38 @@ fn a_reopened_store_has_its_events_counters_and_indexed_seq() {
 }
 
 #[test]
+fn a_rewind_forgets_the_entries_after_a_seq_and_indexes_them_again() {
+    let directory = tempfile::tempdir().unwrap();
+    let store = open(directory.path(), roomy());
+    let all = fill(&store, 30, NOW_MS);
+    store.flush().unwrap();
+    assert_eq!(store.rewind_to(20).unwrap(), 20);
+    assert_eq!(store.indexed_seq(), 20);
+    assert_eq!(store.durable_indexed_seq(), 20);
+    assert_eq!(store.last_position(), position(20, 1));
+    assert_eq!(store.read_after(0, 1000).unwrap(), all[..40]);
+    let by_activity = EventFilter {
+        activity: Some(1),
+        ..EventFilter::default()
+    };
+    let expected: Vec<_> = all[..40]
+        .iter()
+        .filter(|r| r.activity == 1)
+        .cloned()
+        .collect();
+    assert_eq!(every_page(&store, &by_activity, 100), expected);
+    assert_eq!(store.stats().events, 40);
+    let again = [record(21, 0, NOW_MS + 1)];
+    store.append(&again, 21).unwrap();
+    assert_eq!(
+        store.get(position(21, 0)).unwrap().unwrap().at_ms,
+        again[0].at_ms
+    );
+    assert_eq!(store.rewind_to(50).unwrap(), 0, "nothing after 50");
+    assert_eq!(store.indexed_seq(), 21);
+}
+
+#[test]
 fn delivery_state_trees_live_beside_the_events_but_not_in_them() {
     let directory = tempfile::tempdir().unwrap();
     let store = open(directory.path(), roomy());
