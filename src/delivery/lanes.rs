@@ -188,6 +188,36 @@ impl Lanes {
         }
     }
 
+    /// Makes every lane waiting for a retry due now: the sink proved healthy again (the
+    /// breaker closed), and the failures those waits follow were the sink's, not the
+    /// messages'. Their durable due times stay; a restart only waits them out again.
+    pub fn rearm_all(&mut self, now_ms: i64) {
+        while let Some((_, key)) = self.timers.pop_first() {
+            let Some(lane) = self.map.get_mut(&key) else {
+                continue;
+            };
+            if let Some(head) = lane.entries.front_mut() {
+                head.next_attempt_at_ms = head.next_attempt_at_ms.min(now_ms);
+            }
+            lane.queued = Queued::Ready;
+            self.ready.push_back(key);
+        }
+    }
+
+    /// The lane whose head is due soonest, out of the timers, though not due yet: the
+    /// half-open breaker's probe need not wait for a retry's due time.
+    pub fn take_earliest(&mut self) -> Option<u64> {
+        while let Some((at_ms, key)) = self.timers.pop_first() {
+            if let Some(lane) = self.map.get_mut(&key) {
+                if lane.queued == Queued::At(at_ms) {
+                    lane.queued = Queued::No;
+                    return Some(key);
+                }
+            }
+        }
+        None
+    }
+
     pub fn next_timer_ms(&self) -> Option<i64> {
         self.timers.first().map(|(at_ms, _)| *at_ms)
     }

@@ -437,6 +437,40 @@ async fn the_breaker_opens_spends_nothing_while_open_then_probes_and_closes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sink_back_from_an_outage_gets_every_waiting_lane_at_once_not_at_its_retry_time() {
+    let source = MemorySource::new();
+    let settings = DeliverySettings {
+        breaker_failures_to_open: 3,
+        breaker_open_for: Duration::from_millis(300),
+        // A retry waits an hour: only the probe and the re-armed lanes can deliver soon.
+        retry_schedule: vec![Duration::from_secs(3_600); 3],
+        concurrency_per_subscription: 8,
+        ..quick_settings()
+    };
+    let engine = Deliveries::start_with(source.clone(), settings).expect("an engine");
+    let sink = RecordingSink::new(0, |_, _| true);
+    sink.failing.store(true, AtomicOrdering::SeqCst);
+    engine
+        .put(subscription("ep_outage"), sink.clone())
+        .expect("a subscription");
+    for activity in 0..6 {
+        source.append(activity, "ORDER_PAID");
+        source.append(activity, "ORDER_PAID");
+    }
+    until(5, "the breaker open", || {
+        engine
+            .status("ep_outage")
+            .is_some_and(|status| status.breaker == BreakerState::Open)
+    })
+    .await;
+    sink.failing.store(false, AtomicOrdering::SeqCst);
+    // Every head waits an hour for its retry; the probe goes after the open period anyway,
+    // closes the breaker, and every lane follows at once.
+    until(5, "all delivered", || sink.acknowledged().len() == 12).await;
+    assert_ordered_per_activity(&sink.handed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscription_failing_for_the_period_is_disabled_and_stays_so() {
     let source = MemorySource::new();
     let settings = DeliverySettings {

@@ -461,7 +461,7 @@ impl Worker {
         self.blocked_until_ms = None;
         let concurrency = self.context.settings.concurrency_per_subscription.max(1);
         while self.in_flight < concurrency && self.breaker.may_send(now_ms) {
-            let Some(lane_key) = self.lanes.next_ready(now_ms) else {
+            let Some(lane_key) = self.next_lane(now_ms) else {
                 return;
             };
             let Ok(permit) = Arc::clone(&self.context.total).try_acquire_owned() else {
@@ -476,6 +476,16 @@ impl Worker {
             }
             self.start(lane_key, permit, now_ms);
         }
+    }
+
+    /// The next lane to send from: one whose head is due, or, for the half-open breaker's
+    /// probe, the one due soonest.
+    fn next_lane(&mut self, now_ms: i64) -> Option<u64> {
+        let ready = self.lanes.next_ready(now_ms);
+        if ready.is_some() || self.breaker.state() != BreakerState::HalfOpen {
+            return ready;
+        }
+        self.lanes.take_earliest()
     }
 
     /// Hands the lane's head to the sink in a task of its own.
@@ -574,7 +584,11 @@ impl Worker {
         self.progress.delivered += 1;
         self.progress.last_success_ms = now_ms;
         self.progress.failing_since_ms = 0;
+        let recovered = self.breaker.state() != BreakerState::Closed;
         self.breaker.on_success();
+        if recovered {
+            self.lanes.rearm_all(now_ms);
+        }
         if let Some(entry) = self.lanes.take(lane_key, position) {
             self.settled(lane_key, &entry);
         }
