@@ -49,7 +49,7 @@ pub use load::{Overrides, Sources};
 pub use redact::Secret;
 pub use sections::{
     ActorSettings, BackupSettings, Durability, EligibilitySettings, PaymentSettings,
-    SchedulerSettings, ServerSettings, StorageSettings, ThreadPolicy, WsSettings,
+    SchedulerSettings, ServerSettings, StorageSettings, ThreadPolicy, WebhookSettings, WsSettings,
     DEV_PAYMENT_SECRET,
 };
 
@@ -78,6 +78,9 @@ pub struct Settings {
     /// Scheduled and on-demand backups (see [`crate::backup`]).
     #[serde(default)]
     pub backup: BackupSettings,
+    /// Webhook endpoints' delivery (see `webhooks`).
+    #[serde(default)]
+    pub webhooks: WebhookSettings,
     /// Seed demo activities at start (`--demo`); a flag only, never read from files.
     #[serde(skip)]
     pub demo: bool,
