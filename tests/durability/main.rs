@@ -9,3 +9,4 @@ mod corruption;
 mod crash;
 mod previous_data;
 mod storage;
+mod webhooks;
