@@ -194,6 +194,22 @@ impl Metrics {
         }
     }
 
+    /// Drops the series of the families whose name starts with `name_prefix` that carry
+    /// `label="value"`: series labelled by something that no longer exists (a removed
+    /// delivery subscription) go with it, so their number stays bounded.
+    pub fn remove_labelled(&self, name_prefix: &str, label: &str, value: &str) {
+        let wanted = format!("{label}=\"{}\"", escape(value, true));
+        let mut families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
+        for family in families.iter_mut() {
+            if family.name.starts_with(name_prefix) {
+                family.series.retain(|series| {
+                    let pairs = series.labels.trim_start_matches('{').trim_end_matches('}');
+                    !pairs.split(',').any(|pair| pair == wanted)
+                });
+            }
+        }
+    }
+
     /// Counts one HTTP response under its status class.
     pub fn record_http_response(&self, status: StatusCode) {
         let class = usize::from(status.as_u16() / 100).clamp(1, 5) - 1;
@@ -344,6 +360,23 @@ mod tests {
         let text = metrics.render();
         assert!(text.contains("playcore_http_responses_total{class=\"2xx\"} 2\n"));
         assert!(text.contains("playcore_http_responses_total{class=\"4xx\"} 1\n"));
+    }
+
+    #[test]
+    fn labelled_series_can_be_removed() {
+        let metrics = Metrics::new();
+        for id in ["a", "ab"] {
+            metrics
+                .counter_with_labels("sent_total", "Sent.", &[("subscription", id)])
+                .increment();
+        }
+        metrics.remove_labelled("sent_", "subscription", "a");
+        let text = metrics.render();
+        assert!(!text.contains("sent_total{subscription=\"a\"}"), "{text}");
+        assert!(
+            text.contains("sent_total{subscription=\"ab\"} 1\n"),
+            "{text}"
+        );
     }
 
     #[test]

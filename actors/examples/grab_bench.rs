@@ -68,6 +68,7 @@ fn options(durability: Durability, arbiters: u64) -> RuntimeOptions {
         timers_capacity: 100_000_000,
         timer_tick: Duration::from_millis(50),
         eligibility: Default::default(),
+        truncation_hold: playcore_actors::no_truncation_hold(),
     }
 }
 

@@ -32,4 +32,4 @@ pub use playcore_domain as domain;
 
 pub use activity_actor::{ActorSettings, Answer, SubjectView};
 pub use registry::{ExecuteError, Registry};
-pub use runtime::{RecoveryReport, Runtime, RuntimeError, RuntimeOptions};
+pub use runtime::{no_truncation_hold, RecoveryReport, Runtime, RuntimeError, RuntimeOptions};

@@ -46,6 +46,16 @@ pub struct RuntimeOptions {
     pub timer_tick: Duration,
     /// Bounds of the eligibility indexes shared by all activities.
     pub eligibility: EligibilityOptions,
+    /// The lowest journal seq a consumer outside the runtime still needs (the server's
+    /// event indexer): truncation never removes it or anything after it. Set before
+    /// [`Runtime::start`], so the first truncation already respects it; raised by its
+    /// owner as it progresses. `u64::MAX` ([`no_truncation_hold`]) holds nothing.
+    pub truncation_hold: Arc<AtomicU64>,
+}
+
+/// A truncation hold that holds nothing back (snapshot floors alone decide).
+pub fn no_truncation_hold() -> Arc<AtomicU64> {
+    Arc::new(AtomicU64::new(u64::MAX))
 }
 
 /// What recovery found, for the log and `/readyz`.
@@ -222,13 +232,14 @@ impl Runtime {
             }
         });
         let (journal, floors) = (self.journal.clone(), Arc::clone(&self.floors));
+        let hold = Arc::clone(&self.options.truncation_hold);
         let truncate_every = self.options.actor.snapshot_interval;
         let mut closing = self.registry.closing();
         actix::spawn(async move {
             let mut interval = tokio::time::interval(truncate_every);
             loop {
                 tokio::select! {
-                    _ = interval.tick() => truncate(&journal, &floors),
+                    _ = interval.tick() => truncate(&journal, &floors, &hold),
                     _ = closing.wait_for(|closed| *closed) => break,
                 }
             }
@@ -271,8 +282,9 @@ impl Runtime {
     }
 }
 
-fn truncate(journal: &Journal, floors: &SnapshotFloors) {
-    let floor_seq = floors.truncation_floor();
+/// Truncates below the lowest of the snapshot floors and the outside hold.
+fn truncate(journal: &Journal, floors: &SnapshotFloors, hold: &AtomicU64) {
+    let floor_seq = floors.truncation_floor().min(hold.load(Ordering::Acquire));
     if floor_seq > 0 {
         journal.truncate_below(floor_seq);
     }

@@ -48,6 +48,9 @@ pub enum StoreError {
     /// Recovery found acknowledged state lost or altered; the directory must not be served.
     #[error("{0}")]
     Damaged(Box<crate::recovery::Damage>),
+    /// A record of the event store failed its check; it is never served.
+    #[error("event store record at position {position} is corrupt ({fault})")]
+    EventCorrupt { position: u64, fault: RecordFault },
 }
 
 impl StoreError {
@@ -256,7 +259,7 @@ impl Store {
     }
 }
 
-fn open_sled(directory: &Path) -> Result<sled::Db, StoreError> {
+pub(crate) fn open_sled(directory: &Path) -> Result<sled::Db, StoreError> {
     // No background flusher: the journal makes every batch durable itself (fsync mode) or
     // flushes on its own interval (relaxed mode); sled's extra flush with `sync_all` every
     // 500 ms only competed with those syncs.

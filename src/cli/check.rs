@@ -1,12 +1,13 @@
 //! `playcore check`: verifies a stopped server's data directory offline, as start-up would
 //! and further: the seal, every journal record and its sequence, every snapshot start-up
-//! would use and its reference, a replay of every activity, the cold store and the audit
-//! chain. It changes nothing of playcore's own; sled itself, when it opens a directory
+//! would use and its reference, a replay of every activity, the cold store, the audit
+//! chain and every record of the event store. It changes nothing of playcore's own; sled itself, when it opens a directory
 //! that a crash left behind, rewrites the unreadable end of its active log segment.
 
 use std::path::Path;
 
 use playcore_actors::runtime::check_replay;
+use playcore_snapshots::event_store::{EventStore, EventStoreConfig};
 use playcore_snapshots::{ColdStore, Store};
 
 /// What `check` found: problems make the directory unfit to serve; notes do not.
@@ -44,7 +45,33 @@ pub fn check_data_dir(directory: &Path) -> CheckReport {
     check_journal_and_snapshots(&store, &mut report);
     check_cold_store(&store, &mut report);
     check_audit_chain(&store, &mut report);
+    check_event_store(directory, &mut report);
     report
+}
+
+fn check_event_store(directory: &Path, report: &mut CheckReport) {
+    let events_directory = directory.join(crate::core::EVENTS_DIRECTORY);
+    if !events_directory.join("db").is_file() {
+        let note = "event store: none yet (the first start indexes the journal)";
+        return report.notes.push(note.to_owned());
+    }
+    let config = EventStoreConfig {
+        retention_ms: u64::MAX,
+        bytes_max: u64::MAX,
+    };
+    let outcome = EventStore::open(&events_directory, config).and_then(|events| {
+        let records = events.verify_all()?;
+        Ok((records, events.indexed_seq()))
+    });
+    match outcome {
+        Ok((records, indexed_seq)) => report.notes.push(format!(
+            "event store: {records} events verified, indexed up to seq {indexed_seq}"
+        )),
+        Err(error) => report.problems.push(format!(
+            "{}: event store: {error}",
+            events_directory.display()
+        )),
+    }
 }
 
 fn check_journal_and_snapshots(store: &Store, report: &mut CheckReport) {

@@ -48,9 +48,9 @@ pub use error::ConfigError;
 pub use load::{Overrides, Sources};
 pub use redact::Secret;
 pub use sections::{
-    ActorSettings, BackupSettings, Durability, EligibilitySettings, PaymentSettings,
-    SchedulerSettings, ServerSettings, StorageSettings, ThreadPolicy, WebhookSettings, WsSettings,
-    DEV_PAYMENT_SECRET,
+    ActorSettings, BackupSettings, Durability, EligibilitySettings, EventsSettings,
+    PaymentSettings, SchedulerSettings, ServerSettings, StorageSettings, ThreadPolicy,
+    WebhookSettings, WsSettings, DEV_PAYMENT_SECRET,
 };
 
 /// The environment in which development secrets and test hooks are refused.
@@ -81,6 +81,9 @@ pub struct Settings {
     /// Webhook endpoints' delivery (see `webhooks`).
     #[serde(default)]
     pub webhooks: WebhookSettings,
+    /// The event store's retention (see `playcore_snapshots::event_store`).
+    #[serde(default)]
+    pub events: EventsSettings,
     /// Seed demo activities at start (`--demo`); a flag only, never read from files.
     #[serde(skip)]
     pub demo: bool,

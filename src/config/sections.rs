@@ -154,6 +154,11 @@ pub struct SchedulerSettings {
     /// Order slots one read in an activity's actor examines at most (the bound on the
     /// actor's pause for the archiver).
     pub archive_scan_orders_max: usize,
+    /// A delivery subscription (webhook endpoint, internal consumer) with more events than
+    /// this not yet delivered lags (an alert).
+    pub delivery_lag_events_max: u64,
+    /// A delivery subscription whose oldest undelivered event is older than this lags.
+    pub delivery_lag_seconds_max: u64,
 }
 
 impl Default for SchedulerSettings {
@@ -170,6 +175,8 @@ impl Default for SchedulerSettings {
             archive_batch_orders_max: 1_000,
             archive_orders_per_run_max: 100_000,
             archive_scan_orders_max: 100_000,
+            delivery_lag_events_max: 100_000,
+            delivery_lag_seconds_max: 300,
         }
     }
 }
@@ -192,6 +199,26 @@ impl Default for BackupSettings {
             directory: PathBuf::from("./backups"),
             interval_minutes: 15,
             keep: 8,
+        }
+    }
+}
+
+/// The event store's retention (defaults in `config/default.toml`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsSettings {
+    /// Events older than this many days may be removed (never one a subscriber has not
+    /// taken yet).
+    pub retention_days: u64,
+    /// Past this many stored bytes the oldest events may be removed (same exception).
+    pub bytes_max: u64,
+}
+
+impl Default for EventsSettings {
+    fn default() -> Self {
+        Self {
+            retention_days: 30,
+            bytes_max: 10 * 1024 * 1024 * 1024,
         }
     }
 }

@@ -20,6 +20,10 @@ const FREE_SPACE_RESERVE_PERCENT_MAX: u8 = 50;
 const SCHEDULER_INTERVAL_SECONDS_MAX: u64 = 86_400;
 /// Ten years: a larger age is a typo (and would overflow nothing, but archive nothing).
 const ARCHIVE_AFTER_SECONDS_MAX: u64 = 3_650 * 86_400;
+/// Event retention at most ten years.
+const EVENTS_RETENTION_DAYS_MAX: u64 = 3650;
+/// The event store's byte bound at least 1 MiB.
+const EVENTS_BYTES_MIN: u64 = 1024 * 1024;
 /// Scheduled backups at least once a day (0 turns them off).
 const BACKUP_INTERVAL_MINUTES_MAX: u64 = 1_440;
 /// Five minutes: a receiver slower than that is down, and a longer attempt holds a slot.
@@ -42,6 +46,7 @@ impl Settings {
         self.validate_scheduler(&mut problems);
         self.validate_backup(&mut problems);
         self.validate_webhooks(&mut problems);
+        self.validate_events(&mut problems);
         self.approval.problems(&self.auth.tokens, &mut problems);
         if self.server.bind.trim().is_empty() {
             problems.push("server.bind must be HOST:PORT".to_owned());
@@ -209,6 +214,22 @@ impl Settings {
             if value == 0 {
                 problems.push(format!("{key} must be greater than 0"));
             }
+        }
+    }
+
+    fn validate_events(&self, problems: &mut Vec<String>) {
+        let events = &self.events;
+        if !(1..=EVENTS_RETENTION_DAYS_MAX).contains(&events.retention_days) {
+            problems.push(format!(
+                "events.retention_days must be 1..={EVENTS_RETENTION_DAYS_MAX}, got {}",
+                events.retention_days
+            ));
+        }
+        if events.bytes_max < EVENTS_BYTES_MIN {
+            problems.push(format!(
+                "events.bytes_max must be at least {EVENTS_BYTES_MIN}, got {}",
+                events.bytes_max
+            ));
         }
     }
 

@@ -10,13 +10,18 @@ use playcore_actors::domain::{ActivityConfig, ActivityId, Command, Rules, Templa
 use playcore_actors::eligibility::EligibilityOptions;
 use playcore_actors::{ActorSettings, Runtime, RuntimeOptions};
 use playcore_snapshots::audit::AuditStore;
+use playcore_snapshots::event_store::{EventStore, EventStoreConfig};
 use playcore_snapshots::{JournalConfig, Store};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// Deadlines the timeout supervisor holds at most (unpaid orders, groups, refunds, windows).
 pub const TIMERS_CAPACITY: usize = 20_000_000;
+/// The event store's directory inside the data directory.
+pub const EVENTS_DIRECTORY: &str = "events";
+const DAY_MS: u64 = 86_400_000;
+
 /// Largest journal record the writer produces; kept far below sled's blob threshold so every
 /// record lives in sled's log, which our fdatasync covers.
 pub const JOURNAL_RECORD_BYTES_MAX: usize = 48 * 1024;
@@ -36,11 +41,26 @@ pub struct Core {
     pub runtime: Arc<Runtime>,
     /// The admin audit log, in the runtime's database (tree "audit").
     pub audit: Arc<AuditStore>,
+    /// Every durable business event, kept beyond journal truncation (`<data dir>/events`),
+    /// filled by the event indexer (`events::indexer`).
+    pub event_store: EventStore,
+    /// The first journal seq the event store has not durably indexed: the journal is
+    /// never truncated from it on (the runtime's truncation hold; the indexer raises it).
+    pub truncation_hold: Arc<AtomicU64>,
     ready: AtomicBool,
     /// The activities `--demo` seeded at this start (empty otherwise), for their H5 links.
     demo_activities: OnceLock<Vec<ActivityId>>,
 }
 
+/// The event store's retention as the settings give it.
+pub fn event_store_config(settings: &Settings) -> EventStoreConfig {
+    EventStoreConfig {
+        retention_ms: settings.events.retention_days.saturating_mul(DAY_MS),
+        bytes_max: settings.events.bytes_max,
+    }
+}
+
+/// The runtime's options; `truncation_hold` holds nothing (the core replaces it).
 pub fn runtime_options(settings: &Settings) -> RuntimeOptions {
     let storage = &settings.storage;
     let durability = match storage.durability {
@@ -73,6 +93,21 @@ pub fn runtime_options(settings: &Settings) -> RuntimeOptions {
             paid_users_max: settings.eligibility.max_paid_users,
             exclusive_users_max: settings.eligibility.max_exclusive_users,
         },
+        truncation_hold: playcore_actors::no_truncation_hold(),
+    }
+}
+
+/// An event store that indexed seqs the journal does not hold (its journal lost a tail in
+/// relaxed mode, or the directories were mixed up) would skip the new entries reusing them.
+fn warn_if_events_ahead(event_store: &EventStore, runtime: &Runtime) {
+    let (indexed_seq, journal_seq) = (event_store.indexed_seq(), runtime.journal().appended_seq());
+    if indexed_seq > journal_seq {
+        tracing::error!(
+            indexed_seq,
+            journal_seq,
+            "the event store is ahead of the journal: events of entries up to indexed_seq \
+             will not be indexed again"
+        );
     }
 }
 
@@ -102,7 +137,23 @@ impl Core {
                 reason: error.to_string(),
             })
         })?;
-        let runtime = Runtime::start(store, runtime_options(settings)).map_err(|error| {
+        let event_store =
+            EventStore::open(&path.join(EVENTS_DIRECTORY), event_store_config(settings)).map_err(
+                |error| {
+                    logged(CoreError::Store {
+                        path: path.join(EVENTS_DIRECTORY).display().to_string(),
+                        reason: error.to_string(),
+                    })
+                },
+            )?;
+        // Before the runtime starts, so its first truncation already keeps what the event
+        // store has not durably indexed.
+        let truncation_hold = Arc::new(AtomicU64::new(
+            event_store.durable_indexed_seq().saturating_add(1),
+        ));
+        let mut options = runtime_options(settings);
+        options.truncation_hold = Arc::clone(&truncation_hold);
+        let runtime = Runtime::start(store, options).map_err(|error| {
             logged(CoreError::Recovery {
                 path: shown.clone(),
                 reason: error.to_string(),
@@ -115,6 +166,7 @@ impl Core {
                 reason: error.to_string(),
             }
         })?;
+        warn_if_events_ahead(&event_store, &runtime);
         let report = &runtime.recovery;
         tracing::info!(
             activities = report.activities,
@@ -127,6 +179,8 @@ impl Core {
         let core = Arc::new(Core {
             runtime,
             audit: Arc::new(audit),
+            event_store,
+            truncation_hold,
             ready: AtomicBool::new(false),
             demo_activities: OnceLock::new(),
         });
@@ -216,8 +270,42 @@ impl Core {
             ),
         ];
         metrics.set_levels(&levels);
+        self.export_events(metrics);
         self.export_eligibility(metrics);
         crate::storage::export_metrics(&self.runtime.store, journal, metrics);
+    }
+
+    fn export_events(&self, metrics: &Metrics) {
+        let stats = self.event_store.stats();
+        let durable_seq = self.runtime.journal().durable_seq();
+        let levels = [
+            (
+                "playcore_events_stored",
+                "events in the event store",
+                stats.events,
+            ),
+            (
+                "playcore_events_stored_bytes",
+                "bytes of the event store's records and indexes (the events.bytes_max bound)",
+                stats.bytes,
+            ),
+            (
+                "playcore_events_indexed_seq",
+                "last journal position whose events are in the event store",
+                stats.indexed_seq,
+            ),
+            (
+                "playcore_events_indexer_lag",
+                "durable journal entries not yet in the event store",
+                durable_seq.saturating_sub(stats.indexed_seq),
+            ),
+            (
+                "playcore_events_removed_by_retention",
+                "events removed by the event store's retention",
+                stats.removed_by_retention,
+            ),
+        ];
+        metrics.set_levels(&levels);
     }
 
     fn export_eligibility(&self, metrics: &Metrics) {

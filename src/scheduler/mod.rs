@@ -21,6 +21,12 @@
 //!   than `scheduler.archive_after_seconds` into the cold store (see [`crate::scheduler::archive`]);
 //!   items = orders archived, errors = reads, cold writes or archive commands that failed.
 //!
+//! When the delivery engine is watched ([`Scheduler::watch_deliveries`]), each health run
+//! also checks every subscription ([`check_delivery`]): a lag beyond
+//! `scheduler.delivery_lag_events_max` events or `scheduler.delivery_lag_seconds_max`
+//! seconds, and a backlog that filled (pending events moved to dead letters) since the last
+//! run.
+//!
 //! Each finding raises an alert: the counter `playcore_scheduler_alerts_total{kind}` and
 //! an entry in a bounded in-memory [`AlertLog`] (`GET /admin/v1/scheduler/alerts`). Alerts
 //! are not written to the activities' journal streams: an event there would change the
@@ -37,7 +43,7 @@ pub(crate) mod routes;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use playcore_actors::activity_actor::now_ms;
@@ -49,6 +55,7 @@ use tokio::sync::watch;
 
 use crate::config::Settings;
 use crate::core::Core;
+use crate::delivery::{Deliveries, SubscriptionStatus};
 use crate::scheduler::archive::{archive_run, ArchiveLimits, ArchiveProgress};
 use crate::telemetry::Metrics;
 
@@ -203,15 +210,23 @@ pub enum AlertKind {
     JournalBacklog,
     /// An activity's mailbox near its bound: requests will soon get 503 OVERLOADED.
     MailboxDepth,
+    /// A delivery subscription (a webhook endpoint, an internal consumer) lags behind the
+    /// events by more than the threshold, in events or in seconds.
+    DeliveryLag,
+    /// A delivery subscription's backlog filled: its oldest pending events went to dead
+    /// letters.
+    DeliveryBacklogFull,
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 5] = [
+    pub const ALL: [AlertKind; 7] = [
         AlertKind::StuckUnpaidOrder,
         AlertKind::OverdueGroup,
         AlertKind::JournalLag,
         AlertKind::JournalBacklog,
         AlertKind::MailboxDepth,
+        AlertKind::DeliveryLag,
+        AlertKind::DeliveryBacklogFull,
     ];
 
     pub fn name(self) -> &'static str {
@@ -221,6 +236,8 @@ impl AlertKind {
             AlertKind::JournalLag => "JOURNAL_LAG",
             AlertKind::JournalBacklog => "JOURNAL_BACKLOG",
             AlertKind::MailboxDepth => "MAILBOX_DEPTH",
+            AlertKind::DeliveryLag => "DELIVERY_LAG",
+            AlertKind::DeliveryBacklogFull => "DELIVERY_BACKLOG_FULL",
         }
     }
 
@@ -286,6 +303,8 @@ pub struct Limits {
     pub mailbox_depth_percent_max: u64,
     pub mailbox_capacity: u64,
     pub scan_items_per_activity_max: usize,
+    pub delivery_lag_events_max: u64,
+    pub delivery_lag_seconds_max: u64,
 }
 
 impl Limits {
@@ -299,6 +318,8 @@ impl Limits {
             mailbox_depth_percent_max: scheduler.mailbox_depth_percent_max,
             mailbox_capacity: settings.actors.mailbox_capacity as u64,
             scan_items_per_activity_max: scheduler.scan_items_per_activity_max,
+            delivery_lag_events_max: scheduler.delivery_lag_events_max,
+            delivery_lag_seconds_max: scheduler.delivery_lag_seconds_max,
         }
     }
 }
@@ -366,6 +387,50 @@ pub fn check_mailbox(activity: ActivityId, depth: usize, limits: &Limits) -> Opt
             "activity {activity}: {depth} messages waiting of a capacity of {capacity}"
         ),
     })
+}
+
+/// A delivery subscription's lag beyond the thresholds, and a backlog that overflowed
+/// since the previous run (`overflowed_before`: its count then).
+pub fn check_delivery(
+    status: &SubscriptionStatus,
+    overflowed_before: u64,
+    limits: &Limits,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let id = &status.id;
+    if status.lag_events > limits.delivery_lag_events_max {
+        findings.push(Finding {
+            kind: AlertKind::DeliveryLag,
+            activity: None,
+            observed: status.lag_events,
+            limit: limits.delivery_lag_events_max,
+            message: format!("{id}: {} events not yet delivered", status.lag_events),
+        });
+    } else if status.lag_seconds > limits.delivery_lag_seconds_max {
+        findings.push(Finding {
+            kind: AlertKind::DeliveryLag,
+            activity: None,
+            observed: status.lag_seconds,
+            limit: limits.delivery_lag_seconds_max,
+            message: format!(
+                "{id}: the oldest undelivered event is {} s old",
+                status.lag_seconds
+            ),
+        });
+    }
+    let overflowed = status.backlog_overflowed.saturating_sub(overflowed_before);
+    if overflowed > 0 {
+        findings.push(Finding {
+            kind: AlertKind::DeliveryBacklogFull,
+            activity: None,
+            observed: overflowed,
+            limit: 0,
+            message: format!(
+                "{id}: backlog full, {overflowed} oldest pending events went to dead letters"
+            ),
+        });
+    }
+    findings
 }
 
 /// Something with a deadline still open: an unpaid order or an open group (by number).
@@ -465,6 +530,9 @@ fn wrap(index: usize, length: usize) -> usize {
 struct HealthProgress {
     activity_offset: usize,
     cursors: HashMap<ActivityId, ScanCursor>,
+    /// Per delivery subscription, its backlog overflow count at the previous run (one
+    /// entry per subscription).
+    overflowed: HashMap<String, u64>,
 }
 
 /// What a health run counted.
@@ -481,6 +549,7 @@ pub struct Scheduler {
     pub alerts: AlertLog,
     metrics: Arc<Metrics>,
     stop: watch::Sender<bool>,
+    deliveries: OnceLock<Arc<Deliveries>>,
 }
 
 impl Scheduler {
@@ -490,7 +559,14 @@ impl Scheduler {
             alerts: AlertLog::new(ALERTS_CAPACITY),
             metrics,
             stop: watch::channel(false).0,
+            deliveries: OnceLock::new(),
         }
+    }
+
+    /// Adds the delivery engine's subscriptions to the health checks (once; later calls
+    /// are ignored).
+    pub fn watch_deliveries(&self, deliveries: Arc<Deliveries>) {
+        let _ = self.deliveries.set(deliveries);
     }
 
     /// Starts the timeouts, health and archive tasks on the current actix system.
@@ -576,6 +652,7 @@ impl Scheduler {
         tally.items += 1;
         tally.findings.extend(check_journal(probe, limits));
         check_activities(core, limits, progress, &mut tally).await;
+        self.check_deliveries(limits, progress, &mut tally);
         let ended_at_ms = now_ms();
         self.metrics
             .gauge(
@@ -635,6 +712,31 @@ impl Scheduler {
             errors: tally.errors,
         };
         self.record(Task::Archive, outcome);
+    }
+
+    fn check_deliveries(
+        &self,
+        limits: &Limits,
+        progress: &mut HealthProgress,
+        tally: &mut HealthTally,
+    ) {
+        let Some(deliveries) = self.deliveries.get() else {
+            return;
+        };
+        let statuses = deliveries.statuses();
+        progress
+            .overflowed
+            .retain(|id, _| statuses.iter().any(|status| &status.id == id));
+        for status in statuses {
+            tally.items += 1;
+            let before = progress
+                .overflowed
+                .insert(status.id.clone(), status.backlog_overflowed);
+            let before = before.unwrap_or(status.backlog_overflowed);
+            tally
+                .findings
+                .extend(check_delivery(&status, before, limits));
+        }
     }
 
     fn raise(&self, finding: Finding, now_ms: i64) {
@@ -781,7 +883,51 @@ mod tests {
             mailbox_depth_percent_max: 80,
             mailbox_capacity: 100,
             scan_items_per_activity_max: 10,
+            delivery_lag_events_max: 1_000,
+            delivery_lag_seconds_max: 60,
         }
+    }
+
+    fn delivery_status(lag_events: u64, lag_seconds: u64, overflowed: u64) -> SubscriptionStatus {
+        SubscriptionStatus {
+            id: "ep_1".into(),
+            enabled: true,
+            cursor_position: 9,
+            delivered: 1,
+            failed_attempts: 0,
+            dead_lettered: overflowed,
+            pending: lag_events,
+            lag_events,
+            lag_seconds,
+            breaker: crate::delivery::BreakerState::Closed,
+            disabled_for_failing: false,
+            backlog_overflowed: overflowed,
+        }
+    }
+
+    #[test]
+    fn a_lagging_subscription_raises_one_alert_in_events_or_seconds() {
+        assert!(check_delivery(&delivery_status(1_000, 60, 0), 0, &limits()).is_empty());
+        let by_events = check_delivery(&delivery_status(1_001, 600, 0), 0, &limits());
+        assert_eq!(by_events.len(), 1);
+        assert_eq!(by_events[0].kind, AlertKind::DeliveryLag);
+        assert_eq!((by_events[0].observed, by_events[0].limit), (1_001, 1_000));
+        let by_seconds = check_delivery(&delivery_status(10, 61, 0), 0, &limits());
+        assert_eq!((by_seconds[0].observed, by_seconds[0].limit), (61, 60));
+        assert!(
+            by_seconds[0].message.contains("ep_1"),
+            "{}",
+            by_seconds[0].message
+        );
+    }
+
+    #[test]
+    fn a_backlog_that_filled_since_the_last_run_raises_one_alert() {
+        assert!(check_delivery(&delivery_status(0, 0, 5), 5, &limits()).is_empty());
+        let findings = check_delivery(&delivery_status(0, 0, 12), 5, &limits());
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].kind, AlertKind::DeliveryBacklogFull);
+        assert_eq!(findings[0].observed, 7);
     }
 
     const ACTIVITY: ActivityId = ActivityId(7);

@@ -31,29 +31,42 @@ use crate::http::envelope;
 use crate::http::error::ApiError;
 use crate::http::extract::{query_limit, Json};
 
-const BASE: &str = "/admin/v1/webhooks/endpoints";
 /// Page sizes.
 const PAGE_LIMIT_DEFAULT: usize = 100;
 const PAGE_LIMIT_MAX: usize = 1000;
 
 pub fn configure(config: &mut web::ServiceConfig) {
-    let path = |suffix: &str| format!("{BASE}{suffix}");
     config
-        .route(BASE, web::post().to(create))
-        .route(BASE, web::get().to(list))
-        .route(&path("/{id}"), web::get().to(get))
-        .route(&path("/{id}"), web::patch().to(update))
-        .route(&path("/{id}"), web::delete().to(delete))
-        .route(&path("/{id}/rotate-secret"), web::post().to(rotate_secret))
-        .route(&path("/{id}/messages"), web::get().to(messages))
-        .route(&path("/{id}/messages/{eventId}"), web::get().to(message))
-        .route(&path("/{id}/dead-letters"), web::get().to(dead_letters))
+        .route("/admin/v1/webhooks/endpoints", web::post().to(create))
+        .route("/admin/v1/webhooks/endpoints", web::get().to(list))
+        .route("/admin/v1/webhooks/endpoints/{id}", web::get().to(get))
+        .route("/admin/v1/webhooks/endpoints/{id}", web::patch().to(update))
         .route(
-            &path("/{id}/dead-letters/redeliver"),
+            "/admin/v1/webhooks/endpoints/{id}",
+            web::delete().to(delete),
+        )
+        .route(
+            "/admin/v1/webhooks/endpoints/{id}/rotate-secret",
+            web::post().to(rotate_secret),
+        )
+        .route(
+            "/admin/v1/webhooks/endpoints/{id}/messages",
+            web::get().to(messages),
+        )
+        .route(
+            "/admin/v1/webhooks/endpoints/{id}/messages/{eventId}",
+            web::get().to(message),
+        )
+        .route(
+            "/admin/v1/webhooks/endpoints/{id}/dead-letters",
+            web::get().to(dead_letters),
+        )
+        .route(
+            "/admin/v1/webhooks/endpoints/{id}/dead-letters/redeliver",
             web::post().to(redeliver_since),
         )
         .route(
-            &path("/{id}/dead-letters/{eventId}/redeliver"),
+            "/admin/v1/webhooks/endpoints/{id}/dead-letters/{eventId}/redeliver",
             web::post().to(redeliver),
         );
 }

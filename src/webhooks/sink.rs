@@ -15,7 +15,7 @@ use reqwest::header::{HeaderValue, CONTENT_TYPE};
 use reqwest::Url;
 use serde_json::{json, Value};
 
-use playcore_actors::domain::Event;
+use playcore_actors::domain::{ActivityId, Event};
 use playcore_snapshots::event_store::EventRecord;
 
 use super::address;
@@ -133,7 +133,7 @@ pub fn body_bytes(endpoint: &Endpoint, event: &EventRecord) -> Result<Vec<u8>, S
 fn body_json(endpoint: &Endpoint, event: &EventRecord) -> Result<Value, String> {
     let domain: Event = playcore_snapshots::decode(&event.payload)
         .map_err(|error| format!("the stored event does not decode: {error}"))?;
-    let data = catalog::data_json(&domain);
+    let data = catalog::data_json(ActivityId(event.activity), &domain);
     let occurred_at = rfc3339(event.at_ms);
     let Some(template) = &endpoint.payload_template else {
         return Ok(json!({"type": event.kind, "timestamp": occurred_at, "data": data}));

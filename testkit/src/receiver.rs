@@ -93,7 +93,10 @@ impl Receiver {
     /// Requests to `path` so far, in arrival order.
     pub fn received_at(&self, path: &str) -> Vec<Received> {
         let all = self.shared.received.lock().expect("the record");
-        all.iter().filter(|request| request.path == path).cloned().collect()
+        all.iter()
+            .filter(|request| request.path == path)
+            .cloned()
+            .collect()
     }
 
     /// Waits until `count` requests to `path` arrived; false after `timeout`.

@@ -1,5 +1,5 @@
 //! The admin API: authentication and roles, activity creation and editing, the approval
-//! workflow, publication, stats, order paging and the event log.
+//! workflow, publication, stats and order paging (the event log: `events.rs`).
 
 use reqwest::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use reqwest::StatusCode;
@@ -792,96 +792,4 @@ async fn bad_order_page_parameters_are_validation_errors() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {reply}");
         assert_error(&reply, "VALIDATION_FAILED");
     }
-}
-
-fn seqs(page: &Value) -> Vec<u64> {
-    page["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .map(|event| event["seq"].as_u64().expect("a seq"))
-        .collect()
-}
-
-#[actix_web::test]
-async fn the_event_log_filters_by_activity_and_type_in_sequence_order() {
-    let app = spawn_app().await;
-    let id = create_online_flash_sale(&app, 10, 2, 300).await;
-    let other = create_online_flash_sale(&app, 10, 2, 300).await;
-    for (user, activity) in [("u1", &id), ("u2", &other), ("u3", &id), ("u4", &id)] {
-        grab_ok(&app, activity, user, "r1", 1).await;
-    }
-    let path =
-        format!("/admin/v1/events?activityId={id}&type=INSTANCE_CREATED&afterSeq=0&limit=100");
-
-    let (status, reply) = admin_get(&app, &path, APPROVER_TOKEN).await;
-
-    assert_eq!(status, StatusCode::OK, "{reply}");
-    let page = success_data(&reply).clone();
-    let events = page["events"].as_array().unwrap();
-    assert_eq!(events.len(), 3, "{page}");
-    assert!(events
-        .iter()
-        .all(|event| event["type"] == "INSTANCE_CREATED"));
-    assert!(events
-        .iter()
-        .all(|event| event["activityId"] == id.as_str()));
-    assert!(events.iter().all(|event| event["at"].is_string()));
-    let users: Vec<&str> = events
-        .iter()
-        .map(|event| event["data"]["user"].as_str().unwrap_or(""))
-        .collect();
-    let sequence = seqs(&page);
-    assert!(
-        sequence.windows(2).all(|pair| pair[0] < pair[1]),
-        "{sequence:?}"
-    );
-
-    // Reading on after the first event leaves it out.
-    let after = format!(
-        "/admin/v1/events?activityId={id}&type=INSTANCE_CREATED&afterSeq={}&limit=100",
-        sequence[0]
-    );
-    let (_, rest) = admin_get(&app, &after, APPROVER_TOKEN).await;
-    assert_eq!(seqs(success_data(&rest)), sequence[1..].to_vec());
-    assert!(
-        users
-            .iter()
-            .all(|user| user.is_empty() || ["u1", "u3", "u4"].contains(user)),
-        "{users:?}"
-    );
-}
-
-#[actix_web::test]
-async fn the_event_log_pages_with_next_after_seq() {
-    let app = spawn_app().await;
-    let id = create_online_flash_sale(&app, 10, 2, 300).await;
-    grab_ok(&app, &id, "u1", "r1", 1).await;
-
-    let (_, first) = admin_get(&app, "/admin/v1/events?limit=2", ADMIN_TOKEN).await;
-    let first = success_data(&first).clone();
-    let next = first["nextAfterSeq"].as_u64().expect("nextAfterSeq");
-    let (_, second) = admin_get(
-        &app,
-        &format!("/admin/v1/events?afterSeq={next}&limit=1000"),
-        ADMIN_TOKEN,
-    )
-    .await;
-    let second = success_data(&second).clone();
-
-    let first_seqs = seqs(&first);
-    let second_seqs = seqs(&second);
-    assert!(!first_seqs.is_empty());
-    assert!(first_seqs.iter().all(|seq| *seq <= next));
-    assert!(
-        second_seqs.iter().all(|seq| *seq > next),
-        "{second_seqs:?} after {next}"
-    );
-    let types: Vec<&str> = second["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|event| event["type"].as_str().unwrap())
-        .collect();
-    assert!(types.contains(&"INSTANCE_CREATED"), "{types:?}");
 }

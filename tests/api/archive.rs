@@ -236,11 +236,16 @@ async fn the_archive_runs_are_recorded_and_counted() {
         .as_array()
         .expect("events")
         .clone();
-    let numbers: Vec<&Value> = events
+    let archived: Vec<&Value> = events
         .iter()
-        .flat_map(|event| event["data"]["orders"].as_array().expect("orders"))
+        .flat_map(|event| event["data"]["orderIds"].as_array().expect("orderIds"))
         .collect();
-    assert_eq!(numbers, [&json!(1), &json!(2)], "{events:?}");
+    let expected = [format!("ord-{}-1", sale.id), format!("ord-{}-2", sale.id)];
+    assert_eq!(
+        archived,
+        [&json!(expected[0]), &json!(expected[1])],
+        "{events:?}"
+    );
 }
 
 #[actix_web::test]

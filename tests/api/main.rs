@@ -7,6 +7,8 @@ mod archive;
 mod concurrency;
 mod eligibility;
 mod envelope;
+mod event_types;
+mod events;
 mod fixtures;
 mod gray;
 mod groups;

@@ -128,7 +128,7 @@ async fn enumerated_and_numeric_parameters_of_every_list_are_checked() {
             "status",
         ),
         ("/admin/v1/events?type=BOGUS".to_owned(), "type"),
-        ("/admin/v1/events?afterSeq=x".to_owned(), "afterSeq"),
+        ("/admin/v1/events?after=x".to_owned(), "after"),
         ("/admin/v1/events?limit=x".to_owned(), "limit"),
         (
             "/admin/v1/audit?action=activity.delete".to_owned(),

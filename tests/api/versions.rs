@@ -257,7 +257,7 @@ async fn a_rollback_is_in_the_event_log_and_the_audit_log() {
         .unwrap()
         .clone();
     assert_eq!(logged.len(), 1, "{events_reply}");
-    assert_eq!(logged[0]["data"]["to_version"], 1);
+    assert_eq!(logged[0]["data"]["toVersion"], 1);
     assert_eq!(logged[0]["data"]["by"], "dev-admin");
     let audit = format!("/admin/v1/audit?target={id}&action=activity.rollback");
     let (_, audit_reply) = admin_get(&app, &audit, ADMIN_TOKEN).await;

@@ -69,7 +69,10 @@ async fn admin_post(app: &TestApp, path: &str, body: &Value) -> (StatusCode, Val
 async fn audit_records(app: &TestApp, action: &str) -> Vec<Value> {
     let (status, reply) = admin_get(app, &format!("/admin/v1/audit?action={action}")).await;
     assert_eq!(status, StatusCode::OK, "{reply}");
-    success_data(&reply)["records"].as_array().expect("records").clone()
+    success_data(&reply)["records"]
+        .as_array()
+        .expect("records")
+        .clone()
 }
 
 /// How many of the request's signatures `secret` makes.
@@ -78,12 +81,19 @@ fn signatures_by(secret: &str, request: &Received) -> usize {
         .decode(secret.strip_prefix("whsec_").expect("a whsec_ secret"))
         .expect("base64");
     let id = request.header("webhook-id").expect("webhook-id");
-    let timestamp = request.header("webhook-timestamp").expect("webhook-timestamp");
+    let timestamp = request
+        .header("webhook-timestamp")
+        .expect("webhook-timestamp");
     let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("a key");
     mac.update(format!("{id}.{timestamp}.{}", request.body).as_bytes());
     let expected = format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()));
-    let header = request.header("webhook-signature").expect("webhook-signature");
-    header.split(' ').filter(|signature| *signature == expected).count()
+    let header = request
+        .header("webhook-signature")
+        .expect("webhook-signature");
+    header
+        .split(' ')
+        .filter(|signature| *signature == expected)
+        .count()
 }
 
 /// Waits until `count` requests reached `path` and returns them.
@@ -121,16 +131,26 @@ async fn creation_shows_the_secret_once_and_is_audited() {
 
     let (status, reply) = admin_get(&app, ENDPOINTS).await;
     assert_eq!(status, StatusCode::OK);
-    let listed = success_data(&reply)["endpoints"].as_array().expect("a list").clone();
+    let listed = success_data(&reply)["endpoints"]
+        .as_array()
+        .expect("a list")
+        .clone();
     assert_eq!(listed.len(), 1);
     assert!(listed[0].get("secret").is_none());
+
+    let metrics = app.get("/metrics").await.text().await.expect("the metrics");
+    let series = format!("playcore_delivery_delivered_total{{subscription=\"{id}\"}}");
+    assert!(metrics.contains(&series), "no delivery series for {id}");
 
     let records = audit_records(&app, "webhook.create").await;
     assert_eq!(records.len(), 1, "{records:?}");
     assert_eq!(records[0]["target"], id);
     assert_eq!(records[0]["before"], Value::Null);
     assert_eq!(records[0]["after"]["url"], receiver.url("/in"));
-    assert!(!records[0].to_string().contains(secret), "the audit log holds the secret");
+    assert!(
+        !records[0].to_string().contains(secret),
+        "the audit log holds the secret"
+    );
 }
 
 #[actix_web::test]
@@ -140,27 +160,54 @@ async fn every_bad_field_is_named() {
     let long_url = format!("https://hooks.example.com/{}", "a".repeat(2048));
     let cases = [
         (json!({"description": "x"}), "url"),
-        (json!({"url": "ftp://hooks.example.com/in", "description": "x"}), "url"),
+        (
+            json!({"url": "ftp://hooks.example.com/in", "description": "x"}),
+            "url",
+        ),
         (json!({"url": "/relative", "description": "x"}), "url"),
         (json!({"url": long_url, "description": "x"}), "url"),
         (json!({"url": url}), "description"),
         (json!({"url": url, "description": "a\nb"}), "description"),
-        (json!({"url": url, "description": "x", "eventTypes": ["NOPE"]}), "eventTypes[0]"),
-        (json!({"url": url, "description": "x", "activityIds": ["one"]}), "activityIds[0]"),
-        (json!({"url": url, "description": "x", "storeIds": ["a b"]}), "storeIds[0]"),
+        (
+            json!({"url": url, "description": "x", "eventTypes": ["NOPE"]}),
+            "eventTypes[0]",
+        ),
+        (
+            json!({"url": url, "description": "x", "activityIds": ["one"]}),
+            "activityIds[0]",
+        ),
+        (
+            json!({"url": url, "description": "x", "storeIds": ["a b"]}),
+            "storeIds[0]",
+        ),
         (
             json!({"url": url, "description": "x", "activityIds": ["1"], "storeIds": ["s1"]}),
             "storeIds",
         ),
-        (json!({"url": url, "description": "x", "rateLimitPerSecond": 0}), "rateLimitPerSecond"),
-        (json!({"url": url, "description": "x", "rateLimitPerSecond": "9"}), "rateLimitPerSecond"),
-        (json!({"url": url, "description": "x", "rateLimitPerSecond": -1}), "rateLimitPerSecond"),
-        (json!({"url": url, "description": "x", "enabled": "yes"}), "enabled"),
+        (
+            json!({"url": url, "description": "x", "rateLimitPerSecond": 0}),
+            "rateLimitPerSecond",
+        ),
+        (
+            json!({"url": url, "description": "x", "rateLimitPerSecond": "9"}),
+            "rateLimitPerSecond",
+        ),
+        (
+            json!({"url": url, "description": "x", "rateLimitPerSecond": -1}),
+            "rateLimitPerSecond",
+        ),
+        (
+            json!({"url": url, "description": "x", "enabled": "yes"}),
+            "enabled",
+        ),
         (
             json!({"url": url, "description": "x", "payloadTemplate": {"t": "{{secret}}"}}),
             "payloadTemplate",
         ),
-        (json!({"url": url, "description": "x", "colour": "red"}), "colour"),
+        (
+            json!({"url": url, "description": "x", "colour": "red"}),
+            "colour",
+        ),
     ];
     for (body, field) in cases {
         let (status, reply) = admin_post(&app, ENDPOINTS, &body).await;
@@ -168,7 +215,11 @@ async fn every_bad_field_is_named() {
     }
     let (status, reply) = admin_get(&app, ENDPOINTS).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(success_data(&reply)["endpoints"], json!([]), "nothing was created");
+    assert_eq!(
+        success_data(&reply)["endpoints"],
+        json!([]),
+        "nothing was created"
+    );
 }
 
 #[actix_web::test]
@@ -185,17 +236,26 @@ async fn private_addresses_are_refused_unless_allowed() {
         "http://[fd00::1]/in",
         "http://0.0.0.0/in",
     ] {
-        let (status, reply) = admin_post(&app, ENDPOINTS, &json!({"url": url, "description": "x"})).await;
+        let (status, reply) =
+            admin_post(&app, ENDPOINTS, &json!({"url": url, "description": "x"})).await;
         assert_names_field(status, &reply, "url");
     }
     // A public name that does not resolve here is taken: every connection is checked again.
-    create_endpoint(&app, &json!({"url": "https://hooks.example.com/in", "description": "x"})).await;
+    create_endpoint(
+        &app,
+        &json!({"url": "https://hooks.example.com/in", "description": "x"}),
+    )
+    .await;
 }
 
 #[actix_web::test]
 async fn only_admins_use_the_webhook_routes() {
     let app = spawn_app().await;
-    let created = create_endpoint(&app, &json!({"url": "https://hooks.example.com/in", "description": "x"})).await;
+    let created = create_endpoint(
+        &app,
+        &json!({"url": "https://hooks.example.com/in", "description": "x"}),
+    )
+    .await;
     let id = created["id"].as_str().expect("an id");
     let event = "evt_0000000000010000";
     let reads = [
@@ -206,10 +266,19 @@ async fn only_admins_use_the_webhook_routes() {
         format!("{ENDPOINTS}/{id}/dead-letters"),
     ];
     let writes = [
-        (ENDPOINTS.to_owned(), json!({"url": "https://hooks.example.com/b", "description": "x"})),
+        (
+            ENDPOINTS.to_owned(),
+            json!({"url": "https://hooks.example.com/b", "description": "x"}),
+        ),
         (format!("{ENDPOINTS}/{id}/rotate-secret"), json!({})),
-        (format!("{ENDPOINTS}/{id}/dead-letters/{event}/redeliver"), json!({})),
-        (format!("{ENDPOINTS}/{id}/dead-letters/redeliver"), json!({"since": "2026-01-01T00:00:00Z"})),
+        (
+            format!("{ENDPOINTS}/{id}/dead-letters/{event}/redeliver"),
+            json!({}),
+        ),
+        (
+            format!("{ENDPOINTS}/{id}/dead-letters/redeliver"),
+            json!({"since": "2026-01-01T00:00:00Z"}),
+        ),
     ];
     for token in [OPERATOR_TOKEN, APPROVER_TOKEN] {
         for path in &reads {
@@ -221,7 +290,13 @@ async fn only_admins_use_the_webhook_routes() {
             let response = app.admin_post(path, token, body).await;
             assert_eq!(response.status(), StatusCode::FORBIDDEN, "POST {path}");
         }
-        let patch = app.admin_patch(&format!("{ENDPOINTS}/{id}"), token, &json!({"enabled": false})).await;
+        let patch = app
+            .admin_patch(
+                &format!("{ENDPOINTS}/{id}"),
+                token,
+                &json!({"enabled": false}),
+            )
+            .await;
         assert_eq!(patch.status(), StatusCode::FORBIDDEN);
         let delete = app.admin_delete(&format!("{ENDPOINTS}/{id}"), token).await;
         assert_eq!(delete.status(), StatusCode::FORBIDDEN);
@@ -245,8 +320,12 @@ async fn updates_and_deletes_are_checked_and_audited() {
     let path = format!("{ENDPOINTS}/{id}");
 
     let response = app
-        .admin_patch(&path, ADMIN_TOKEN, &json!({"description": "CRM sync", "enabled": false,
-              "storeIds": ["s1"], "rateLimitPerSecond": null, "payloadTemplate": null}))
+        .admin_patch(
+            &path,
+            ADMIN_TOKEN,
+            &json!({"description": "CRM sync", "enabled": false,
+              "storeIds": ["s1"], "rateLimitPerSecond": null, "payloadTemplate": null}),
+        )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     let reply = json(response).await;
@@ -296,12 +375,22 @@ async fn the_list_pages_with_a_cursor_and_checks_its_query() {
     let mut ids = Vec::new();
     for n in 0..3 {
         let body = json!({"url": format!("https://hooks.example.com/{n}"), "description": "x"});
-        ids.push(create_endpoint(&app, &body).await["id"].as_str().expect("id").to_owned());
+        ids.push(
+            create_endpoint(&app, &body).await["id"]
+                .as_str()
+                .expect("id")
+                .to_owned(),
+        );
     }
     ids.sort();
     let (_, first) = admin_get(&app, &format!("{ENDPOINTS}?limit=2")).await;
     let first = success_data(&first).clone();
-    let page: Vec<&str> = first["endpoints"].as_array().expect("list").iter().map(|e| e["id"].as_str().expect("id")).collect();
+    let page: Vec<&str> = first["endpoints"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|e| e["id"].as_str().expect("id"))
+        .collect();
     assert_eq!(page, ids[..2]);
     let cursor = first["nextCursor"].as_str().expect("a cursor");
     let (_, second) = admin_get(&app, &format!("{ENDPOINTS}?limit=2&after={cursor}")).await;
@@ -309,7 +398,12 @@ async fn the_list_pages_with_a_cursor_and_checks_its_query() {
     assert_eq!(second["endpoints"][0]["id"], ids[2].as_str());
     assert_eq!(second["nextCursor"], Value::Null);
 
-    for (query, field) in [("?limit=0", "limit"), ("?limit=x", "limit"), ("?limit=1001", "limit"), ("?after=nope", "after")] {
+    for (query, field) in [
+        ("?limit=0", "limit"),
+        ("?limit=x", "limit"),
+        ("?limit=1001", "limit"),
+        ("?after=nope", "after"),
+    ] {
         let (status, reply) = admin_get(&app, &format!("{ENDPOINTS}{query}")).await;
         assert_names_field(status, &reply, field);
     }
@@ -334,20 +428,34 @@ async fn deliveries_are_signed_and_a_rotation_signs_with_both_secrets() {
     let activity = create_activity(&app, &flash_sale_body(10, 1, 300)).await;
     let first = deliveries(&receiver, "/signed", 1).await;
     let request = &first[0];
-    assert!(request.header("webhook-id").expect("id").starts_with("evt_"));
+    assert!(request
+        .header("webhook-id")
+        .expect("id")
+        .starts_with("evt_"));
     assert_eq!(request.header("content-type"), Some("application/json"));
     assert_eq!(signatures_by(&old, request), 1, "{request:?}");
     let body: Value = serde_json::from_str(&request.body).expect("a JSON body");
     assert_eq!(body["type"], "ACTIVITY_CREATED");
-    assert!(body["timestamp"].is_string() && body["data"].is_object(), "{body}");
-    let sent_at: i64 = request.header("webhook-timestamp").expect("ts").parse().expect("seconds");
+    assert!(
+        body["timestamp"].is_string() && body["data"].is_object(),
+        "{body}"
+    );
+    let sent_at: i64 = request
+        .header("webhook-timestamp")
+        .expect("ts")
+        .parse()
+        .expect("seconds");
     assert!((chrono::Utc::now().timestamp() - sent_at).abs() < 60);
     let _ = activity;
 
-    let (status, reply) = admin_post(&app, &format!("{ENDPOINTS}/{id}/rotate-secret"), &json!({})).await;
+    let (status, reply) =
+        admin_post(&app, &format!("{ENDPOINTS}/{id}/rotate-secret"), &json!({})).await;
     assert_eq!(status, StatusCode::OK, "{reply}");
     let rotated = success_data(&reply);
-    let new = rotated["secret"].as_str().expect("the new secret").to_owned();
+    let new = rotated["secret"]
+        .as_str()
+        .expect("the new secret")
+        .to_owned();
     assert_ne!(new, old);
     assert!(rotated["previousSecretExpiresAt"].is_string(), "{rotated}");
     assert_eq!(audit_records(&app, "webhook.rotate_secret").await.len(), 1);
@@ -357,7 +465,11 @@ async fn deliveries_are_signed_and_a_rotation_signs_with_both_secrets() {
     let request = &both[1];
     let header = request.header("webhook-signature").expect("signature");
     assert_eq!(header.split(' ').count(), 2, "{header}");
-    assert_eq!(signatures_by(&old, request), 1, "the old secret signs during the overlap");
+    assert_eq!(
+        signatures_by(&old, request),
+        1,
+        "the old secret signs during the overlap"
+    );
     assert_eq!(signatures_by(&new, request), 1, "the new secret signs");
 }
 
@@ -377,7 +489,10 @@ async fn a_payload_template_shapes_the_body_for_a_chat_robot() {
     let body: Value = serde_json::from_str(&received[0].body).expect("JSON");
     let id = received[0].header("webhook-id").expect("id");
     let content = format!("ACTIVITY_CREATED #{activity} (store-1) {id}");
-    assert_eq!(body, json!({"msgtype": "text", "text": {"content": content}}));
+    assert_eq!(
+        body,
+        json!({"msgtype": "text", "text": {"content": content}})
+    );
 }
 
 #[actix_web::test]
@@ -396,7 +511,10 @@ async fn failures_are_dead_lettered_listed_and_delivered_again() {
     // The first attempt and its one retry fail: the message is dead-lettered.
     let dead = eventually_within(WAIT, "a dead letter", || async {
         let (_, reply) = admin_get(&app, &format!("{ENDPOINTS}/{id}/dead-letters")).await;
-        let letters = success_data(&reply)["deadLetters"].as_array().cloned().unwrap_or_default();
+        let letters = success_data(&reply)["deadLetters"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         (!letters.is_empty()).then_some(letters)
     })
     .await;
@@ -405,13 +523,21 @@ async fn failures_are_dead_lettered_listed_and_delivered_again() {
     assert_eq!(letter["type"], "ACTIVITY_CREATED", "{letter}");
     let attempts = letter["attempts"].as_array().expect("attempts");
     assert_eq!(attempts.len(), 2, "{letter}");
-    assert!(attempts.iter().all(|attempt| attempt["statusCode"] == 500), "{letter}");
-    assert!(attempts.iter().all(|attempt| attempt["latencyMs"].is_u64() && attempt["at"].is_string()));
+    assert!(
+        attempts.iter().all(|attempt| attempt["statusCode"] == 500),
+        "{letter}"
+    );
+    assert!(attempts
+        .iter()
+        .all(|attempt| attempt["latencyMs"].is_u64() && attempt["at"].is_string()));
     let event = letter["eventId"].as_str().expect("an event id").to_owned();
 
     let (status, reply) = admin_get(&app, &format!("{ENDPOINTS}/{id}/messages")).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(success_data(&reply)["messages"][0]["eventId"], event.as_str());
+    assert_eq!(
+        success_data(&reply)["messages"][0]["eventId"],
+        event.as_str()
+    );
     let (status, reply) = admin_get(&app, &format!("{ENDPOINTS}/{id}/messages/{event}")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(success_data(&reply)["state"], "DEAD_LETTERED");
@@ -430,7 +556,11 @@ async fn failures_are_dead_lettered_listed_and_delivered_again() {
         .iter()
         .map(|request| request.header("webhook-id").expect("id").to_owned())
         .collect();
-    assert_eq!(ids, vec![event.clone(); 3], "the same webhook-id on every attempt");
+    assert_eq!(
+        ids,
+        vec![event.clone(); 3],
+        "the same webhook-id on every attempt"
+    );
     let (status, _) = admin_post(&app, &path, &json!({})).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "no longer a dead letter");
 
@@ -440,7 +570,10 @@ async fn failures_are_dead_lettered_listed_and_delivered_again() {
     create_activity(&app, &flash_sale_body(10, 1, 300)).await;
     eventually_within(WAIT, "a second dead letter", || async {
         let (_, reply) = admin_get(&app, &format!("{ENDPOINTS}/{id}/dead-letters")).await;
-        let letters = success_data(&reply)["deadLetters"].as_array().cloned().unwrap_or_default();
+        let letters = success_data(&reply)["deadLetters"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         (!letters.is_empty()).then_some(())
     })
     .await;
@@ -460,12 +593,19 @@ async fn failures_are_dead_lettered_listed_and_delivered_again() {
 #[actix_web::test]
 async fn message_routes_check_their_input() {
     let app = spawn_app().await;
-    let created = create_endpoint(&app, &json!({"url": "https://hooks.example.com/in", "description": "x"})).await;
+    let created = create_endpoint(
+        &app,
+        &json!({"url": "https://hooks.example.com/in", "description": "x"}),
+    )
+    .await;
     let id = created["id"].as_str().expect("an id");
     for (path, field) in [
         (format!("{ENDPOINTS}/{id}/messages?after=nope"), "after"),
         (format!("{ENDPOINTS}/{id}/messages?limit=0"), "limit"),
-        (format!("{ENDPOINTS}/{id}/dead-letters?after=evt_12"), "after"),
+        (
+            format!("{ENDPOINTS}/{id}/dead-letters?after=evt_12"),
+            "after",
+        ),
     ] {
         let (status, reply) = admin_get(&app, &path).await;
         assert_names_field(status, &reply, field);
@@ -474,17 +614,33 @@ async fn message_routes_check_their_input() {
     for (body, field) in [
         (json!({"since": "yesterday"}), "since"),
         (json!({}), "since"),
-        (json!({"since": "2026-01-01T00:00:00Z", "until": "x"}), "until"),
+        (
+            json!({"since": "2026-01-01T00:00:00Z", "until": "x"}),
+            "until",
+        ),
     ] {
         let (status, reply) = admin_post(&app, &bulk, &body).await;
         assert_names_field(status, &reply, field);
     }
-    let (status, _) = admin_get(&app, &format!("{ENDPOINTS}/{id}/messages/evt_0000000000010000")).await;
+    let (status, _) = admin_get(
+        &app,
+        &format!("{ENDPOINTS}/{id}/messages/evt_0000000000010000"),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = admin_get(&app, &format!("{ENDPOINTS}/{id}/messages/nope")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = admin_get(&app, &format!("{ENDPOINTS}/ep_000000000000000000000000/messages")).await;
+    let (status, _) = admin_get(
+        &app,
+        &format!("{ENDPOINTS}/ep_000000000000000000000000/messages"),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = admin_post(&app, &format!("{ENDPOINTS}/{id}/dead-letters/evt_0000000000010000/redeliver"), &json!({})).await;
+    let (status, _) = admin_post(
+        &app,
+        &format!("{ENDPOINTS}/{id}/dead-letters/evt_0000000000010000/redeliver"),
+        &json!({}),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }

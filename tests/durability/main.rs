@@ -7,6 +7,7 @@
 mod backup;
 mod corruption;
 mod crash;
+mod event_history;
 mod previous_data;
 mod storage;
 mod webhooks;

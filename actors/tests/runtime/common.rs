@@ -32,6 +32,7 @@ pub fn options(mailbox_capacity: usize, snapshot_every_events: u64) -> RuntimeOp
         timers_capacity: 1_000_000,
         timer_tick: Duration::from_millis(20),
         eligibility: Default::default(),
+        truncation_hold: playcore_actors::no_truncation_hold(),
     }
 }
 

@@ -200,6 +200,45 @@ async fn snapshots_truncate_the_journal_and_recovery_restores_the_same_state() {
 }
 
 #[actix::test]
+async fn the_truncation_hold_keeps_the_entries_an_outside_consumer_still_needs() {
+    let directory = tempfile::tempdir().expect("directory");
+    let mut held = options(4096, 20);
+    held.truncation_hold = Arc::new(std::sync::atomic::AtomicU64::new(1));
+    let hold = Arc::clone(&held.truncation_hold);
+    let runtime = Runtime::start(open_store(directory.path()), held).expect("runtime");
+    let id = crate::common::open_sale(&runtime, 10_000, 3600).await;
+    let first_entry_events = || {
+        let store = &runtime.store;
+        playcore_snapshots::read_events(store, 0, 1).expect("read the journal")
+    };
+    for round in 0..5 {
+        for number in 0..50 {
+            let user = round * 50 + number;
+            runtime
+                .registry
+                .execute(id, grab(user))
+                .await
+                .expect("grab");
+        }
+        tokio::time::sleep(Duration::from_millis(60)).await;
+    }
+    assert_eq!(runtime.journal().stats().records_truncated, 0, "held at 1");
+    assert_eq!(first_entry_events()[0].seq, 1);
+    hold.store(100, std::sync::atomic::Ordering::Release);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        runtime.journal().stats().records_truncated > 0,
+        "raised to 100"
+    );
+    let first_seq = first_entry_events()[0].seq;
+    assert!(
+        first_seq > 1 && first_seq <= 100,
+        "truncated, but nothing from the hold on: {first_seq}"
+    );
+    runtime.shutdown().await.expect("a clean shutdown");
+}
+
+#[actix::test]
 async fn a_restart_without_snapshots_replays_the_journal_to_the_same_state() {
     let directory = tempfile::tempdir().expect("directory");
     let runtime =

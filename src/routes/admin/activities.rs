@@ -1,4 +1,4 @@
-//! The admin API: activities, approval, publication, stats, orders and the event log.
+//! The admin API: activities, approval, publication, stats and orders.
 //! Bearer tokens; roles (README, "Configuration"): operator (create, edit, submit, publish), approver
 //! (approve, reject), admin (everything). Reads need any role.
 
@@ -16,22 +16,19 @@ use crate::http::extract::{query_choice, query_limit, query_seq, Json, OptionalJ
 use actix_web::{web, HttpResponse};
 use playcore_actors::domain::state::ActivityState;
 use playcore_actors::domain::{
-    ActivityId, ActivityStatus, ApprovalStatus, Command, Event, EventKind, LevelMode,
-    LevelProgress, OrderStatus, TemplateCode,
+    ActivityId, ActivityStatus, ApprovalStatus, Command, LevelMode, LevelProgress, OrderStatus,
+    TemplateCode,
 };
 use playcore_actors::views::{order_view, ActivityView, OrderView};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-/// Largest page of activities, orders or events.
+/// Largest page of activities or orders.
 pub const PAGE_LIMIT_MAX: usize = 1000;
 /// Page size when the query names no `limit`.
 const PAGE_LIMIT_DEFAULT: usize = 100;
 const CURSOR_REASON: &str = "a cursor returned by a previous page";
-const AFTER_SEQ_REASON: &str = "a sequence number (nextAfterSeq of a previous page)";
-/// Journal entries one event-log request reads at most, so a filtered query stays bounded.
-pub const EVENT_SCAN_ENTRIES_MAX: usize = 100_000;
 
 const ANY_ROLE: [Role; 3] = [Role::Operator, Role::Approver, Role::Admin];
 
@@ -59,8 +56,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         )
         .route("/admin/v1/activities/{id}/stats", web::get().to(stats))
         .route("/admin/v1/activities/{id}/orders", web::get().to(orders))
-        .route("/admin/v1/approvals", web::get().to(approvals))
-        .route("/admin/v1/events", web::get().to(events));
+        .route("/admin/v1/approvals", web::get().to(approvals));
 }
 
 type CoreData = web::Data<Arc<Core>>;
@@ -618,90 +614,4 @@ async fn orders(
     Ok(envelope::ok(
         json!({ "orders": page, "nextCursor": next_cursor }),
     ))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct EventsQuery {
-    activity_id: Option<String>,
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    /// Text, as `limit`, so a non-number is named.
-    after_seq: Option<String>,
-    limit: Option<String>,
-}
-
-/// The event log, read from the journal (durable events only).
-async fn events(
-    core: CoreData,
-    caller: Caller,
-    query: web::Query<EventsQuery>,
-) -> Result<HttpResponse, ApiError> {
-    caller.require(&ANY_ROLE)?;
-    let activity = query.activity_id.as_deref().map(activity_id).transpose()?;
-    let limit = query_limit(query.limit.as_deref(), PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX)?;
-    let kind = query_choice("type", query.kind.as_deref(), &EventKind::TYPE_NAMES)?;
-    let kind = kind.map(str::to_owned);
-    let after_seq = query_seq("afterSeq", query.after_seq.as_deref(), AFTER_SEQ_REASON)?;
-    let store = core.runtime.store.clone();
-    let durable_seq = core.runtime.journal().durable_seq();
-    let read = web::block(move || {
-        event_page(
-            &store,
-            activity,
-            kind.as_deref(),
-            after_seq,
-            limit,
-            durable_seq,
-        )
-    });
-    let body = read.await.map_err(ApiError::internal)??;
-    Ok(envelope::ok(body))
-}
-
-fn event_page(
-    store: &playcore_snapshots::Store,
-    activity: Option<ActivityId>,
-    kind: Option<&str>,
-    after_seq: u64,
-    limit: usize,
-    durable_seq: u64,
-) -> Result<serde_json::Value, ApiError> {
-    let entries = playcore_snapshots::read_events(store, after_seq, EVENT_SCAN_ENTRIES_MAX)
-        .map_err(ApiError::internal)?;
-    let mut page = Vec::new();
-    let mut last_seq = after_seq;
-    for entry in entries.iter().take_while(|entry| entry.seq <= durable_seq) {
-        if page.len() >= limit {
-            break;
-        }
-        last_seq = entry.seq;
-        if activity.is_some_and(|id| id.0 != entry.stream) {
-            continue;
-        }
-        let events: Vec<Event> =
-            playcore_snapshots::decode(&entry.payload).map_err(ApiError::internal)?;
-        for event in events
-            .iter()
-            .filter(|event| kind.is_none_or(|wanted| wanted == event.kind.type_name()))
-        {
-            page.push(event_json(entry.seq, entry.stream, event));
-        }
-    }
-    Ok(json!({ "events": page, "nextAfterSeq": last_seq }))
-}
-
-fn event_json(seq: u64, stream: u64, event: &Event) -> serde_json::Value {
-    let payload = serde_json::to_value(&event.kind).unwrap_or_default();
-    let data = payload
-        .as_object()
-        .and_then(|object| object.values().next().cloned())
-        .unwrap_or(serde_json::Value::Null);
-    json!({
-        "seq": seq,
-        "activityId": stream.to_string(),
-        "type": event.kind.type_name(),
-        "at": crate::http::dto::rfc3339(event.at_ms),
-        "data": data,
-    })
 }

@@ -1,6 +1,6 @@
 //! The admin API (`/admin/v1/…`, bearer tokens): activities and their approval, the
 //! templates and their forms, configuration versions. The admin routes a feature owns
-//! (gray releases, the audit log, backups, the scheduler's records) live in that feature
+//! (gray releases, the audit log, backups, the scheduler's records, the event history) live in that feature
 //! and are mounted here.
 
 pub(crate) mod activities;
@@ -16,6 +16,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
     crate::backup::routes::configure(config);
     crate::scheduler::routes::configure(config);
     crate::webhooks::routes::configure(config);
+    crate::events::routes::configure(config);
+    crate::events::types_route::configure(config);
     templates::configure(config);
     versions::configure(config);
 }
