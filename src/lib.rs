@@ -77,7 +77,6 @@ pub(crate) mod scheduler;
 pub mod startup;
 pub(crate) mod storage;
 pub mod telemetry;
-#[allow(dead_code)]
 pub(crate) mod webhooks;
 pub(crate) mod ws;
 

@@ -4,9 +4,10 @@
 //! 1. websockets get a close frame (1001 Going Away); the HTTP server stops accepting
 //!    connections and lets in-flight requests finish, for at most
 //!    `server.shutdown_timeout_seconds`;
-//! 2. the lifecycle scheduler's tasks stop (`Scheduler::stop`), then `Core::shutdown`
-//!    flushes the journal and writes snapshots, then the event indexer indexes the
-//!    journal's last entries, flushes the event store and stops;
+//! 2. the lifecycle scheduler's tasks stop (`Scheduler::stop`), webhook deliveries stop
+//!    (their state stays), then `Core::shutdown` flushes the journal and writes
+//!    snapshots, then the event indexer indexes the journal's last entries, flushes the
+//!    event store and stops;
 //! 3. the process exits 0, or 75 ([`JOURNAL_FAILED_EXIT_CODE`]) when the journal could not
 //!    be flushed.
 //!
@@ -37,6 +38,7 @@ use crate::http::request_id::RequestIdMiddleware;
 use crate::scheduler::Scheduler;
 use crate::storage::{JournalFailed, FAIL_STOP_GRACE, JOURNAL_FAILED_EXIT_CODE};
 use crate::telemetry::Metrics;
+use crate::webhooks::Webhooks;
 use crate::{routes, ws};
 
 /// Pending connections the kernel queues before accept: a flash sale opens with a burst.
@@ -51,6 +53,9 @@ pub enum StartupError {
     Core(#[from] CoreError),
     #[error("cannot start the event indexer: {0}")]
     Indexer(io::Error),
+    /// The webhook endpoints could not be read or their delivery could not start.
+    #[error("{0}")]
+    Webhooks(String),
     #[error("cannot listen on {address}: {source}")]
     Bind { address: String, source: io::Error },
     #[error("the HTTP server failed: {0}")]
@@ -81,10 +86,16 @@ pub struct AppState {
     pub websockets: web::Data<ws::Websockets>,
     pub gray: web::Data<crate::gray::GrayMonitor>,
     pub scheduler: web::Data<Scheduler>,
+    pub(crate) webhooks: web::Data<Arc<Webhooks>>,
 }
 
 impl AppState {
-    pub fn new(settings: Settings, core: Arc<Core>, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(
+        settings: Settings,
+        core: Arc<Core>,
+        metrics: Arc<Metrics>,
+        webhooks: Arc<Webhooks>,
+    ) -> Self {
         let tokens = TokenTable::from_settings(&settings.auth);
         let websockets = ws::Websockets::new(&settings.ws, &metrics);
         let scheduler = Scheduler::new(Arc::clone(&metrics));
@@ -96,6 +107,7 @@ impl AppState {
             websockets: web::Data::new(websockets),
             gray: web::Data::default(),
             scheduler: web::Data::new(scheduler),
+            webhooks: web::Data::new(webhooks),
         }
     }
 
@@ -108,7 +120,8 @@ impl AppState {
             .app_data(self.tokens.clone())
             .app_data(self.websockets.clone())
             .app_data(self.gray.clone())
-            .app_data(self.scheduler.clone());
+            .app_data(self.scheduler.clone())
+            .app_data(self.webhooks.clone());
         extract::configure(config, self.settings.server.body_limit_bytes);
         routes::configure(config);
         config.default_service(web::to(route_not_found));
@@ -132,6 +145,7 @@ pub struct Application {
     indexer: Indexer,
     websockets: web::Data<ws::Websockets>,
     scheduler: web::Data<Scheduler>,
+    webhooks: Arc<Webhooks>,
 }
 
 impl Application {
@@ -144,10 +158,13 @@ impl Application {
         let metrics = Arc::new(Metrics::new());
         let core = Core::start(&settings, Arc::clone(&metrics)).await?;
         let indexer = Indexer::start(&core).map_err(StartupError::Indexer)?;
-        let state = AppState::new(settings, Arc::clone(&core), metrics);
+        let webhooks = Webhooks::start(&core.event_store, &settings.webhooks)
+            .map_err(|error| StartupError::Webhooks(error.to_string()))?;
+        let state = AppState::new(settings, Arc::clone(&core), metrics, Arc::clone(&webhooks));
         let websockets = state.websockets.clone();
         let scheduler = state.scheduler.clone();
         let shared_scheduler = scheduler.clone().into_inner();
+        shared_scheduler.watch_deliveries(Arc::clone(&webhooks.deliveries));
         Scheduler::start(shared_scheduler, Arc::clone(&core), &state.settings);
         crate::backup::spawn_backups(
             Arc::clone(&core),
@@ -167,6 +184,7 @@ impl Application {
             indexer,
             websockets,
             scheduler,
+            webhooks,
         })
     }
 
@@ -202,6 +220,7 @@ impl Application {
         let _ = failure.await;
         info!("HTTP server stopped; shutting the core down");
         self.scheduler.stop();
+        self.webhooks.shutdown();
         let flushed = self.core.shutdown().await;
         // After the journal stopped: the indexer takes its last entries and flushes.
         self.indexer.stop();

@@ -33,7 +33,7 @@ use playcore_snapshots::throttle::{LogThrottle, LOG_INTERVAL};
 use playcore_snapshots::Store;
 
 /// Every action a record may name: what `GET /admin/v1/audit?action=` accepts.
-pub const ACTIONS: [&str; 11] = [
+pub const ACTIONS: [&str; 16] = [
     "activity.create",
     "activity.update",
     "activity.rollback",
@@ -45,6 +45,11 @@ pub const ACTIONS: [&str; 11] = [
     "activity.unpublish",
     "gray.configure",
     "backup.create",
+    "webhook.create",
+    "webhook.update",
+    "webhook.delete",
+    "webhook.rotate_secret",
+    "webhook.redeliver",
 ];
 /// Largest page `GET /admin/v1/audit` returns.
 pub const PAGE_LIMIT_MAX: usize = 1000;

@@ -49,8 +49,8 @@ pub use load::{Overrides, Sources};
 pub use redact::Secret;
 pub use sections::{
     ActorSettings, BackupSettings, Durability, EligibilitySettings, EventsSettings,
-    PaymentSettings, SchedulerSettings, ServerSettings, StorageSettings, ThreadPolicy, WsSettings,
-    DEV_PAYMENT_SECRET,
+    PaymentSettings, SchedulerSettings, ServerSettings, StorageSettings, ThreadPolicy,
+    WebhookSettings, WsSettings, DEV_PAYMENT_SECRET,
 };
 
 /// The environment in which development secrets and test hooks are refused.
@@ -78,6 +78,9 @@ pub struct Settings {
     /// Scheduled and on-demand backups (see [`crate::backup`]).
     #[serde(default)]
     pub backup: BackupSettings,
+    /// Webhook endpoints' delivery (see `webhooks`).
+    #[serde(default)]
+    pub webhooks: WebhookSettings,
     /// The event store's retention (see `playcore_snapshots::event_store`).
     #[serde(default)]
     pub events: EventsSettings,

@@ -248,3 +248,48 @@ pub struct WsSettings {
     /// sent) is dropped, so it holds neither memory nor anyone else up.
     pub slow_client_timeout_ms: u64,
 }
+
+/// Webhook delivery (defaults in `config/default.toml`; see `crate::webhooks`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookSettings {
+    /// How long one attempt may take; an answer after it is a failure.
+    pub attempt_timeout_ms: u64,
+    /// Delay before each retry, in seconds; the first attempt is immediate, and a message
+    /// whose last retry failed is dead-lettered.
+    pub retry_schedule_seconds: Vec<u64>,
+    /// Attempts in flight at once to one endpoint (at most one per activity).
+    pub concurrency_per_endpoint: usize,
+    /// Attempts in flight at once over every endpoint.
+    pub concurrency_total: usize,
+    /// Events an endpoint may have pending at most; past it the oldest are dead-lettered.
+    pub backlog_events_max: u64,
+    /// Consecutive failures that open an endpoint's circuit breaker …
+    pub breaker_failures: u32,
+    /// … for this long; then one probe decides whether it closes.
+    pub breaker_open_seconds: u64,
+    /// An endpoint that failed without a success for this long is disabled (5 days).
+    pub disable_after_failing_seconds: u64,
+    /// After a rotation the old secret keeps signing for this long (24 h).
+    pub secret_overlap_seconds: u64,
+    /// Lets endpoints reach loopback, link-local and private addresses (tests, a receiver
+    /// on the same host); off, such URLs are refused and such connections never made.
+    pub allow_private_addresses: bool,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            attempt_timeout_ms: 15_000,
+            retry_schedule_seconds: vec![5, 300, 1_800, 7_200, 18_000, 36_000, 36_000],
+            concurrency_per_endpoint: 16,
+            concurrency_total: 256,
+            backlog_events_max: 1_000_000,
+            breaker_failures: 5,
+            breaker_open_seconds: 30,
+            disable_after_failing_seconds: 5 * 86_400,
+            secret_overlap_seconds: 86_400,
+            allow_private_addresses: false,
+        }
+    }
+}

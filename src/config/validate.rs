@@ -26,6 +26,14 @@ const EVENTS_RETENTION_DAYS_MAX: u64 = 3650;
 const EVENTS_BYTES_MIN: u64 = 1024 * 1024;
 /// Scheduled backups at least once a day (0 turns them off).
 const BACKUP_INTERVAL_MINUTES_MAX: u64 = 1_440;
+/// Five minutes: a receiver slower than that is down, and a longer attempt holds a slot.
+const WEBHOOK_ATTEMPT_TIMEOUT_MS_MAX: u64 = 300_000;
+/// Retries of one message at most …
+const WEBHOOK_RETRIES_MAX: usize = 50;
+/// … each at most a week after the one before.
+const WEBHOOK_RETRY_DELAY_SECONDS_MAX: u64 = 7 * 86_400;
+/// A rotated secret signs at most 30 days more.
+const WEBHOOK_SECRET_OVERLAP_SECONDS_MAX: u64 = 30 * 86_400;
 /// Backups kept at most (each is a whole copy of the data).
 const BACKUPS_KEPT_MAX: usize = 1_000;
 
@@ -37,6 +45,7 @@ impl Settings {
         self.validate_tokens(&mut problems);
         self.validate_scheduler(&mut problems);
         self.validate_backup(&mut problems);
+        self.validate_webhooks(&mut problems);
         self.validate_events(&mut problems);
         self.approval.problems(&self.auth.tokens, &mut problems);
         if self.server.bind.trim().is_empty() {
@@ -239,6 +248,67 @@ impl Settings {
             problems.push(format!(
                 "backup.keep must be 1..={BACKUPS_KEPT_MAX}, got {}",
                 backup.keep
+            ));
+        }
+    }
+
+    fn validate_webhooks(&self, problems: &mut Vec<String>) {
+        let webhooks = &self.webhooks;
+        let timeout_ms = webhooks.attempt_timeout_ms;
+        if !(1..=WEBHOOK_ATTEMPT_TIMEOUT_MS_MAX).contains(&timeout_ms) {
+            problems.push(format!(
+                "webhooks.attempt_timeout_ms must be 1..={WEBHOOK_ATTEMPT_TIMEOUT_MS_MAX}, got {timeout_ms}"
+            ));
+        }
+        let schedule = &webhooks.retry_schedule_seconds;
+        if schedule.len() > WEBHOOK_RETRIES_MAX
+            || schedule
+                .iter()
+                .any(|delay| *delay > WEBHOOK_RETRY_DELAY_SECONDS_MAX)
+        {
+            problems.push(format!(
+                "webhooks.retry_schedule_seconds must hold at most {WEBHOOK_RETRIES_MAX} delays \
+                 of 0..={WEBHOOK_RETRY_DELAY_SECONDS_MAX} seconds"
+            ));
+        }
+        let positive = [
+            (
+                "webhooks.concurrency_per_endpoint",
+                webhooks.concurrency_per_endpoint as u64,
+            ),
+            (
+                "webhooks.concurrency_total",
+                webhooks.concurrency_total as u64,
+            ),
+            ("webhooks.backlog_events_max", webhooks.backlog_events_max),
+            (
+                "webhooks.breaker_failures",
+                u64::from(webhooks.breaker_failures),
+            ),
+            (
+                "webhooks.breaker_open_seconds",
+                webhooks.breaker_open_seconds,
+            ),
+            (
+                "webhooks.disable_after_failing_seconds",
+                webhooks.disable_after_failing_seconds,
+            ),
+        ];
+        for (key, value) in positive {
+            if value == 0 {
+                problems.push(format!("{key} must be greater than 0"));
+            }
+        }
+        if webhooks.concurrency_per_endpoint > webhooks.concurrency_total {
+            problems.push(format!(
+                "webhooks.concurrency_per_endpoint ({}) must not exceed webhooks.concurrency_total ({})",
+                webhooks.concurrency_per_endpoint, webhooks.concurrency_total
+            ));
+        }
+        if webhooks.secret_overlap_seconds > WEBHOOK_SECRET_OVERLAP_SECONDS_MAX {
+            problems.push(format!(
+                "webhooks.secret_overlap_seconds must be 0..={WEBHOOK_SECRET_OVERLAP_SECONDS_MAX}, got {}",
+                webhooks.secret_overlap_seconds
             ));
         }
     }

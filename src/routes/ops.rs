@@ -38,8 +38,13 @@ async fn readyz(core: web::Data<Arc<Core>>) -> Result<HttpResponse, ApiError> {
 }
 
 /// Prometheus text format (not enveloped: scrapers expect the plain format).
-async fn metrics(metrics: web::Data<Metrics>, core: web::Data<Arc<Core>>) -> HttpResponse {
+async fn metrics(
+    metrics: web::Data<Metrics>,
+    core: web::Data<Arc<Core>>,
+    webhooks: web::Data<Arc<crate::webhooks::Webhooks>>,
+) -> HttpResponse {
     core.export_metrics(&metrics);
+    webhooks.deliveries.export_metrics(&metrics);
     let content_type = HeaderValue::from_static(PROMETHEUS_CONTENT_TYPE);
     HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, content_type))

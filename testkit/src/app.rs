@@ -144,6 +144,16 @@ impl TestApp {
         send(request.header(AUTHORIZATION, bearer(token))).await
     }
 
+    pub async fn admin_patch(&self, path: &str, token: &str, body: &Value) -> Response {
+        let request = self.client.patch(self.url(path)).json(body);
+        send(request.header(AUTHORIZATION, bearer(token))).await
+    }
+
+    pub async fn admin_delete(&self, path: &str, token: &str) -> Response {
+        let request = self.client.delete(self.url(path));
+        send(request.header(AUTHORIZATION, bearer(token))).await
+    }
+
     /// Graceful stop, as on SIGTERM: drain, shut the core down; returns the data
     /// directory so a new application can recover from it.
     pub async fn stop(self) -> TempDir {

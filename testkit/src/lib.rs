@@ -4,6 +4,9 @@
 //! - [`process`]: the real `playcore` binary as a child process ([`process::Server`]: start,
 //!   SIGTERM, SIGKILL, its log), `playcore` subcommands, temporary directories kept when a
 //!   test fails, and the blocking HTTP client [`process::Api`] the black-box tests use.
+//! - [`receiver`]: a real HTTP server receiving webhooks, recording every request and
+//!   answering as the test decides (a status, a delay past the timeout, a dropped
+//!   connection).
 //! - [`app`]: the application started in the test process on port 0
 //!   ([`app::spawn_app`]), an async client for it, and the envelope checks.
 //!
@@ -11,6 +14,7 @@
 
 pub mod app;
 pub mod process;
+pub mod receiver;
 pub mod tokens;
 
 use std::path::{Path, PathBuf};

@@ -20,3 +20,4 @@ mod scheduler;
 mod templates;
 mod unknown_fields;
 mod versions;
+mod webhooks;

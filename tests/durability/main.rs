@@ -10,3 +10,4 @@ mod crash;
 mod event_history;
 mod previous_data;
 mod storage;
+mod webhooks;

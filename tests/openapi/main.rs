@@ -1150,6 +1150,7 @@ async fn walk_websocket(walk: &mut Walk<'_>, path: &str) {
 async fn walk_a_sale(walk: &mut Walk<'_>) {
     walk_templates(walk).await;
     walk_event_types(walk).await;
+    let endpoint = walk_webhook_endpoint(walk).await;
     let sale = walk_flash_sale(walk).await;
     walk_records(walk, &sale).await;
     walk_gray(walk, &sale).await;
@@ -1180,6 +1181,95 @@ async fn walk_a_sale(walk: &mut Walk<'_>) {
         "{audit}"
     );
     walk_rollback_records(walk).await;
+    walk_webhook_messages(walk, &endpoint).await;
+}
+
+/// A webhook endpoint (created before the walk's events, so it receives them) at this
+/// server's own address, where no receiver answers: each event is dead-lettered after its
+/// one attempt. Listed, read, changed and its secret rotated; returns its id.
+async fn walk_webhook_endpoint(walk: &mut Walk<'_>) -> String {
+    let url = format!("{}/no-receiver-here", walk.server.address);
+    let body = json!({"url": url, "description": "walk", "eventTypes": ["ACTIVITY_CREATED"]});
+    let base = "/admin/v1/webhooks/endpoints";
+    let created = walk
+        .admin("post", base, ADMIN_TOKEN, Some(&body), 201)
+        .await;
+    assert!(created["secret"]
+        .as_str()
+        .is_some_and(|secret| secret.starts_with("whsec_")));
+    let id = created["id"].as_str().expect("an endpoint id").to_owned();
+    let listed = walk
+        .admin("get", &format!("{base}?limit=10"), ADMIN_TOKEN, None, 200)
+        .await;
+    assert_eq!(listed["endpoints"][0]["id"], id.as_str(), "{listed}");
+    walk.admin("get", &format!("{base}/{id}"), ADMIN_TOKEN, None, 200)
+        .await;
+    let change = json!({"description": "the walk's endpoint"});
+    walk.admin(
+        "patch",
+        &format!("{base}/{id}"),
+        ADMIN_TOKEN,
+        Some(&change),
+        200,
+    )
+    .await;
+    let rotated = walk
+        .admin(
+            "post",
+            &format!("{base}/{id}/rotate-secret"),
+            ADMIN_TOKEN,
+            None,
+            200,
+        )
+        .await;
+    assert_ne!(rotated["secret"], created["secret"]);
+    id
+}
+
+/// The walk's endpoint's messages and dead letters, their redelivery, then its deletion.
+async fn walk_webhook_messages(walk: &mut Walk<'_>, id: &str) {
+    let base = format!("/admin/v1/webhooks/endpoints/{id}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let event = loop {
+        let letters = walk
+            .admin(
+                "get",
+                &format!("{base}/dead-letters"),
+                ADMIN_TOKEN,
+                None,
+                200,
+            )
+            .await;
+        if let Some(event) = letters["deadLetters"][0]["eventId"].as_str() {
+            break event.to_owned();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no dead letter: {letters}"
+        );
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let messages = walk
+        .admin("get", &format!("{base}/messages"), ADMIN_TOKEN, None, 200)
+        .await;
+    assert!(messages["messages"]
+        .as_array()
+        .is_some_and(|list| !list.is_empty()));
+    walk.admin(
+        "get",
+        &format!("{base}/messages/{event}"),
+        ADMIN_TOKEN,
+        None,
+        200,
+    )
+    .await;
+    let redeliver = format!("{base}/dead-letters/{event}/redeliver");
+    walk.admin("post", &redeliver, ADMIN_TOKEN, None, 200).await;
+    let since = json!({"since": "2026-01-01T00:00:00Z"});
+    let bulk = format!("{base}/dead-letters/redeliver");
+    walk.admin("post", &bulk, ADMIN_TOKEN, Some(&since), 200)
+        .await;
+    walk.admin("delete", &base, ADMIN_TOKEN, None, 200).await;
 }
 
 /// A backup on demand, written and verified, then the list naming it first; the audit
