@@ -232,6 +232,11 @@ impl Lanes {
         }
     }
 
+    /// Whether a lane waits for a read-back.
+    pub fn refills_wanted(&self) -> bool {
+        !self.refill_queue.is_empty()
+    }
+
     /// The lanes marked for a read-back (their marks stay until read back).
     pub fn take_refills(&mut self) -> Vec<u64> {
         std::mem::take(&mut self.refill_queue)

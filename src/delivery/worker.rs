@@ -35,8 +35,10 @@ const FLUSH_INTERVAL_MS: i64 = 5;
 const FLUSH_OPS_MAX: usize = 8_192;
 /// Events read from the store per step.
 const READ_BATCH: usize = 1_024;
-/// Messages a lane keeps in memory at most (its head and a short look-ahead).
-pub(crate) const LOOKAHEAD_PER_LANE: usize = 8;
+/// Messages a lane keeps in memory at most (its head and a look-ahead): enough that one
+/// busy activity is not paced by read-backs from the pending tree (one per flush), while
+/// [`IN_MEMORY_MAX`] bounds the sum over all lanes.
+pub(crate) const LOOKAHEAD_PER_LANE: usize = 1_024;
 /// Messages in memory over all lanes of a subscription at most; past it new events go
 /// straight to the pending tree.
 pub(crate) const IN_MEMORY_MAX: usize = 65_536;
@@ -270,7 +272,8 @@ impl Worker {
     /// When the task must look again without being woken.
     fn wake_at_ms(&self, now_ms: i64) -> i64 {
         let mut wake_at_ms = self.ticked_at_ms + TICK_MS;
-        if self.dirty {
+        if self.dirty || self.lanes.refills_wanted() {
+            // A lane waiting for its read-back is read back at the next flush.
             wake_at_ms = wake_at_ms.min(self.flushed_at_ms + FLUSH_INTERVAL_MS);
         }
         if self.subscription.enabled {
@@ -659,7 +662,7 @@ impl Worker {
     }
 
     fn flush_due(&self, now_ms: i64) -> bool {
-        self.dirty
+        (self.dirty || self.lanes.refills_wanted())
             && (self.batch_ops >= FLUSH_OPS_MAX || now_ms - self.flushed_at_ms >= FLUSH_INTERVAL_MS)
     }
 
