@@ -249,7 +249,7 @@ pub struct WsSettings {
     pub slow_client_timeout_ms: u64,
 }
 
-/// Webhook delivery (defaults in `config/default.toml`; see `crate::webhooks`).
+/// Webhook delivery (defaults in `config/default.toml`; docs/webhooks.md).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebhookSettings {
