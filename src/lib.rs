@@ -77,6 +77,7 @@ pub(crate) mod scheduler;
 pub mod startup;
 pub(crate) mod storage;
 pub mod telemetry;
+pub(crate) mod threads;
 pub(crate) mod webhooks;
 pub(crate) mod ws;
 

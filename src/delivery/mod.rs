@@ -240,8 +240,6 @@ pub struct Deliveries {
 
 /// Threads of the engine's runtime.
 const RUNTIME_THREADS: usize = 2;
-/// The engine's threads' nice value: below the HTTP workers and the actors.
-const THREAD_NICENESS: i32 = 10;
 /// How long [`Deliveries::shutdown`] waits for the tasks' last flush.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
 
@@ -749,18 +747,9 @@ fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Lowers the calling thread's priority (Linux: nice applies per thread).
+/// Puts the calling thread in the background class (see `crate::threads`).
 fn lower_priority() {
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: gettid and setpriority take and return integers only; they change the
-        // scheduling priority of this thread.
-        let outcome = unsafe {
-            let thread = libc::gettid();
-            libc::setpriority(libc::PRIO_PROCESS, thread as libc::id_t, THREAD_NICENESS)
-        };
-        if outcome != 0 {
-            tracing::debug!(error = %std::io::Error::last_os_error(), "delivery threads keep their priority");
-        }
+    if let Err(error) = crate::threads::enter_background_class() {
+        tracing::debug!(%error, "delivery threads keep their scheduling class");
     }
 }

@@ -7,7 +7,7 @@
 //! [`FLUSH_EVERY`] while busy and whenever it catches up, and after each flush raises the
 //! journal's truncation hold to the first seq not durably indexed: the journal is never
 //! truncated past an entry the store could still lose. Caught up, it sleeps on the
-//! journal's watermark. It runs at a lower priority than the grab path (`nice`), and
+//! journal's watermark. It runs in the background class (`crate::threads`), and
 //! enforces the store's retention every [`RETENTION_EVERY`].
 //!
 //! A data directory written before the store existed is indexed from wherever its journal
@@ -44,8 +44,6 @@ const IDLE_WAIT: Duration = Duration::from_millis(500);
 const FAILURE_BACKOFF: Duration = Duration::from_secs(1);
 /// Activities whose store id the indexer remembers at most (cleared when full).
 const STORE_IDS_MAX: usize = 100_000;
-/// The indexer's nice value: below every server thread, so it yields to the grab path.
-const NICE: libc::c_int = 10;
 /// How often a repeated failure is logged at most.
 const FAILURE_LOG_EVERY: Duration = Duration::from_secs(10);
 
@@ -311,15 +309,9 @@ async fn wait(watermark: &mut Option<tokio::sync::watch::Receiver<u64>>, wake: &
     }
 }
 
-/// Lowers the calling thread's priority (Linux: a thread's nice value is its own).
+/// Puts the calling thread in the background class (see `crate::threads`).
 fn lower_priority() {
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: `setpriority` on the calling thread (who = 0) reads no memory of ours.
-        let outcome = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, NICE) };
-        if outcome != 0 {
-            let error = io::Error::last_os_error();
-            tracing::warn!(%error, "the event indexer keeps the default priority");
-        }
+    if let Err(error) = crate::threads::enter_background_class() {
+        tracing::warn!(%error, "the event indexer keeps the default scheduling class");
     }
 }

@@ -1,6 +1,7 @@
 //! The real `playcore` binary as the operating system sees it: every one of its threads
-//! runs under the scheduling policy of `server.thread_policy`, but the journal's snapshot
-//! thread, which runs under `SCHED_IDLE` whatever the setting.
+//! runs under the scheduling policy of `server.thread_policy`, but the background ones (the
+//! journal's snapshot thread, the event indexer, the delivery engine), which run under
+//! `SCHED_IDLE` whatever the setting.
 
 use playcore_testkit::process::{Server, TestDir};
 
@@ -25,6 +26,10 @@ fn thread_policies(pid: u32) -> Vec<(String, i32)> {
     }
     policies
 }
+
+/// The threads that run under `SCHED_IDLE` whatever the setting (names cut to 15 bytes).
+#[cfg(target_os = "linux")]
+const BACKGROUND_THREADS: [&str; 3] = ["journal-snapsho", "event-indexer", "playcore-delive"];
 
 #[cfg(target_os = "linux")]
 fn policies_under(setting: Option<&str>) -> Vec<(String, i32)> {
@@ -57,7 +62,13 @@ fn every_server_thread_runs_under_the_configured_policy() {
         );
         for (name, policy) in &policies {
             // Thread names are cut to 15 bytes: "journal-snapshots" reads "journal-snapsho".
-            let wanted = if name.starts_with("journal-snapsho") {
+            let background = BACKGROUND_THREADS
+                .iter()
+                .any(|prefix| name.starts_with(prefix));
+            // sled's io pool threads take the policy of the thread that started them, which
+            // may be a background one; the journal writer writes its own buffers.
+            let pooled = name.starts_with("sled-io") && *policy == libc::SCHED_IDLE;
+            let wanted = if background || pooled {
                 libc::SCHED_IDLE
             } else {
                 expected
@@ -74,40 +85,22 @@ fn every_server_thread_runs_under_the_configured_policy() {
     }
 }
 
-/// The nice value of each thread of process `pid`, by name (`/proc/…/stat`, field 19).
-#[cfg(target_os = "linux")]
-fn thread_nice_values(pid: u32) -> Vec<(String, i64)> {
-    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("the server's threads");
-    let mut values = Vec::new();
-    for task in tasks {
-        let path = task.expect("a thread entry").path();
-        let Ok(stat) = std::fs::read_to_string(path.join("stat")) else {
-            continue;
-        };
-        // After the name's closing parenthesis: state is field 3, nice field 19.
-        let Some((name, rest)) = stat
-            .split_once(" (")
-            .and_then(|(_, rest)| rest.rsplit_once(") "))
-        else {
-            continue;
-        };
-        if let Some(nice) = rest.split(' ').nth(16).and_then(|field| field.parse().ok()) {
-            values.push((name.to_owned(), nice));
-        }
-    }
-    values
-}
-
 #[cfg(target_os = "linux")]
 #[test]
-fn the_event_indexer_runs_below_the_grab_path() {
-    let directory = TestDir::new("indexer-nice");
-    let log = directory.path().join("server.log");
-    let mut server = Server::start(&directory.data_dir(), &log);
-    let values = thread_nice_values(server.pid());
-    server.terminate();
-    let indexer = values.iter().find(|(name, _)| name == "event-indexer");
-    assert_eq!(indexer.map(|(_, nice)| *nice), Some(10), "{values:?}");
-    let writer = values.iter().find(|(name, _)| name == "journal-writer");
-    assert_eq!(writer.map(|(_, nice)| *nice), Some(0), "{values:?}");
+fn the_event_indexer_and_the_delivery_engine_run_in_the_background_class() {
+    let policies = policies_under(None);
+    for background in ["event-indexer", "playcore-delive"] {
+        let found: Vec<i32> = policies
+            .iter()
+            .filter(|(name, _)| name.starts_with(background))
+            .map(|(_, policy)| *policy)
+            .collect();
+        assert!(!found.is_empty(), "{background} runs: {policies:?}");
+        assert!(
+            found.iter().all(|policy| *policy == libc::SCHED_IDLE),
+            "{background}: {policies:?}"
+        );
+    }
+    let writer = policies.iter().find(|(name, _)| name == "journal-writer");
+    assert_eq!(writer.map(|(_, policy)| *policy), Some(libc::SCHED_BATCH));
 }
