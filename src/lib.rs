@@ -65,9 +65,7 @@ pub(crate) mod backup;
 pub mod cli;
 pub mod config;
 pub(crate) mod core;
-#[allow(dead_code)] // interface skeleton: filled by the event-delivery work
 pub(crate) mod delivery;
-#[allow(dead_code)]
 pub(crate) mod events;
 pub(crate) mod form_schema;
 pub(crate) mod gray;

@@ -467,7 +467,14 @@ async fn a_sink_back_from_an_outage_gets_every_waiting_lane_at_once_not_at_its_r
     // Every head waits an hour for its retry; the probe goes after the open period anyway,
     // closes the breaker, and every lane follows at once.
     until(5, "all delivered", || sink.acknowledged().len() == 12).await;
-    assert_ordered_per_activity(&sink.handed());
+    let handed = sink.handed();
+    assert_ordered_per_activity(&handed);
+    // Each message's attempts are numbered 1, 2, … in the order they were made.
+    let mut last_attempts = std::collections::HashMap::new();
+    for attempt in &handed {
+        let previous = last_attempts.insert(attempt.position, attempt.attempt);
+        assert_eq!(attempt.attempt, previous.unwrap_or(0) + 1, "{attempt:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
