@@ -160,6 +160,10 @@ impl Application {
         let indexer = Indexer::start(&core).map_err(StartupError::Indexer)?;
         let webhooks = Webhooks::start(&core.event_store, &settings.webhooks)
             .map_err(|error| StartupError::Webhooks(error.to_string()))?;
+        let journal = core.runtime.journal().clone();
+        webhooks
+            .deliveries
+            .yield_to_trading(move || journal.appended_seq());
         let state = AppState::new(settings, Arc::clone(&core), metrics, Arc::clone(&webhooks));
         let websockets = state.websockets.clone();
         let scheduler = state.scheduler.clone();

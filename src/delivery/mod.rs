@@ -33,6 +33,7 @@ mod breaker;
 mod consumer;
 mod lanes;
 mod metrics;
+mod pressure;
 mod retry;
 pub(crate) mod source;
 mod state;
@@ -273,6 +274,7 @@ impl Deliveries {
             trees,
             settings,
             total,
+            pressure: pressure::Pressure::default(),
         };
         Ok(Arc::new(Deliveries {
             context: Arc::new(context),
@@ -282,6 +284,12 @@ impl Deliveries {
             next_number: std::sync::atomic::AtomicU32::new(next_number),
             exported: std::sync::Mutex::default(),
         }))
+    }
+
+    /// Lets the engine yield to a rush: `appended_seq` reads the journal's appended seq
+    /// (see `pressure`). Without it, the engine never yields.
+    pub fn yield_to_trading(&self, appended_seq: impl Fn() -> u64 + Send + Sync + 'static) {
+        self.context.pressure.set_probe(Box::new(appended_seq));
     }
 
     /// Creates the subscription (its cursor starts at the newest event: it receives what

@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 
 use super::breaker::Breaker;
 use super::lanes::{Entry, Lanes};
+use super::pressure::{Pressure, SAMPLE_MS, YIELD_MS_MAX};
 use super::retry::{next_attempt_at_ms, Jitter, RateLimit};
 use super::source::EventSource;
 use super::state::{self, DeadValue, PendingValue, Progress, SubscriptionRecord, Trees};
@@ -87,6 +88,7 @@ pub(crate) struct Context {
     pub trees: Trees,
     pub settings: DeliverySettings,
     pub total: Arc<Semaphore>,
+    pub pressure: Pressure,
 }
 
 /// An attempt's end, sent back by the attempt's task.
@@ -113,6 +115,8 @@ pub(crate) struct Worker {
     shared: Arc<Shared>,
     progress: Progress,
     read_position: u64,
+    /// Since when the task leaves the CPU to a rush (see `pressure`).
+    yielding_since_ms: Option<i64>,
     lanes: Lanes,
     /// Messages read since the last flush that are not in the pending tree yet.
     undurable: Vec<(u64, u64)>,
@@ -164,6 +168,7 @@ impl Worker {
             rate: RateLimit::new(subscription.rate_limit_per_second),
             jitter: Jitter::new(seed),
             read_position: progress.cursor,
+            yielding_since_ms: None,
             progress,
             subscription,
             id,
@@ -224,7 +229,7 @@ impl Worker {
             self.tick(now)?;
         }
         let mut behind = false;
-        if self.subscription.enabled {
+        if self.subscription.enabled && !self.yields(now) {
             behind = self.read(now);
             self.dispatch(now);
         }
@@ -269,9 +274,23 @@ impl Worker {
         Ok(true)
     }
 
+    /// Whether to leave the CPU to a rush now (see `pressure`): at most
+    /// [`YIELD_MS_MAX`] at a stretch.
+    fn yields(&mut self, now_ms: i64) -> bool {
+        if !self.context.pressure.busy(now_ms) {
+            self.yielding_since_ms = None;
+            return false;
+        }
+        let since_ms = *self.yielding_since_ms.get_or_insert(now_ms);
+        now_ms - since_ms < YIELD_MS_MAX
+    }
+
     /// When the task must look again without being woken.
     fn wake_at_ms(&self, now_ms: i64) -> i64 {
         let mut wake_at_ms = self.ticked_at_ms + TICK_MS;
+        if self.yielding_since_ms.is_some() {
+            wake_at_ms = wake_at_ms.min(now_ms + SAMPLE_MS);
+        }
         if self.dirty || self.lanes.refills_wanted() {
             // A lane waiting for its read-back is read back at the next flush.
             wake_at_ms = wake_at_ms.min(self.flushed_at_ms + FLUSH_INTERVAL_MS);
