@@ -478,6 +478,40 @@ async fn a_sink_back_from_an_outage_gets_every_waiting_lane_at_once_not_at_its_r
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rush_holds_deliveries_back_and_they_follow_once_it_eases() {
+    let source = MemorySource::new();
+    let engine = Deliveries::start_with(source.clone(), quick_settings()).expect("an engine");
+    let appended = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let probed = Arc::clone(&appended);
+    engine.yield_to_trading(move || probed.load(AtomicOrdering::SeqCst));
+    let sink = RecordingSink::new(0, |_, _| true);
+    engine
+        .put(subscription("ep_rush"), sink.clone())
+        .expect("a subscription");
+    // A rush: 10,000 journal entries every 20 ms for a second (busy even if a step is late).
+    let rush = {
+        let appended = Arc::clone(&appended);
+        tokio::spawn(async move {
+            for _ in 0..50 {
+                appended.fetch_add(10_000, AtomicOrdering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for activity in 0..4 {
+        source.append(activity, "ORDER_PAID");
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(sink.handed().is_empty(), "nothing is sent during the rush");
+    rush.await.expect("the rush ends");
+    until(5, "delivered after the rush", || {
+        sink.acknowledged().len() == 4
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscription_failing_for_the_period_is_disabled_and_stays_so() {
     let source = MemorySource::new();
     let settings = DeliverySettings {
