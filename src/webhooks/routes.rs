@@ -9,6 +9,7 @@
 //!   `GET …/{id}/dead-letters?after=&limit=`, `POST …/{id}/dead-letters/{eventId}/redeliver`,
 //!   `POST …/{id}/dead-letters/redeliver {since}`.
 
+use playcore_actors::activity_actor::now_ms;
 use std::sync::Arc;
 
 use actix_web::{web, HttpResponse};
@@ -69,10 +70,6 @@ pub fn configure(config: &mut web::ServiceConfig) {
             "/admin/v1/webhooks/endpoints/{id}/dead-letters/{eventId}/redeliver",
             web::post().to(redeliver),
         );
-}
-
-fn now_ms() -> i64 {
-    playcore_actors::activity_actor::now_ms()
 }
 
 /// Runs storage work on the blocking pool; its error is INTERNAL.
