@@ -39,8 +39,12 @@ pub(crate) struct Lane {
     pub on_disk: bool,
     /// The message whose attempt is under way.
     pub in_flight: Option<u64>,
-    /// Marked for a read-back from the pending tree after the next flush.
+    /// Marked for a read-back from the pending tree after the next flush (the mark stays
+    /// until the read-back arrives).
     pub refill_wanted: bool,
+    /// A message of the lane went to the pending tree after its read-back was sent for:
+    /// the read-back may not hold it.
+    pub written_during_refill: bool,
     queued: Queued,
 }
 
@@ -51,6 +55,7 @@ impl Lane {
             on_disk: false,
             in_flight: None,
             refill_wanted: false,
+            written_during_refill: false,
             queued: Queued::No,
         }
     }

@@ -31,6 +31,7 @@ use worker::{Command, Context, Shared, Worker};
 
 mod breaker;
 mod consumer;
+mod flush;
 mod lanes;
 mod metrics;
 mod pressure;
@@ -262,6 +263,8 @@ impl Deliveries {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(RUNTIME_THREADS)
             .thread_name("playcore-delivery")
+            // Flushes run here, at most one per subscription at a time.
+            .max_blocking_threads(4)
             .on_thread_start(lower_priority)
             .enable_all()
             .build()

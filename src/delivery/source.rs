@@ -60,6 +60,7 @@ impl EventSource for EventStore {
 #[cfg(test)]
 pub(crate) mod memory {
     use std::collections::{BTreeMap, HashMap};
+    use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::{Arc, Mutex, PoisonError};
 
     use super::*;
@@ -69,6 +70,8 @@ pub(crate) mod memory {
         pub holds: Mutex<HashMap<String, u64>>,
         wake: tokio::sync::watch::Sender<u64>,
         database: sled::Db,
+        /// Each [`EventSource::get`] takes this long (a slow disk).
+        get_delay_us: AtomicU64,
     }
 
     impl MemorySource {
@@ -82,7 +85,14 @@ pub(crate) mod memory {
                 holds: Mutex::default(),
                 wake: tokio::sync::watch::channel(0).0,
                 database,
+                get_delay_us: AtomicU64::new(0),
             })
+        }
+
+        /// Makes every read of one event take `delay`.
+        pub fn slow_reads(&self, delay: std::time::Duration) {
+            let delay_us = u64::try_from(delay.as_micros()).unwrap_or(u64::MAX);
+            self.get_delay_us.store(delay_us, Ordering::Relaxed);
         }
 
         /// Appends an event of `activity` at the next position.
@@ -140,6 +150,10 @@ pub(crate) mod memory {
         }
 
         fn get(&self, position: u64) -> Result<Option<EventRecord>, StoreError> {
+            let delay_us = self.get_delay_us.load(Ordering::Relaxed);
+            if delay_us > 0 {
+                std::thread::sleep(std::time::Duration::from_micros(delay_us));
+            }
             let events = self.events.lock().unwrap_or_else(PoisonError::into_inner);
             Ok(events.get(&position).cloned())
         }

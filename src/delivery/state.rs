@@ -131,7 +131,7 @@ pub(crate) struct Progress {
 }
 
 impl Progress {
-    const BYTES: usize = 7 * 8;
+    pub const BYTES: usize = 7 * 8;
 
     pub fn encode(&self) -> [u8; Self::BYTES] {
         let mut bytes = [0u8; Self::BYTES];

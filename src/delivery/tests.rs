@@ -620,6 +620,46 @@ async fn a_full_backlog_moves_the_oldest_pending_to_dead_letters() {
     assert_eq!(pending.len(), 100);
 }
 
+/// A lane past its look-ahead spills to the pending tree and is read back by flushes
+/// that run beside the task. Events that reach the tree while a read-back is under way
+/// (reads are slow here, so each read-back takes a while) must still come, once each
+/// and in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spilled_lane_read_back_while_events_keep_coming_delivers_each_once_in_order() {
+    let source = MemorySource::new();
+    source.slow_reads(Duration::from_micros(50));
+    let engine = Deliveries::start_with(source.clone(), quick_settings()).expect("an engine");
+    let sink = RecordingSink::new(1, |_, _| true);
+    engine
+        .put(subscription("ep_spill"), sink.clone())
+        .expect("a subscription");
+    let burst = super::worker::LOOKAHEAD_PER_LANE + 500;
+    let mut positions: BTreeSet<u64> = (0..burst).map(|_| source.append(7, "ORDER_PAID")).collect();
+    let waiting = positions.len() - sink.acknowledged().len();
+    assert!(
+        waiting > super::worker::LOOKAHEAD_PER_LANE,
+        "the lane spilled ({waiting} waiting)"
+    );
+    // A trickle through every read-back of the burst's tail.
+    for _ in 0..2_000 {
+        positions.insert(source.append(7, "ORDER_PAID"));
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    until(60, "every event acknowledged", || {
+        sink.acknowledged() == positions
+    })
+    .await;
+    let handed = sink.handed();
+    assert_eq!(handed.len(), positions.len(), "each event was handed once");
+    assert_ordered_per_activity(&handed);
+    until(5, "the state settled", || {
+        engine
+            .status("ep_spill")
+            .is_some_and(|status| status.pending == 0)
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_mid_delivery_loses_no_event_and_keeps_each_activity_in_order() {
     let source = MemorySource::new();

@@ -1,7 +1,9 @@
 //! One subscription's task: reads the store from its cursor, keeps what its filter
 //! matches, hands each lane's head to the sink, records attempts, retries, dead-letters,
 //! and flushes its state to the pending, dead-letter, attempt and progress trees in
-//! batches every [`FLUSH_INTERVAL_MS`].
+//! batches every [`FLUSH_INTERVAL_MS`]. A flush runs on a blocking thread (see `flush`)
+//! while the task goes on sending: writing is then off the path from one acknowledgement
+//! to the lane's next attempt.
 //!
 //! The cursor written with a flush is the last position read: every matching event at or
 //! before it was delivered, dead-lettered, or is in the pending tree in the same flush.
@@ -17,9 +19,10 @@ use std::time::Instant;
 use playcore_actors::activity_actor::now_ms;
 use playcore_snapshots::event_store::EventRecord;
 use playcore_snapshots::StoreError;
-use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
 
 use super::breaker::Breaker;
+use super::flush::{self, FlushJob, Flushed, ReadBack, Refill};
 use super::lanes::{Entry, Lanes};
 use super::pressure::{Pressure, SAMPLE_MS, YIELD_MS_MAX};
 use super::retry::{next_attempt_at_ms, Jitter, RateLimit};
@@ -99,8 +102,12 @@ struct Completion {
     result: AttemptResult,
 }
 
+/// A flush job's end, sent back by its blocking thread.
+type FlushOutcome = Result<Flushed, StoreError>;
+
 enum Woke {
     Completion(Completion),
+    Flushed(FlushOutcome),
     Command(Option<Command>),
     Appended(bool),
     Timer,
@@ -126,6 +133,8 @@ pub(crate) struct Worker {
     batch_ops: usize,
     dirty: bool,
     flushed_at_ms: i64,
+    /// The flush under way, if any (one at a time, so flushes apply in order).
+    flushing: Option<oneshot::Receiver<FlushOutcome>>,
     ticked_at_ms: i64,
     backlog_warned_at_ms: i64,
     pending_count: u64,
@@ -182,6 +191,7 @@ impl Worker {
             batch_ops: 0,
             dirty: false,
             flushed_at_ms: 0,
+            flushing: None,
             ticked_at_ms: 0,
             backlog_warned_at_ms: 0,
             pending_count: 0,
@@ -242,19 +252,22 @@ impl Worker {
             while let Ok(completion) = self.completions.try_recv() {
                 self.complete(completion, now_ms());
             }
+            self.poll_flush()?;
             return match self.commands.try_recv() {
-                Ok(command) => self.command(Some(command)),
+                Ok(command) => self.command(Some(command)).await,
                 Err(mpsc::error::TryRecvError::Empty) => Ok(true),
-                Err(mpsc::error::TryRecvError::Disconnected) => self.command(None),
+                Err(mpsc::error::TryRecvError::Disconnected) => self.command(None).await,
             };
         }
         let wake_at_ms = self.wake_at_ms(now);
         let delay = std::time::Duration::from_millis(u64::try_from(wake_at_ms - now).unwrap_or(0));
+        let flushing = self.flushing.is_some();
         let woke = tokio::select! {
             completion = self.completions.recv() => match completion {
                 Some(completion) => Woke::Completion(completion),
                 None => Woke::Timer,
             },
+            outcome = wait_flush(&mut self.flushing), if flushing => Woke::Flushed(outcome),
             command = self.commands.recv() => Woke::Command(command),
             changed = self.appended.changed(), if self.appended_open => Woke::Appended(changed.is_ok()),
             () = tokio::time::sleep(delay) => Woke::Timer,
@@ -267,7 +280,11 @@ impl Worker {
                     self.complete(completion, now);
                 }
             }
-            Woke::Command(command) => return self.command(command),
+            Woke::Flushed(outcome) => {
+                self.flushing = None;
+                self.flushed(outcome?, now_ms());
+            }
+            Woke::Command(command) => return self.command(command).await,
             Woke::Appended(open) => self.appended_open = open,
             Woke::Timer => {}
         }
@@ -291,7 +308,7 @@ impl Worker {
         if self.yielding_since_ms.is_some() {
             wake_at_ms = wake_at_ms.min(now_ms + SAMPLE_MS);
         }
-        if self.dirty || self.lanes.refills_wanted() {
+        if self.flushing.is_none() && (self.dirty || self.lanes.refills_wanted()) {
             // A lane waiting for its read-back is read back at the next flush.
             wake_at_ms = wake_at_ms.min(self.flushed_at_ms + FLUSH_INTERVAL_MS);
         }
@@ -322,7 +339,7 @@ impl Worker {
         wake_at_ms.max(now_ms)
     }
 
-    fn command(&mut self, command: Option<Command>) -> Result<bool, StoreError> {
+    async fn command(&mut self, command: Option<Command>) -> Result<bool, StoreError> {
         match command {
             Some(Command::Update(subscription, sink)) => {
                 self.update(subscription, sink);
@@ -333,12 +350,17 @@ impl Worker {
                 Ok(true)
             }
             Some(Command::Remove) => {
+                self.await_flush().await?;
                 self.context.trees.delete(self.number)?;
                 self.context.source.release(&self.id);
                 Ok(false)
             }
             Some(Command::Stop) | None => {
-                self.flush(now_ms())?;
+                self.await_flush().await?;
+                let flushed = self
+                    .flush_job()
+                    .run(&self.context.trees, self.context.source.as_ref())?;
+                self.flushed(flushed, now_ms());
                 Ok(false)
             }
         }
@@ -386,7 +408,9 @@ impl Worker {
             }
             self.lanes.in_memory -= 1;
         }
-        self.lanes.lane(lane_key).entries = kept;
+        let lane = self.lanes.lane(lane_key);
+        lane.entries = kept;
+        lane.written_during_refill = true;
         self.lanes.want_refill(lane_key);
         self.dirty = true;
     }
@@ -459,6 +483,7 @@ impl Worker {
         };
         if to_disk {
             lane.on_disk = true;
+            lane.written_during_refill |= lane.refill_wanted;
             let key = state::pending_key(self.number, lane_key, entry.position);
             self.pending_batch.insert(&key, &pending_value(&entry)[..]);
             self.batch_ops += 1;
@@ -681,12 +706,35 @@ impl Worker {
     }
 
     fn flush_due(&self, now_ms: i64) -> bool {
-        (self.dirty || self.lanes.refills_wanted())
+        self.flushing.is_none()
+            && (self.dirty || self.lanes.refills_wanted())
             && (self.batch_ops >= FLUSH_OPS_MAX || now_ms - self.flushed_at_ms >= FLUSH_INTERVAL_MS)
     }
 
-    /// Makes the state as of now the durable state (one ordered series of batches).
+    /// Makes the state as of now the durable state: on a blocking thread, or in place
+    /// while the backlog is over its bound (moving the oldest out needs the tree as
+    /// written).
     fn flush(&mut self, now_ms: i64) -> Result<(), StoreError> {
+        let job = self.flush_job();
+        self.dirty = false;
+        self.flushed_at_ms = now_ms;
+        if self.pending_count > self.context.settings.backlog_events_max {
+            let flushed = job.run(&self.context.trees, self.context.source.as_ref())?;
+            self.flushed(flushed, now_ms);
+            return self.overflow(now_ms);
+        }
+        let context = Arc::clone(&self.context);
+        let (sender, receiver) = oneshot::channel();
+        tokio::task::spawn_blocking(move || {
+            // The task may have stopped; the flush is then made but not heard of.
+            let _ = sender.send(job.run(&context.trees, context.source.as_ref()));
+        });
+        self.flushing = Some(receiver);
+        Ok(())
+    }
+
+    /// The writes since the last flush, the pruning due and the read-backs wanted.
+    fn flush_job(&mut self) -> FlushJob {
         for (lane_key, position) in std::mem::take(&mut self.undurable) {
             let number = self.number;
             let Some(entry) = self.lanes.entry_mut(lane_key, position) else {
@@ -698,23 +746,67 @@ impl Worker {
                 self.pending_batch.insert(&key, &pending_value(entry)[..]);
             }
         }
-        self.apply_batches()?;
-        self.overflow(now_ms)?;
-        self.prune_attempts()?;
-        self.progress.cursor = self.read_position;
-        let number = self.number.to_be_bytes();
-        self.context
-            .trees
-            .progress
-            .insert(number, &self.progress.encode()[..])?;
-        self.dirty = false;
-        self.flushed_at_ms = now_ms;
-        for lane_key in self.lanes.take_refills() {
-            self.refill(lane_key, now_ms)?;
+        // Prune a little more than the excess so that pruning is not a per-flush chore.
+        let prune = self
+            .attempt_records
+            .checked_sub(ATTEMPT_RECORDS_MAX)
+            .map_or(0, |excess| excess + ATTEMPT_RECORDS_MAX / 100);
+        let refills = self
+            .lanes
+            .take_refills()
+            .into_iter()
+            .map(|lane_key| self.refill_of(lane_key))
+            .collect();
+        let mut progress = self.progress;
+        progress.cursor = self.read_position;
+        self.batch_ops = 0;
+        FlushJob {
+            number: self.number,
+            dead: std::mem::take(&mut self.dead_batch),
+            pending: std::mem::take(&mut self.pending_batch),
+            attempts: std::mem::take(&mut self.attempts_batch),
+            progress: progress.encode(),
+            cursor: self.read_position,
+            prune,
+            refills,
+        }
+    }
+
+    /// Takes in the end of a flush: the durable cursor, the pruning, the read-backs.
+    fn flushed(&mut self, flushed: Flushed, now_ms: i64) {
+        self.progress.cursor = flushed.cursor;
+        self.attempt_records = self.attempt_records.saturating_sub(flushed.pruned);
+        for read_back in flushed.read_backs {
+            self.take_read_back(read_back, now_ms);
+        }
+    }
+
+    /// Takes the end of the flush under way if it came.
+    fn poll_flush(&mut self) -> Result<(), StoreError> {
+        let Some(receiver) = &mut self.flushing else {
+            return Ok(());
+        };
+        let outcome = match receiver.try_recv() {
+            Ok(outcome) => outcome,
+            Err(oneshot::error::TryRecvError::Empty) => return Ok(()),
+            Err(oneshot::error::TryRecvError::Closed) => Err(flush_lost()),
+        };
+        self.flushing = None;
+        self.flushed(outcome?, now_ms());
+        Ok(())
+    }
+
+    /// Waits for the flush under way, if any, and takes in its end.
+    async fn await_flush(&mut self) -> Result<(), StoreError> {
+        if self.flushing.is_some() {
+            let outcome = wait_flush(&mut self.flushing).await;
+            self.flushing = None;
+            self.flushed(outcome?, now_ms());
         }
         Ok(())
     }
 
+    /// Applies the batches in place (no flush may be under way).
     fn apply_batches(&mut self) -> Result<(), StoreError> {
         let trees = &self.context.trees;
         trees
@@ -730,48 +822,58 @@ impl Worker {
         Ok(())
     }
 
-    /// Reads a lane's oldest messages back from the pending tree, up to the look-ahead.
+    /// What a read-back of the lane asks for; writes to the lane from now on may be
+    /// missed by it.
+    fn refill_of(&mut self, lane_key: u64) -> Refill {
+        let lane = self.lanes.lane(lane_key);
+        lane.written_during_refill = false;
+        Refill {
+            lane: lane_key,
+            room: LOOKAHEAD_PER_LANE.saturating_sub(lane.entries.len()),
+            held: lane.entries.iter().map(|entry| entry.position).collect(),
+        }
+    }
+
+    /// Reads a lane's oldest messages back from the pending tree in place, up to the
+    /// look-ahead (no flush may be under way).
     fn refill(&mut self, lane_key: u64, now_ms: i64) -> Result<(), StoreError> {
-        let prefix = state::lane_prefix(self.number, lane_key);
+        let refill = self.refill_of(lane_key);
+        let context = &self.context;
+        let read_back = flush::read_back(
+            &context.trees,
+            context.source.as_ref(),
+            self.number,
+            &refill,
+        )?;
+        self.take_read_back(read_back, now_ms);
+        Ok(())
+    }
+
+    /// Puts a lane's read-back in memory, in position order.
+    fn take_read_back(&mut self, read_back: ReadBack, now_ms: i64) {
+        let lane_key = read_back.lane;
         let lane = self.lanes.lane(lane_key);
         lane.refill_wanted = false;
-        let mut loaded = Vec::new();
-        let mut more = false;
-        for item in self.context.trees.pending.scan_prefix(prefix) {
-            let (key, value) = item?;
-            let Some((_, position)) = state::decode_pending_key(&key) else {
-                continue;
-            };
-            if lane.find(position).is_some() {
+        let mut more = read_back.more;
+        let mut count = 0;
+        for entry in read_back.entries {
+            if lane.find(entry.position).is_some() {
                 continue;
             }
-            if lane.entries.len() + loaded.len() >= LOOKAHEAD_PER_LANE {
+            if lane.entries.len() >= LOOKAHEAD_PER_LANE {
                 more = true;
                 break;
             }
-            let Some(value) = PendingValue::decode(&value) else {
-                continue;
-            };
-            loaded.push(Entry {
-                position,
-                activity: value.activity,
-                event: None,
-                attempts: value.attempts,
-                records: value.records,
-                next_attempt_at_ms: value.next_attempt_at_ms,
-                durable: true,
-            });
+            lane.entries.push_back(entry);
+            count += 1;
         }
-        lane.on_disk = more;
-        let count = loaded.len();
-        lane.entries.extend(loaded);
+        lane.on_disk = more || std::mem::take(&mut lane.written_during_refill);
         lane.entries
             .make_contiguous()
             .sort_unstable_by_key(|entry| entry.position);
         self.lanes.in_memory += count;
         self.lanes.unqueue(lane_key);
         self.lanes.schedule(lane_key, now_ms);
-        Ok(())
     }
 
     /// Past the backlog bound, the oldest pending messages (not in flight) go to dead
@@ -819,32 +921,6 @@ impl Worker {
             self.backlog_warned_at_ms = now_ms;
             tracing::warn!(subscription = %self.id, moved, backlog_events_max = backlog_max, total = self.progress.backlog_overflowed, "delivery backlog full: the oldest pending events went to dead letters");
         }
-        Ok(())
-    }
-
-    /// Keeps the subscription's attempt records under their bound, oldest first.
-    fn prune_attempts(&mut self) -> Result<(), StoreError> {
-        let Some(excess) = self.attempt_records.checked_sub(ATTEMPT_RECORDS_MAX) else {
-            return Ok(());
-        };
-        // Prune a little more than the excess so that pruning is not a per-flush chore.
-        let excess = excess + ATTEMPT_RECORDS_MAX / 100;
-        let prefix = self.number.to_be_bytes();
-        let mut batch = sled::Batch::default();
-        let mut removed = 0;
-        for key in self
-            .context
-            .trees
-            .attempts
-            .scan_prefix(prefix)
-            .keys()
-            .take(excess as usize)
-        {
-            batch.remove(key?);
-            removed += 1;
-        }
-        self.context.trees.attempts.apply_batch(batch)?;
-        self.attempt_records = self.attempt_records.saturating_sub(removed);
         Ok(())
     }
 
@@ -956,6 +1032,18 @@ impl Worker {
         };
         shared.breaker.store(breaker, Relaxed);
     }
+}
+
+/// The end of the flush under way (never resolves without one).
+async fn wait_flush(flushing: &mut Option<oneshot::Receiver<FlushOutcome>>) -> FlushOutcome {
+    match flushing {
+        Some(receiver) => receiver.await.unwrap_or_else(|_| Err(flush_lost())),
+        None => std::future::pending().await,
+    }
+}
+
+fn flush_lost() -> StoreError {
+    StoreError::SyncFailed("the delivery state's flush thread stopped".to_owned())
 }
 
 fn pending_value(entry: &Entry) -> [u8; 24] {
