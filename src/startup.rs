@@ -34,6 +34,7 @@ use crate::events::indexer::Indexer;
 use crate::http::auth::TokenTable;
 use crate::http::error::{ApiError, ErrorCode};
 use crate::http::extract;
+use crate::http::headers::ReplyHeaders;
 use crate::http::request_id::RequestIdMiddleware;
 use crate::scheduler::Scheduler;
 use crate::storage::{JournalFailed, FAIL_STOP_GRACE, JOURNAL_FAILED_EXIT_CODE};
@@ -121,7 +122,10 @@ impl AppState {
             .app_data(self.websockets.clone())
             .app_data(self.gray.clone())
             .app_data(self.scheduler.clone())
-            .app_data(self.webhooks.clone());
+            .app_data(self.webhooks.clone())
+            .app_data(web::Data::new(ReplyHeaders {
+                served_over_tls: self.settings.server.served_over_tls,
+            }));
         extract::configure(config, self.settings.server.body_limit_bytes);
         routes::configure(config);
         config.default_service(web::to(route_not_found));
@@ -245,7 +249,9 @@ fn bind(state: AppState) -> Result<(Server, SocketAddr), StartupError> {
     let shutdown_timeout = server_settings.shutdown_timeout_seconds;
     let server = HttpServer::new(move || {
         let state = state.clone();
+        let cors = cors(&state.settings.server.cors_allowed_origins);
         App::new()
+            .wrap(cors)
             .wrap(RequestIdMiddleware)
             .configure(move |config| state.register(config))
     })
@@ -270,6 +276,31 @@ fn bind(state: AppState) -> Result<(Server, SocketAddr), StartupError> {
             source: io::Error::new(io::ErrorKind::AddrNotAvailable, "no address"),
         })?;
     Ok((server.run(), address))
+}
+
+/// Cross-origin access for the configured origins only (none by default): their
+/// preflights are answered with what the API takes, any other origin's preflight is
+/// refused (400), and replies to other origins carry no `Access-Control-Allow-Origin`.
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    use actix_web::http::header::{HeaderName, ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+    use actix_web::http::Method;
+    let request_id = HeaderName::from_static("x-request-id");
+    let methods = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+    ];
+    origins
+        .iter()
+        .fold(actix_cors::Cors::default(), |cors, origin| {
+            cors.allowed_origin(origin)
+        })
+        .allowed_methods(methods)
+        .allowed_headers([AUTHORIZATION, CONTENT_TYPE, ACCEPT, request_id.clone()])
+        .expose_headers([request_id, RETRY_AFTER])
+        .max_age(600)
 }
 
 /// Waits for SIGTERM or Ctrl-C, then closes the websockets (they would otherwise hold the

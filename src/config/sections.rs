@@ -27,6 +27,12 @@ pub struct ServerSettings {
     pub shutdown_timeout_seconds: u64,
     /// The Linux scheduling policy of every server thread (see [`ThreadPolicy`]).
     pub thread_policy: ThreadPolicy,
+    /// Origins (`scheme://host[:port]`) whose pages may call the API from a browser, such
+    /// as an admin console served elsewhere; none by default.
+    pub cors_allowed_origins: Vec<String>,
+    /// Clients reach the server over TLS (through a terminating proxy): replies carry
+    /// `Strict-Transport-Security`.
+    pub served_over_tls: bool,
 }
 
 /// The Linux scheduling policy the server's threads run under.

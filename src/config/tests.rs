@@ -543,3 +543,29 @@ fn errors_never_quote_a_secret() {
     assert!(float_secret.contains("`payment.secret`"), "{float_secret}");
     assert!(!float_secret.contains("1.25"), "{float_secret}");
 }
+
+#[test]
+fn cors_origins_must_be_bare_origins() {
+    let mut settings = Settings::embedded_defaults().expect("defaults load");
+    assert!(settings.server.cors_allowed_origins.is_empty());
+    assert!(!settings.server.served_over_tls);
+    settings.server.cors_allowed_origins = vec![
+        "https://console.example.com".to_owned(),
+        "http://127.0.0.1:3000".to_owned(),
+    ];
+    settings.validate().expect("bare origins are valid");
+    for bad in [
+        "https://console.example.com/admin",
+        "*",
+        "console.example.com",
+        "ftp://console.example.com",
+        "https://console.example.com:0",
+    ] {
+        settings.server.cors_allowed_origins = vec![bad.to_owned()];
+        let error = settings.validate().expect_err(bad).to_string();
+        assert!(
+            error.contains("server.cors_allowed_origins"),
+            "{bad}: {error}"
+        );
+    }
+}

@@ -48,6 +48,11 @@ impl Settings {
         self.validate_webhooks(&mut problems);
         self.validate_events(&mut problems);
         self.approval.problems(&self.auth.tokens, &mut problems);
+        for origin in &self.server.cors_allowed_origins {
+            if let Err(reason) = check_origin(origin) {
+                problems.push(format!("server.cors_allowed_origins: {origin:?} {reason}"));
+            }
+        }
         if self.server.bind.trim().is_empty() {
             problems.push("server.bind must be HOST:PORT".to_owned());
         }
@@ -382,4 +387,22 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+/// An origin as browsers send it: `http` or `https`, a host, an optional port, and nothing
+/// else (no path, query, user or wildcard); the serialization a browser would send back.
+fn check_origin(origin: &str) -> Result<(), &'static str> {
+    let url = reqwest::Url::parse(origin).map_err(|_| "is not scheme://host[:port]")?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("must start with http:// or https://");
+    }
+    if url.port() == Some(0) {
+        return Err("has port 0");
+    }
+    if url.origin().ascii_serialization() != origin {
+        return Err(
+            "must be exactly scheme://host[:port], lower-case, with no path, query or wildcard",
+        );
+    }
+    Ok(())
 }

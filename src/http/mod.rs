@@ -8,6 +8,7 @@ pub(crate) mod dto;
 pub(crate) mod envelope;
 pub mod error;
 pub(crate) mod extract;
+pub mod headers;
 pub(crate) mod order_reply;
 pub(crate) mod request_id;
 pub mod signature;

@@ -9,7 +9,8 @@
 //! and generating one costs an atomic increment and a few multiplications.
 //!
 //! The middleware also counts responses by status class in [`Metrics`], found in the
-//! app data: one layer instead of two keeps the per-request overhead to one future.
+//! app data, and sets the security headers (`super::headers`): one layer instead of three
+//! keeps the per-request overhead to one future.
 
 use std::fmt;
 use std::future::{ready, Future, Ready};
@@ -28,6 +29,7 @@ use pin_project_lite::pin_project;
 use serde::{Serialize, Serializer};
 use tokio::task::futures::TaskLocalFuture;
 
+use super::headers::{self, Policy};
 use crate::telemetry::Metrics;
 
 /// The header carrying the request id, in both directions.
@@ -199,6 +201,7 @@ where
             Some((id, value)) => (id, Some(value)),
             None => (RequestId::generate(), None),
         };
+        let policy = headers::policy(&request);
         // The inner `call` may build a reply synchronously (routing), so it runs in scope too.
         let inner = CURRENT.sync_scope(id, || self.service.call(request));
         CURRENT.scope(
@@ -206,6 +209,7 @@ where
             Finish {
                 inner,
                 echoed_header,
+                policy,
             },
         )
     }
@@ -218,6 +222,7 @@ pin_project! {
         #[pin]
         inner: F,
         echoed_header: Option<HeaderValue>,
+        policy: Policy,
     }
 }
 
@@ -242,12 +247,13 @@ where
                 if let Some(header) = header {
                     response.headers_mut().insert(REQUEST_ID_HEADER, header);
                 }
+                headers::apply(*this.policy, response.headers_mut());
                 if let Some(metrics) = response.request().app_data::<web::Data<Metrics>>() {
                     metrics.record_http_response(response.status());
                 }
                 Ok(response)
             }
-            Err(error) => Err(prerendered(error, header)),
+            Err(error) => Err(prerendered(error, header, *this.policy)),
         })
     }
 }
@@ -255,11 +261,12 @@ where
 /// An error that escaped the handlers (a middleware's, say) is rendered by actix after
 /// this middleware is done, outside the request-id scope; render it now instead and pass
 /// the finished reply on.
-fn prerendered(error: Error, header: Option<HeaderValue>) -> Error {
+fn prerendered(error: Error, header: Option<HeaderValue>, policy: Policy) -> Error {
     let mut response = error.error_response();
     if let Some(header) = header {
         response.headers_mut().insert(REQUEST_ID_HEADER, header);
     }
+    headers::apply(policy, response.headers_mut());
     InternalError::from_response(error.to_string(), response).into()
 }
 

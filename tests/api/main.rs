@@ -12,6 +12,7 @@ mod events;
 mod fixtures;
 mod gray;
 mod groups;
+mod headers;
 mod lifecycle;
 mod ops;
 mod public;
