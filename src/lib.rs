@@ -62,6 +62,7 @@
 pub mod approval_flows;
 pub(crate) mod audit;
 pub(crate) mod backup;
+pub(crate) mod blacklist;
 pub mod cli;
 pub mod config;
 pub(crate) mod core;

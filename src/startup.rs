@@ -28,6 +28,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use tracing::{info, warn};
 
+use crate::blacklist::Blacklist;
 use crate::config::{ConfigError, Settings, ThreadPolicy};
 use crate::core::{Core, CoreError};
 use crate::events::indexer::Indexer;
@@ -57,6 +58,9 @@ pub enum StartupError {
     /// The webhook endpoints could not be read or their delivery could not start.
     #[error("{0}")]
     Webhooks(String),
+    /// The blacklist could not be read.
+    #[error("blacklist: {0}")]
+    Blacklist(String),
     #[error("cannot listen on {address}: {source}")]
     Bind { address: String, source: io::Error },
     #[error("the HTTP server failed: {0}")]
@@ -88,6 +92,7 @@ pub struct AppState {
     pub gray: web::Data<crate::gray::GrayMonitor>,
     pub scheduler: web::Data<Scheduler>,
     pub(crate) webhooks: web::Data<Arc<Webhooks>>,
+    pub(crate) blacklist: web::Data<Arc<Blacklist>>,
 }
 
 impl AppState {
@@ -96,6 +101,7 @@ impl AppState {
         core: Arc<Core>,
         metrics: Arc<Metrics>,
         webhooks: Arc<Webhooks>,
+        blacklist: Arc<Blacklist>,
     ) -> Self {
         let tokens = TokenTable::from_settings(&settings.auth);
         let websockets = ws::Websockets::new(&settings.ws, &metrics);
@@ -109,6 +115,7 @@ impl AppState {
             gray: web::Data::default(),
             scheduler: web::Data::new(scheduler),
             webhooks: web::Data::new(webhooks),
+            blacklist: web::Data::new(blacklist),
         }
     }
 
@@ -123,6 +130,7 @@ impl AppState {
             .app_data(self.gray.clone())
             .app_data(self.scheduler.clone())
             .app_data(self.webhooks.clone())
+            .app_data(self.blacklist.clone())
             .app_data(web::Data::new(ReplyHeaders {
                 served_over_tls: self.settings.server.served_over_tls,
             }));
@@ -168,7 +176,16 @@ impl Application {
         webhooks
             .deliveries
             .yield_to_trading(move || journal.appended_seq());
-        let state = AppState::new(settings, Arc::clone(&core), metrics, Arc::clone(&webhooks));
+        let now = playcore_actors::activity_actor::now_ms();
+        let blacklist = Blacklist::open(&core.event_store, &metrics, now)
+            .map_err(|error| StartupError::Blacklist(error.to_string()))?;
+        let state = AppState::new(
+            settings,
+            Arc::clone(&core),
+            metrics,
+            Arc::clone(&webhooks),
+            Arc::new(blacklist),
+        );
         let websockets = state.websockets.clone();
         let scheduler = state.scheduler.clone();
         let shared_scheduler = scheduler.clone().into_inner();

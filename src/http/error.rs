@@ -21,6 +21,7 @@ pub enum ErrorCode {
     Forbidden,
     NotInGray,
     NotEligible,
+    Blacklisted,
     NotFound,
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -42,13 +43,14 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for tests and documentation generators.
-    pub const ALL: [ErrorCode; 23] = [
+    pub const ALL: [ErrorCode; 24] = [
         Self::ValidationFailed,
         Self::Unauthorized,
         Self::SignatureInvalid,
         Self::Forbidden,
         Self::NotInGray,
         Self::NotEligible,
+        Self::Blacklisted,
         Self::NotFound,
         Self::PayloadTooLarge,
         Self::UnsupportedMediaType,
@@ -77,6 +79,7 @@ impl ErrorCode {
             Self::Forbidden => "FORBIDDEN",
             Self::NotInGray => "NOT_IN_GRAY",
             Self::NotEligible => "NOT_ELIGIBLE",
+            Self::Blacklisted => "BLACKLISTED",
             Self::NotFound => "NOT_FOUND",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
@@ -102,7 +105,9 @@ impl ErrorCode {
         match self {
             Self::ValidationFailed | Self::AmountMismatch => StatusCode::BAD_REQUEST,
             Self::Unauthorized | Self::SignatureInvalid => StatusCode::UNAUTHORIZED,
-            Self::Forbidden | Self::NotInGray | Self::NotEligible => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::NotInGray | Self::NotEligible | Self::Blacklisted => {
+                StatusCode::FORBIDDEN
+            }
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -130,6 +135,7 @@ impl ErrorCode {
             Self::Forbidden => "the token's roles do not allow this action",
             Self::NotInGray => "the activity's gray release does not include this user",
             Self::NotEligible => "an eligibility rule refuses this user",
+            Self::Blacklisted => "the user, device or address is blacklisted",
             Self::NotFound => "not found",
             Self::PayloadTooLarge => "the body is over the configured limit",
             Self::UnsupportedMediaType => "the body must be JSON (Content-Type: application/json)",

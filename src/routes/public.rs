@@ -1,6 +1,7 @@
 //! The public (H5) API: activity reads, flash-sale grabs, orders, payments and groups.
 //! No token: user ids come from the caller (end users are authenticated in front of us).
 
+use crate::blacklist::{Asker, Blacklist};
 use crate::config::Settings;
 use crate::core::outcome::public_activity;
 use crate::core::outcome::{self, execute_error};
@@ -168,6 +169,30 @@ fn check_asker(asker: &GrayUser) -> Result<(), ApiError> {
     Ok(())
 }
 
+type BlacklistData = web::Data<Arc<Blacklist>>;
+
+/// Refuses a listed user, device (the body's `device`) or peer address before the hop:
+/// 403 BLACKLISTED, naming the kind of entry (not its reason, which is the operators').
+fn check_blacklist(
+    blacklist: &Blacklist,
+    request: &HttpRequest,
+    asker: &GrayUser,
+) -> Result<(), ApiError> {
+    let listed = Asker {
+        user: Some(asker.user),
+        device: asker.device,
+        ip: request.peer_addr().map(|address| address.ip()),
+    };
+    let Some(entry) = blacklist.refusal(listed, playcore_actors::activity_actor::now_ms()) else {
+        return Ok(());
+    };
+    let details = serde_json::json!({
+        "kind": entry.kind,
+        "expiresAt": entry.expires_at_ms.map(dto::rfc3339),
+    });
+    Err(ApiError::new(ErrorCode::Blacklisted, "refused: blacklisted").with_details(details))
+}
+
 fn quantity(value: Option<i64>) -> Result<u32, ApiError> {
     let quantity = value.unwrap_or(1);
     u32::try_from(quantity)
@@ -179,6 +204,8 @@ fn quantity(value: Option<i64>) -> Result<u32, ApiError> {
 async fn grab(
     core: CoreData,
     monitor: GrayData,
+    blacklist: BlacklistData,
+    request: HttpRequest,
     path: web::Path<String>,
     body: Json<GrabBody>,
 ) -> Result<HttpResponse, ApiError> {
@@ -189,6 +216,7 @@ async fn grab(
         quantity: quantity(body.quantity)?,
         source: dto::source(body.channel_id.as_deref(), body.referrer_id.as_deref())?,
     };
+    check_blacklist(&blacklist, &request, &body.asker())?;
     admit(&core, &monitor, id, &body.asker())?;
     let answer = outcome::execute(&core, id, command, "activity").await?;
     Ok(outcome::created_or_replayed(&answer))
@@ -217,6 +245,8 @@ impl GroupBody {
 async fn start_group(
     core: CoreData,
     monitor: GrayData,
+    blacklist: BlacklistData,
+    request: HttpRequest,
     path: web::Path<String>,
     body: Json<GroupBody>,
 ) -> Result<HttpResponse, ApiError> {
@@ -226,6 +256,7 @@ async fn start_group(
         request: dto::request_id(&body.request_id)?,
         source: dto::source(body.channel_id.as_deref(), body.referrer_id.as_deref())?,
     };
+    check_blacklist(&blacklist, &request, &body.asker())?;
     admit(&core, &monitor, id, &body.asker())?;
     let answer = outcome::execute(&core, id, command, "activity").await?;
     Ok(outcome::created_or_replayed(&answer))
@@ -234,6 +265,8 @@ async fn start_group(
 async fn join_group(
     core: CoreData,
     monitor: GrayData,
+    blacklist: BlacklistData,
+    request: HttpRequest,
     path: web::Path<String>,
     body: Json<GroupBody>,
 ) -> Result<HttpResponse, ApiError> {
@@ -244,6 +277,7 @@ async fn join_group(
         request: dto::request_id(&body.request_id)?,
         source: dto::source(body.channel_id.as_deref(), body.referrer_id.as_deref())?,
     };
+    check_blacklist(&blacklist, &request, &body.asker())?;
     admit(&core, &monitor, id.activity, &body.asker())?;
     let answer = outcome::execute(&core, id.activity, command, "group").await?;
     Ok(outcome::created_or_replayed(&answer))

@@ -4,6 +4,7 @@
 mod admin;
 mod approval_flows;
 mod archive;
+mod blacklist;
 mod concurrency;
 mod eligibility;
 mod envelope;

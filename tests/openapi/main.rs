@@ -1182,6 +1182,30 @@ async fn walk_a_sale(walk: &mut Walk<'_>) {
     );
     walk_rollback_records(walk).await;
     walk_webhook_messages(walk, &endpoint).await;
+    walk_blacklist(walk).await;
+}
+
+/// A blacklist entry listed, replaced, read and removed.
+async fn walk_blacklist(walk: &mut Walk<'_>) {
+    let base = "/admin/v1/blacklist";
+    let body = json!({"kind": "USER", "value": "walk-bot", "reason": "the walk's bot"});
+    let created = walk
+        .admin("post", base, OPERATOR_TOKEN, Some(&body), 201)
+        .await;
+    let id = created["id"].as_str().expect("an entry id").to_owned();
+    let again = json!({"kind": "USER", "value": "walk-bot", "reason": "still the walk's bot"});
+    let replaced = walk
+        .admin("post", base, OPERATOR_TOKEN, Some(&again), 200)
+        .await;
+    assert_eq!(replaced["id"], id.as_str());
+    let listed = walk
+        .admin("get", &format!("{base}?kind=USER"), ADMIN_TOKEN, None, 200)
+        .await;
+    assert_eq!(listed["entries"][0]["id"], id.as_str(), "{listed}");
+    walk.admin("get", &format!("{base}/{id}"), ADMIN_TOKEN, None, 200)
+        .await;
+    walk.admin("delete", &format!("{base}/{id}"), ADMIN_TOKEN, None, 200)
+        .await;
 }
 
 /// A webhook endpoint (created before the walk's events, so it receives them) at this

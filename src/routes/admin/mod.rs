@@ -16,6 +16,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
     crate::backup::routes::configure(config);
     crate::scheduler::routes::configure(config);
     crate::webhooks::routes::configure(config);
+    crate::blacklist::routes::configure(config);
     crate::events::routes::configure(config);
     crate::events::types_route::configure(config);
     templates::configure(config);
