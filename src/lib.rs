@@ -68,6 +68,7 @@ pub(crate) mod core;
 pub(crate) mod delivery;
 pub(crate) mod events;
 pub(crate) mod form_schema;
+pub(crate) mod flow;
 pub(crate) mod gray;
 pub(crate) mod http;
 pub(crate) mod routes;

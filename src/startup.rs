@@ -87,6 +87,7 @@ pub struct AppState {
     pub gray: web::Data<crate::gray::GrayMonitor>,
     pub scheduler: web::Data<Scheduler>,
     pub(crate) webhooks: web::Data<Arc<Webhooks>>,
+    pub(crate) flow: web::Data<crate::flow::Flow>,
 }
 
 impl AppState {
@@ -99,6 +100,7 @@ impl AppState {
         let tokens = TokenTable::from_settings(&settings.auth);
         let websockets = ws::Websockets::new(&settings.ws, &metrics);
         let scheduler = Scheduler::new(Arc::clone(&metrics));
+        let flow = Arc::new(crate::flow::Flow::new(&settings.flow, &metrics));
         Self {
             settings: web::Data::new(settings),
             core: web::Data::new(core),
@@ -108,6 +110,7 @@ impl AppState {
             gray: web::Data::default(),
             scheduler: web::Data::new(scheduler),
             webhooks: web::Data::new(webhooks),
+            flow: web::Data::from(flow),
         }
     }
 
@@ -121,7 +124,8 @@ impl AppState {
             .app_data(self.websockets.clone())
             .app_data(self.gray.clone())
             .app_data(self.scheduler.clone())
-            .app_data(self.webhooks.clone());
+            .app_data(self.webhooks.clone())
+            .app_data(self.flow.clone());
         extract::configure(config, self.settings.server.body_limit_bytes);
         routes::configure(config);
         config.default_service(web::to(route_not_found));
@@ -169,6 +173,9 @@ impl Application {
         let scheduler = state.scheduler.clone();
         let shared_scheduler = scheduler.clone().into_inner();
         shared_scheduler.watch_deliveries(Arc::clone(&webhooks.deliveries));
+        let flow = state.flow.clone().into_inner();
+        shared_scheduler.watch_flow(Arc::clone(&flow));
+        actix_web::rt::spawn(Arc::clone(&flow).housekeeping_task());
         Scheduler::start(shared_scheduler, Arc::clone(&core), &state.settings);
         crate::backup::spawn_backups(
             Arc::clone(&core),

@@ -33,7 +33,7 @@ use playcore_snapshots::throttle::{LogThrottle, LOG_INTERVAL};
 use playcore_snapshots::Store;
 
 /// Every action a record may name: what `GET /admin/v1/audit?action=` accepts.
-pub const ACTIONS: [&str; 16] = [
+pub const ACTIONS: [&str; 18] = [
     "activity.create",
     "activity.update",
     "activity.rollback",
@@ -50,6 +50,8 @@ pub const ACTIONS: [&str; 16] = [
     "webhook.delete",
     "webhook.rotate_secret",
     "webhook.redeliver",
+    "flow.set_limit",
+    "flow.remove_limit",
 ];
 /// Largest page `GET /admin/v1/audit` returns.
 pub const PAGE_LIMIT_MAX: usize = 1000;

@@ -47,6 +47,7 @@ impl Settings {
         self.validate_backup(&mut problems);
         self.validate_webhooks(&mut problems);
         self.validate_events(&mut problems);
+        self.flow.problems(&mut problems);
         self.approval.problems(&self.auth.tokens, &mut problems);
         if self.server.bind.trim().is_empty() {
             problems.push("server.bind must be HOST:PORT".to_owned());

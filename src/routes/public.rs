@@ -1,10 +1,13 @@
 //! The public (H5) API: activity reads, flash-sale grabs, orders, payments and groups.
 //! No token: user ids come from the caller (end users are authenticated in front of us).
+//! Flow control (`crate::flow`) admits each request after its body parsed and before its
+//! mailbox hop: trading requests (grab, groups, cancel, pay) and reads separately.
 
 use crate::config::Settings;
 use crate::core::outcome::public_activity;
 use crate::core::outcome::{self, execute_error};
 use crate::core::Core;
+use crate::flow::Flow;
 use crate::gray::{self, GrayMonitor};
 use crate::http::dto::{self, ActivityDto, GroupDto, OrderDto};
 use crate::http::envelope;
@@ -61,6 +64,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
 
 type CoreData = web::Data<Arc<Core>>;
 type GrayData = web::Data<GrayMonitor>;
+type FlowData = web::Data<Flow>;
 
 fn order_id(text: &str) -> Result<OrderId, ApiError> {
     OrderId::parse(text).ok_or_else(|| ApiError::not_found("order", text))
@@ -77,7 +81,13 @@ struct ListQuery {
     city: Option<String>,
 }
 
-async fn list_activities(core: CoreData, query: web::Query<ListQuery>) -> HttpResponse {
+async fn list_activities(
+    core: CoreData,
+    flow: FlowData,
+    request: HttpRequest,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    flow.admit_read(&request, None)?;
     let views = core.runtime.registry.views();
     let online = views.iter().filter(|view| {
         let phase_online = view.status.is_online();
@@ -94,11 +104,18 @@ async fn list_activities(core: CoreData, query: web::Query<ListQuery>) -> HttpRe
     let list: Vec<ActivityDto> = online
         .map(|view| ActivityDto::from(view.as_ref()))
         .collect();
-    envelope::ok(list)
+    Ok(envelope::ok(list))
 }
 
-async fn get_activity(core: CoreData, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let view = public_activity(&core, activity_id(&path)?)?;
+async fn get_activity(
+    core: CoreData,
+    flow: FlowData,
+    request: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = activity_id(&path)?;
+    flow.admit_read(&request, Some(id))?;
+    let view = public_activity(&core, id)?;
     Ok(envelope::ok(ActivityDto::from(view.as_ref())))
 }
 
@@ -179,6 +196,8 @@ fn quantity(value: Option<i64>) -> Result<u32, ApiError> {
 async fn grab(
     core: CoreData,
     monitor: GrayData,
+    flow: FlowData,
+    request: HttpRequest,
     path: web::Path<String>,
     body: Json<GrabBody>,
 ) -> Result<HttpResponse, ApiError> {
@@ -189,6 +208,7 @@ async fn grab(
         quantity: quantity(body.quantity)?,
         source: dto::source(body.channel_id.as_deref(), body.referrer_id.as_deref())?,
     };
+    let _in_flight = flow.admit_trading(&request, &body.user_id, id)?;
     admit(&core, &monitor, id, &body.asker())?;
     let answer = outcome::execute(&core, id, command, "activity").await?;
     Ok(outcome::created_or_replayed(&answer))
@@ -217,6 +237,8 @@ impl GroupBody {
 async fn start_group(
     core: CoreData,
     monitor: GrayData,
+    flow: FlowData,
+    request: HttpRequest,
     path: web::Path<String>,
     body: Json<GroupBody>,
 ) -> Result<HttpResponse, ApiError> {
@@ -226,6 +248,7 @@ async fn start_group(
         request: dto::request_id(&body.request_id)?,
         source: dto::source(body.channel_id.as_deref(), body.referrer_id.as_deref())?,
     };
+    let _in_flight = flow.admit_trading(&request, &body.user_id, id)?;
     admit(&core, &monitor, id, &body.asker())?;
     let answer = outcome::execute(&core, id, command, "activity").await?;
     Ok(outcome::created_or_replayed(&answer))
@@ -234,6 +257,8 @@ async fn start_group(
 async fn join_group(
     core: CoreData,
     monitor: GrayData,
+    flow: FlowData,
+    request: HttpRequest,
     path: web::Path<String>,
     body: Json<GroupBody>,
 ) -> Result<HttpResponse, ApiError> {
@@ -244,13 +269,20 @@ async fn join_group(
         request: dto::request_id(&body.request_id)?,
         source: dto::source(body.channel_id.as_deref(), body.referrer_id.as_deref())?,
     };
+    let _in_flight = flow.admit_trading(&request, &body.user_id, id.activity)?;
     admit(&core, &monitor, id.activity, &body.asker())?;
     let answer = outcome::execute(&core, id.activity, command, "group").await?;
     Ok(outcome::created_or_replayed(&answer))
 }
 
-async fn get_group(core: CoreData, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn get_group(
+    core: CoreData,
+    flow: FlowData,
+    request: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let id = group_id(&path)?;
+    flow.admit_read(&request, Some(id.activity))?;
     let view = core
         .runtime
         .registry
@@ -266,10 +298,13 @@ struct GroupsQuery {
 
 async fn list_groups(
     core: CoreData,
+    flow: FlowData,
+    request: HttpRequest,
     path: web::Path<String>,
     query: web::Query<GroupsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let id = activity_id(&path)?;
+    flow.admit_read(&request, Some(id))?;
     let handle = core
         .runtime
         .registry
@@ -295,8 +330,14 @@ async fn list_groups(
 }
 
 /// The order, live or archived (then read back from the cold store, `archived: true`).
-async fn get_order(core: CoreData, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn get_order(
+    core: CoreData,
+    flow: FlowData,
+    request: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let id = order_id(&path)?;
+    flow.admit_read(&request, Some(id.activity))?;
     let read = core.runtime.registry.order(id);
     let view = read.await.map_err(|error| execute_error(error, "order"))?;
     let view = view.ok_or_else(|| ApiError::not_found("order", id))?;
@@ -311,6 +352,8 @@ struct UserBody {
 
 async fn cancel_order(
     core: CoreData,
+    flow: FlowData,
+    request: HttpRequest,
     path: web::Path<String>,
     body: Json<UserBody>,
 ) -> Result<HttpResponse, ApiError> {
@@ -319,6 +362,7 @@ async fn cancel_order(
         order: id.number,
         user: dto::user_id(&body.user_id)?,
     };
+    let _in_flight = flow.admit_trading(&request, &body.user_id, id.activity)?;
     let answer = outcome::execute(&core, id.activity, command, "order").await?;
     Ok(outcome::ok(&answer))
 }
@@ -326,6 +370,8 @@ async fn cancel_order(
 async fn mock_pay(
     core: CoreData,
     settings: web::Data<Settings>,
+    flow: FlowData,
+    request: HttpRequest,
     path: web::Path<String>,
     body: Json<UserBody>,
 ) -> Result<HttpResponse, ApiError> {
@@ -343,6 +389,7 @@ async fn mock_pay(
         order: id.number,
         payment,
     };
+    let _in_flight = flow.admit_trading(&request, &body.user_id, id.activity)?;
     let answer = outcome::execute(&core, id.activity, command, "order").await?;
     Ok(outcome::ok(&answer))
 }

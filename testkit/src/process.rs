@@ -137,6 +137,8 @@ impl Server {
         let port = free_port();
         let log = File::create(log_path).expect("create the log file");
         let child = Command::new(binary())
+            // Flow control off unless the test's variables turn it on (set after this).
+            .env("PLAYCORE__FLOW__ENABLED", "false")
             .envs(env.iter().copied())
             .arg("serve")
             .arg("--bind")

@@ -4,6 +4,7 @@
 //! and are mounted here.
 
 pub(crate) mod activities;
+pub(crate) mod flow;
 pub(crate) mod templates;
 pub(crate) mod versions;
 
@@ -18,6 +19,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
     crate::webhooks::routes::configure(config);
     crate::events::routes::configure(config);
     crate::events::types_route::configure(config);
+    flow::configure(config);
     templates::configure(config);
     versions::configure(config);
 }
