@@ -77,7 +77,9 @@ impl FlowControlSettings {
             .enumerate()
             .map(|(index, text)| {
                 parse_network(text).ok_or_else(|| {
-                    format!("flow.trusted_proxies[{index}]: {text:?} is not a CIDR or an IP address")
+                    format!(
+                        "flow.trusted_proxies[{index}]: {text:?} is not a CIDR or an IP address"
+                    )
                 })
             })
             .collect()
@@ -88,9 +90,15 @@ impl FlowControlSettings {
             problems.push(problem);
         }
         let positive = [
-            ("flow.trading_in_flight_max", self.trading_in_flight_max as u64),
+            (
+                "flow.trading_in_flight_max",
+                self.trading_in_flight_max as u64,
+            ),
             ("flow.keys_max", self.keys_max as u64),
-            ("flow.housekeeping_interval_ms", self.housekeeping_interval_ms),
+            (
+                "flow.housekeeping_interval_ms",
+                self.housekeeping_interval_ms,
+            ),
         ];
         for (key, value) in positive {
             if value == 0 {

@@ -34,7 +34,10 @@ pub(crate) fn client_ip(request: &HttpRequest, trusted: &[IpNet]) -> Option<IpAd
         .flat_map(|value| value.split(','))
         .filter_map(|hop| hop.trim().parse().ok())
         .collect();
-    let client = hops.into_iter().rev().find(|hop| !is_trusted(*hop, trusted));
+    let client = hops
+        .into_iter()
+        .rev()
+        .find(|hop| !is_trusted(*hop, trusted));
     Some(client.unwrap_or(peer))
 }
 

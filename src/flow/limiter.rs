@@ -124,7 +124,10 @@ mod tests {
         assert!(limiter.check("user-1").is_ok());
         let wait = limiter.check("user-1").expect_err("the third is refused");
         assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1));
-        assert!(limiter.check("user-2").is_ok(), "another key has its own bucket");
+        assert!(
+            limiter.check("user-2").is_ok(),
+            "another key has its own bucket"
+        );
     }
 
     #[test]

@@ -203,7 +203,11 @@ impl Flow {
         };
         let checks = [
             (Reason::Ip, &limiters.ip, caller.ip.map(|ip| ip.to_string())),
-            (Reason::Device, &limiters.device, caller.device.map(str::to_owned)),
+            (
+                Reason::Device,
+                &limiters.device,
+                caller.device.map(str::to_owned),
+            ),
             (Reason::User, &limiters.user, caller.user.map(str::to_owned)),
         ];
         for (reason, limiter, key) in checks {
@@ -229,7 +233,11 @@ impl Flow {
         activity: ActivityId,
     ) -> Result<(), ApiError> {
         let own = (class == RouteClass::Trading)
-            .then(|| self.activity_limits.get(&activity).map(|entry| Arc::clone(&entry)))
+            .then(|| {
+                self.activity_limits
+                    .get(&activity)
+                    .map(|entry| Arc::clone(&entry))
+            })
             .flatten();
         let outcome = match (own, &limiters.activity) {
             (Some(own), _) => own

@@ -85,8 +85,14 @@ impl Refusals {
 
     pub(super) fn count(&self, reason: Reason, class: RouteClass, key: Option<&str>) {
         let reason_index = Reason::ALL.iter().position(|each| *each == reason);
-        let class_offset = if class == RouteClass::Trading { 0 } else { Reason::ALL.len() };
-        if let Some(counter) = reason_index.and_then(|index| self.counters.get(class_offset + index)) {
+        let class_offset = if class == RouteClass::Trading {
+            0
+        } else {
+            Reason::ALL.len()
+        };
+        if let Some(counter) =
+            reason_index.and_then(|index| self.counters.get(class_offset + index))
+        {
             counter.increment();
         }
         self.total.fetch_add(1, Ordering::Relaxed);
@@ -115,7 +121,11 @@ impl Refusals {
     pub(super) fn to_json(&self) -> Value {
         let mut by_reason = serde_json::Map::new();
         for (index, counter) in self.counters.iter().enumerate() {
-            let class = if index < Reason::ALL.len() { "trading" } else { "reads" };
+            let class = if index < Reason::ALL.len() {
+                "trading"
+            } else {
+                "reads"
+            };
             let reason = Reason::ALL[index % Reason::ALL.len()].name();
             by_reason.insert(format!("{class}.{reason}"), json!(counter.get()));
         }

@@ -398,8 +398,8 @@ pub fn check_mailbox(activity: ActivityId, depth: usize, limits: &Limits) -> Opt
 /// Refusals per minute over `elapsed_ms` above `per_minute_max`.
 pub fn check_refusals(refusals: u64, elapsed_ms: i64, per_minute_max: u64) -> Option<Finding> {
     let elapsed_ms = u64::try_from(elapsed_ms).unwrap_or(0).max(1);
-    let per_minute = u64::try_from(u128::from(refusals) * 60_000 / u128::from(elapsed_ms))
-        .unwrap_or(u64::MAX);
+    let per_minute =
+        u64::try_from(u128::from(refusals) * 60_000 / u128::from(elapsed_ms)).unwrap_or(u64::MAX);
     (per_minute > per_minute_max).then(|| Finding {
         kind: AlertKind::RateLimitSpike,
         activity: None,
@@ -777,9 +777,16 @@ impl Scheduler {
     fn check_flow(&self, now_ms: i64) -> Option<Finding> {
         let flow = self.flow.get()?;
         let total = flow.refusals_total();
-        let mut seen = self.flow_seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut seen = self
+            .flow_seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let (total_before, at_ms) = seen.replace((total, now_ms))?;
-        check_refusals(total - total_before, now_ms - at_ms, flow.refusals_per_minute_max())
+        check_refusals(
+            total - total_before,
+            now_ms - at_ms,
+            flow.refusals_per_minute_max(),
+        )
     }
 
     fn raise(&self, finding: Finding, now_ms: i64) {
@@ -916,6 +923,17 @@ impl Stopping {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusals_past_the_rate_per_minute_are_a_spike() {
+        assert_eq!(check_refusals(100, 60_000, 100), None);
+        let spike = check_refusals(101, 60_000, 100).expect("a spike");
+        assert_eq!(spike.kind, AlertKind::RateLimitSpike);
+        assert_eq!((spike.observed, spike.limit), (101, 100));
+        let per_second = check_refusals(10, 1_000, 500).expect("600 per minute");
+        assert_eq!(per_second.observed, 600);
+        assert_eq!(check_refusals(0, 0, 0), None);
+    }
 
     fn limits() -> Limits {
         Limits {

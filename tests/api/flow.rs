@@ -72,9 +72,18 @@ fn rand_suffix() -> u64 {
 }
 
 fn assert_limited(reply: &Reply, limit: &str) {
-    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS, "{}", reply.body);
+    assert_eq!(
+        reply.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        reply.body
+    );
     assert_error(&reply.body, "RATE_LIMITED");
-    assert_eq!(reply.body["error"]["details"]["limit"], limit, "{}", reply.body);
+    assert_eq!(
+        reply.body["error"]["details"]["limit"], limit,
+        "{}",
+        reply.body
+    );
     let seconds: u64 = reply
         .retry_after
         .as_deref()
@@ -186,16 +195,30 @@ async fn an_activity_limit_set_by_an_operator_holds_that_activity_only() {
     assert_limited(&grab_with(&app, &hot, "c", &[]).await, "activity");
     assert_created(&grab_with(&app, &other, "c", &[]).await);
     let flow = admin_get(&app, "/admin/v1/flow", ADMIN_TOKEN).await;
-    assert_eq!(success_data(&flow)["activityLimits"][0]["activityId"], hot.as_str());
+    assert_eq!(
+        success_data(&flow)["activityLimits"][0]["activityId"],
+        hot.as_str()
+    );
     let audit = admin_get(&app, "/admin/v1/audit?action=flow.set_limit", ADMIN_TOKEN).await;
-    let records = success_data(&audit)["records"].as_array().expect("records").clone();
+    let records = success_data(&audit)["records"]
+        .as_array()
+        .expect("records")
+        .clone();
     assert_eq!(records.len(), 1, "{audit}");
     assert_eq!(records[0]["target"], hot.as_str());
     let response = app.admin_delete(&limit_path(&hot), OPERATOR_TOKEN).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_created(&grab_with(&app, &hot, "d", &[]).await);
-    let audit = admin_get(&app, "/admin/v1/audit?action=flow.remove_limit", ADMIN_TOKEN).await;
-    assert_eq!(success_data(&audit)["records"].as_array().map(Vec::len), Some(1));
+    let audit = admin_get(
+        &app,
+        "/admin/v1/audit?action=flow.remove_limit",
+        ADMIN_TOKEN,
+    )
+    .await;
+    assert_eq!(
+        success_data(&audit)["records"].as_array().map(Vec::len),
+        Some(1)
+    );
 }
 
 #[actix_web::test]
@@ -213,7 +236,11 @@ async fn the_activity_limit_route_refuses_bad_input_and_roles() {
         let (status, reply) = put_limit(&app, &id, OPERATOR_TOKEN, &body).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {reply}");
         assert_error(&reply, "VALIDATION_FAILED");
-        assert_eq!(error_fields(&reply), vec![field.to_owned()], "{body}: {reply}");
+        assert_eq!(
+            error_fields(&reply),
+            vec![field.to_owned()],
+            "{body}: {reply}"
+        );
     }
     let body = json!({"perSecond": 1, "burst": 2});
     let (status, _) = put_limit(&app, &id, APPROVER_TOKEN, &body).await;
@@ -239,7 +266,10 @@ async fn reads_are_limited_apart_from_trading() {
     }
     let third = reply(app.get_with_header(&path, "X-Device-Id", "poller").await).await;
     assert_limited(&third, "device");
-    let list = reply(app.get_with_header("/api/v1/activities", "X-Device-Id", "poller").await);
+    let list = reply(
+        app.get_with_header("/api/v1/activities", "X-Device-Id", "poller")
+            .await,
+    );
     assert_limited(&list.await, "device");
     // The trading budget of the same device is untouched by its reads.
     assert_created(&grab_with(&app, &id, "a", &[("X-Device-Id", "poller")]).await);
@@ -273,6 +303,7 @@ async fn past_the_in_flight_bound_trading_is_shed_with_503() {
         assert_created(&grab_with(&app, &id, user, &[]).await);
     }
     let metrics = metrics(&app).await;
-    let line = format!(r#"playcore_flow_refusals_total{{reason="overloaded",class="trading"}} {shed}"#);
+    let line =
+        format!(r#"playcore_flow_refusals_total{{reason="overloaded",class="trading"}} {shed}"#);
     assert!(metrics.contains(&line), "{metrics}");
 }

@@ -114,5 +114,7 @@ async fn delete_limit(
         audit::record_activity(&core, &caller, "flow.remove_limit", id, before, Value::Null)
             .await?;
     }
-    Ok(envelope::ok(json!({ "activityId": id.to_string(), "removed": true })))
+    Ok(envelope::ok(
+        json!({ "activityId": id.to_string(), "removed": true }),
+    ))
 }
