@@ -1,4 +1,4 @@
-//! The `[flow]` table: flow control of the public API (`crate::flow`), documented for
+//! The `[flow]` table: flow control of the public API (the `flow` module), documented for
 //! operators in `config/default.toml`.
 
 use std::net::IpAddr;
