@@ -201,22 +201,23 @@ impl Flow {
             RouteClass::Trading => &self.trading,
             RouteClass::Reads => &self.reads,
         };
-        let checks = [
-            (Reason::Ip, &limiters.ip, caller.ip.map(|ip| ip.to_string())),
-            (
-                Reason::Device,
-                &limiters.device,
-                caller.device.map(str::to_owned),
-            ),
-            (Reason::User, &limiters.user, caller.user.map(str::to_owned)),
+        if let (Some(limiter), Some(ip)) = (&limiters.ip, caller.ip) {
+            limiter
+                .check(ip)
+                .map_err(|wait| self.refuse(Reason::Ip, class, &ip.to_string(), wait))?;
+        }
+        let texts = [
+            (Reason::Device, &limiters.device, caller.device),
+            (Reason::User, &limiters.user, caller.user),
         ];
-        for (reason, limiter, key) in checks {
+        for (reason, limiter, key) in texts {
             let (Some(limiter), Some(key)) = (limiter, key) else {
                 continue;
             };
-            if let Err(wait) = limiter.check(&key) {
-                return Err(self.refuse(reason, class, &key, wait));
-            }
+            // The text is hashed as it is: no allocation unless it is refused.
+            limiter
+                .check(key)
+                .map_err(|wait| self.refuse(reason, class, key, wait))?;
         }
         let Some(activity) = activity else {
             return Ok(());
