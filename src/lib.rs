@@ -27,6 +27,9 @@
 //!   - `order_reply`: the grab's reply, written byte by byte;
 //!   - [`auth`]: bearer tokens and the [`auth::Caller`] extractor;
 //!   - [`signature`]: HMAC-SHA256 signatures of payment notifications.
+//! - `flow/`: flow control of the public API (rate limits per IP, device, user and activity;
+//!   the in-flight bound of trading), checked before the mailbox hop; it knows the settings,
+//!   the metrics and the HTTP plumbing, not the core.
 //! - `storage/`: storage health (the free-space guard, the journal's failure: fail-stop,
 //!   exit code 75) and `storage::audit_log`, the hash-chained audit log's sled tree and its
 //!   verification.
@@ -68,6 +71,7 @@ pub mod config;
 pub(crate) mod core;
 pub(crate) mod delivery;
 pub(crate) mod events;
+pub(crate) mod flow;
 pub(crate) mod form_schema;
 pub(crate) mod gray;
 pub(crate) mod http;

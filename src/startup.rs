@@ -93,6 +93,7 @@ pub struct AppState {
     pub scheduler: web::Data<Scheduler>,
     pub(crate) webhooks: web::Data<Arc<Webhooks>>,
     pub(crate) blacklist: web::Data<Arc<Blacklist>>,
+    pub(crate) flow: web::Data<crate::flow::Flow>,
 }
 
 impl AppState {
@@ -106,6 +107,7 @@ impl AppState {
         let tokens = TokenTable::from_settings(&settings.auth);
         let websockets = ws::Websockets::new(&settings.ws, &metrics);
         let scheduler = Scheduler::new(Arc::clone(&metrics));
+        let flow = Arc::new(crate::flow::Flow::new(&settings.flow, &metrics));
         Self {
             settings: web::Data::new(settings),
             core: web::Data::new(core),
@@ -116,6 +118,7 @@ impl AppState {
             scheduler: web::Data::new(scheduler),
             webhooks: web::Data::new(webhooks),
             blacklist: web::Data::new(blacklist),
+            flow: web::Data::from(flow),
         }
     }
 
@@ -131,6 +134,7 @@ impl AppState {
             .app_data(self.scheduler.clone())
             .app_data(self.webhooks.clone())
             .app_data(self.blacklist.clone())
+            .app_data(self.flow.clone())
             .app_data(web::Data::new(ReplyHeaders {
                 served_over_tls: self.settings.server.served_over_tls,
             }));
@@ -190,6 +194,9 @@ impl Application {
         let scheduler = state.scheduler.clone();
         let shared_scheduler = scheduler.clone().into_inner();
         shared_scheduler.watch_deliveries(Arc::clone(&webhooks.deliveries));
+        let flow = state.flow.clone().into_inner();
+        shared_scheduler.watch_flow(Arc::clone(&flow));
+        actix_web::rt::spawn(Arc::clone(&flow).housekeeping_task());
         Scheduler::start(shared_scheduler, Arc::clone(&core), &state.settings);
         crate::backup::spawn_backups(
             Arc::clone(&core),

@@ -33,7 +33,7 @@ use playcore_snapshots::throttle::{LogThrottle, LOG_INTERVAL};
 use playcore_snapshots::Store;
 
 /// Every action a record may name: what `GET /admin/v1/audit?action=` accepts.
-pub const ACTIONS: [&str; 18] = [
+pub const ACTIONS: [&str; 20] = [
     "activity.create",
     "activity.update",
     "activity.rollback",
@@ -52,6 +52,8 @@ pub const ACTIONS: [&str; 18] = [
     "webhook.redeliver",
     "blacklist.add",
     "blacklist.remove",
+    "flow.set_limit",
+    "flow.remove_limit",
 ];
 /// Largest page `GET /admin/v1/audit` returns.
 pub const PAGE_LIMIT_MAX: usize = 1000;

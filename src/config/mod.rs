@@ -29,6 +29,7 @@ mod approval;
 mod auth;
 mod env;
 mod error;
+mod flow;
 mod layer;
 mod load;
 mod redact;
@@ -45,6 +46,7 @@ use serde::Deserialize;
 pub use approval::{ApprovalSettings, FlowSettings, LevelSettings, ModeSetting};
 pub use auth::{AuthSettings, Role, TokenSettings, DEV_TOKENS};
 pub use error::ConfigError;
+pub use flow::{ClassLimits, FlowControlSettings, RateLimit};
 pub use load::{Overrides, Sources};
 pub use redact::Secret;
 pub use sections::{
@@ -84,6 +86,9 @@ pub struct Settings {
     /// The event store's retention (see `playcore_snapshots::event_store`).
     #[serde(default)]
     pub events: EventsSettings,
+    /// Flow control of the public API (see `flow`).
+    #[serde(default)]
+    pub flow: FlowControlSettings,
     /// Seed demo activities at start (`--demo`); a flag only, never read from files.
     #[serde(skip)]
     pub demo: bool,

@@ -118,6 +118,46 @@ fn scheduler_settings_are_layered_and_validated() {
 }
 
 #[test]
+fn flow_settings_are_layered_and_trusted_proxies_validated() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let env = [
+        (
+            "PLAYCORE__FLOW__TRUSTED_PROXIES",
+            r#"["10.0.0.0/8", "192.168.1.7"]"#,
+        ),
+        ("PLAYCORE__FLOW__TRADING__USER__BURST", "5"),
+    ];
+    let settings = Settings::load_from(&sources(directory.path(), &env), &Overrides::default())
+        .expect("loads");
+    assert_eq!(settings.flow.trusted_networks().expect("CIDRs").len(), 2);
+    assert_eq!(settings.flow.trading.user.burst, 5);
+    assert_eq!(
+        settings.flow.trading.user.per_second, 10,
+        "the rest of the table stays"
+    );
+    let defaults = Settings::embedded_defaults().expect("defaults load");
+    assert!(defaults.flow.enabled);
+    assert!(
+        !defaults.flow.trading.ip.is_on(),
+        "one address may be many humans"
+    );
+    for (index, bad) in [(0, "10.0.0.0/33"), (0, "not-an-address")] {
+        let mut settings = settings.clone();
+        settings.flow.trusted_proxies = vec![bad.to_owned()];
+        let error = settings.validate().expect_err(bad);
+        let key = format!("flow.trusted_proxies[{index}]");
+        assert!(error.to_string().contains(&key), "{bad}: {error}");
+    }
+    let mut settings = settings.clone();
+    settings.flow.trading_in_flight_max = 0;
+    let error = settings.validate().expect_err("0 in flight");
+    assert!(
+        error.to_string().contains("flow.trading_in_flight_max"),
+        "{error}"
+    );
+}
+
+#[test]
 fn event_retention_is_layered_and_validated() {
     let directory = tempfile::tempdir().expect("tempdir");
     let env = [("PLAYCORE__EVENTS__RETENTION_DAYS", "7")];

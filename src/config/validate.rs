@@ -47,6 +47,7 @@ impl Settings {
         self.validate_backup(&mut problems);
         self.validate_webhooks(&mut problems);
         self.validate_events(&mut problems);
+        self.flow.problems(&mut problems);
         self.approval.problems(&self.auth.tokens, &mut problems);
         for origin in &self.server.cors_allowed_origins {
             if let Err(reason) = check_origin(origin) {

@@ -5,7 +5,7 @@
 //! The request id comes from [`request_id::current`], set by the request-id middleware
 //! for the whole request, so handlers never pass it around.
 
-use actix_web::http::header::{ContentType, HeaderValue, WWW_AUTHENTICATE};
+use actix_web::http::header::{ContentType, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use chrono::Utc;
@@ -130,8 +130,22 @@ impl ResponseError for ApiError {
                 .headers_mut()
                 .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if let Some(seconds) = retry_after_seconds(self) {
+            // RFC 9110 §10.2.3: when to ask again, in whole seconds.
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
         response
     }
+}
+
+/// A RATE_LIMITED error's `details.retryAfterSeconds`, sent as `Retry-After` too.
+fn retry_after_seconds(error: &ApiError) -> Option<u64> {
+    if error.error_code() != ErrorCode::RateLimited {
+        return None;
+    }
+    error.details()?.get("retryAfterSeconds")?.as_u64()
 }
 
 /// Now, serialized as RFC 3339 in UTC with milliseconds, e.g. `2025-06-01T08:00:00.123Z`,

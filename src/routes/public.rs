@@ -1,11 +1,14 @@
 //! The public (H5) API: activity reads, flash-sale grabs, orders, payments and groups.
 //! No token: user ids come from the caller (end users are authenticated in front of us).
+//! Flow control (`crate::flow`) admits each request after its body parsed and before its
+//! mailbox hop: trading requests (grab, groups, cancel, pay) and reads separately.
 
 use crate::blacklist::{Asker, Blacklist};
 use crate::config::Settings;
 use crate::core::outcome::public_activity;
 use crate::core::outcome::{self, execute_error};
 use crate::core::Core;
+use crate::flow::Flow;
 use crate::gray::{self, GrayMonitor};
 use crate::http::dto::{self, ActivityDto, GroupDto, OrderDto};
 use crate::http::envelope;
@@ -62,6 +65,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
 
 type CoreData = web::Data<Arc<Core>>;
 type GrayData = web::Data<GrayMonitor>;
+type FlowData = web::Data<Flow>;
 
 fn order_id(text: &str) -> Result<OrderId, ApiError> {
     OrderId::parse(text).ok_or_else(|| ApiError::not_found("order", text))
@@ -78,7 +82,13 @@ struct ListQuery {
     city: Option<String>,
 }
 
-async fn list_activities(core: CoreData, query: web::Query<ListQuery>) -> HttpResponse {
+async fn list_activities(
+    core: CoreData,
+    flow: FlowData,
+    request: HttpRequest,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    flow.admit_read(&request, None)?;
     let views = core.runtime.registry.views();
     let online = views.iter().filter(|view| {
         let phase_online = view.status.is_online();
@@ -95,11 +105,18 @@ async fn list_activities(core: CoreData, query: web::Query<ListQuery>) -> HttpRe
     let list: Vec<ActivityDto> = online
         .map(|view| ActivityDto::from(view.as_ref()))
         .collect();
-    envelope::ok(list)
+    Ok(envelope::ok(list))
 }
 
-async fn get_activity(core: CoreData, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let view = public_activity(&core, activity_id(&path)?)?;
+async fn get_activity(
+    core: CoreData,
+    flow: FlowData,
+    request: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = activity_id(&path)?;
+    flow.admit_read(&request, Some(id))?;
+    let view = public_activity(&core, id)?;
     Ok(envelope::ok(ActivityDto::from(view.as_ref())))
 }
 
@@ -171,19 +188,32 @@ fn check_asker(asker: &GrayUser) -> Result<(), ApiError> {
 
 type BlacklistData = web::Data<Arc<Blacklist>>;
 
-/// Refuses a listed user, device (the body's `device`) or peer address before the hop:
-/// 403 BLACKLISTED, naming the kind of entry (not its reason, which is the operators').
+/// Refuses a listed user, device (the `X-Device-Id` header or the body's `device`) or
+/// client address (`flow.trusted_proxies` honoured) before the hop: 403 BLACKLISTED,
+/// naming the kind of entry (not its reason, which is the operators').
 fn check_blacklist(
     blacklist: &Blacklist,
+    flow: &crate::flow::Flow,
     request: &HttpRequest,
     asker: &GrayUser,
 ) -> Result<(), ApiError> {
+    let now = playcore_actors::activity_actor::now_ms();
+    let header_device = crate::flow::caller::device(request).ok().flatten();
     let listed = Asker {
         user: Some(asker.user),
-        device: asker.device,
-        ip: request.peer_addr().map(|address| address.ip()),
+        device: header_device,
+        ip: flow.client_ip(request),
     };
-    let Some(entry) = blacklist.refusal(listed, playcore_actors::activity_actor::now_ms()) else {
+    let named_device = asker.device.filter(|device| Some(*device) != header_device);
+    let entry = blacklist.refusal(listed, now).or_else(|| {
+        let device = named_device?;
+        let listed = Asker {
+            device: Some(device),
+            ..Asker::default()
+        };
+        blacklist.refusal(listed, now)
+    });
+    let Some(entry) = entry else {
         return Ok(());
     };
     let details = serde_json::json!({
@@ -205,6 +235,7 @@ async fn grab(
     core: CoreData,
     monitor: GrayData,
     blacklist: BlacklistData,
+    flow: FlowData,
     request: HttpRequest,
     path: web::Path<String>,
     body: Json<GrabBody>,
@@ -216,7 +247,8 @@ async fn grab(
         quantity: quantity(body.quantity)?,
         source: dto::source(body.channel_id.as_deref(), body.referrer_id.as_deref())?,
     };
-    check_blacklist(&blacklist, &request, &body.asker())?;
+    check_blacklist(&blacklist, &flow, &request, &body.asker())?;
+    let _in_flight = flow.admit_trading(&request, &body.user_id, id)?;
     admit(&core, &monitor, id, &body.asker())?;
     let answer = outcome::execute(&core, id, command, "activity").await?;
     Ok(outcome::created_or_replayed(&answer))
@@ -246,6 +278,7 @@ async fn start_group(
     core: CoreData,
     monitor: GrayData,
     blacklist: BlacklistData,
+    flow: FlowData,
     request: HttpRequest,
     path: web::Path<String>,
     body: Json<GroupBody>,
@@ -256,7 +289,8 @@ async fn start_group(
         request: dto::request_id(&body.request_id)?,
         source: dto::source(body.channel_id.as_deref(), body.referrer_id.as_deref())?,
     };
-    check_blacklist(&blacklist, &request, &body.asker())?;
+    check_blacklist(&blacklist, &flow, &request, &body.asker())?;
+    let _in_flight = flow.admit_trading(&request, &body.user_id, id)?;
     admit(&core, &monitor, id, &body.asker())?;
     let answer = outcome::execute(&core, id, command, "activity").await?;
     Ok(outcome::created_or_replayed(&answer))
@@ -266,6 +300,7 @@ async fn join_group(
     core: CoreData,
     monitor: GrayData,
     blacklist: BlacklistData,
+    flow: FlowData,
     request: HttpRequest,
     path: web::Path<String>,
     body: Json<GroupBody>,
@@ -277,14 +312,21 @@ async fn join_group(
         request: dto::request_id(&body.request_id)?,
         source: dto::source(body.channel_id.as_deref(), body.referrer_id.as_deref())?,
     };
-    check_blacklist(&blacklist, &request, &body.asker())?;
+    check_blacklist(&blacklist, &flow, &request, &body.asker())?;
+    let _in_flight = flow.admit_trading(&request, &body.user_id, id.activity)?;
     admit(&core, &monitor, id.activity, &body.asker())?;
     let answer = outcome::execute(&core, id.activity, command, "group").await?;
     Ok(outcome::created_or_replayed(&answer))
 }
 
-async fn get_group(core: CoreData, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn get_group(
+    core: CoreData,
+    flow: FlowData,
+    request: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let id = group_id(&path)?;
+    flow.admit_read(&request, Some(id.activity))?;
     let view = core
         .runtime
         .registry
@@ -300,10 +342,13 @@ struct GroupsQuery {
 
 async fn list_groups(
     core: CoreData,
+    flow: FlowData,
+    request: HttpRequest,
     path: web::Path<String>,
     query: web::Query<GroupsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let id = activity_id(&path)?;
+    flow.admit_read(&request, Some(id))?;
     let handle = core
         .runtime
         .registry
@@ -329,8 +374,14 @@ async fn list_groups(
 }
 
 /// The order, live or archived (then read back from the cold store, `archived: true`).
-async fn get_order(core: CoreData, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn get_order(
+    core: CoreData,
+    flow: FlowData,
+    request: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let id = order_id(&path)?;
+    flow.admit_read(&request, Some(id.activity))?;
     let read = core.runtime.registry.order(id);
     let view = read.await.map_err(|error| execute_error(error, "order"))?;
     let view = view.ok_or_else(|| ApiError::not_found("order", id))?;
@@ -345,6 +396,8 @@ struct UserBody {
 
 async fn cancel_order(
     core: CoreData,
+    flow: FlowData,
+    request: HttpRequest,
     path: web::Path<String>,
     body: Json<UserBody>,
 ) -> Result<HttpResponse, ApiError> {
@@ -353,6 +406,7 @@ async fn cancel_order(
         order: id.number,
         user: dto::user_id(&body.user_id)?,
     };
+    let _in_flight = flow.admit_trading(&request, &body.user_id, id.activity)?;
     let answer = outcome::execute(&core, id.activity, command, "order").await?;
     Ok(outcome::ok(&answer))
 }
@@ -360,6 +414,8 @@ async fn cancel_order(
 async fn mock_pay(
     core: CoreData,
     settings: web::Data<Settings>,
+    flow: FlowData,
+    request: HttpRequest,
     path: web::Path<String>,
     body: Json<UserBody>,
 ) -> Result<HttpResponse, ApiError> {
@@ -377,6 +433,7 @@ async fn mock_pay(
         order: id.number,
         payment,
     };
+    let _in_flight = flow.admit_trading(&request, &body.user_id, id.activity)?;
     let answer = outcome::execute(&core, id.activity, command, "order").await?;
     Ok(outcome::ok(&answer))
 }

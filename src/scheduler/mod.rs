@@ -56,6 +56,7 @@ use tokio::sync::watch;
 use crate::config::Settings;
 use crate::core::Core;
 use crate::delivery::{Deliveries, SubscriptionStatus};
+use crate::flow::Flow;
 use crate::scheduler::archive::{archive_run, ArchiveLimits, ArchiveProgress};
 use crate::telemetry::Metrics;
 
@@ -216,10 +217,13 @@ pub enum AlertKind {
     /// A delivery subscription's backlog filled: its oldest pending events went to dead
     /// letters.
     DeliveryBacklogFull,
+    /// Flow control refused more requests per minute than the threshold since the
+    /// previous run (a bot wave, or limits set too tight).
+    RateLimitSpike,
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 7] = [
+    pub const ALL: [AlertKind; 8] = [
         AlertKind::StuckUnpaidOrder,
         AlertKind::OverdueGroup,
         AlertKind::JournalLag,
@@ -227,6 +231,7 @@ impl AlertKind {
         AlertKind::MailboxDepth,
         AlertKind::DeliveryLag,
         AlertKind::DeliveryBacklogFull,
+        AlertKind::RateLimitSpike,
     ];
 
     pub fn name(self) -> &'static str {
@@ -238,6 +243,7 @@ impl AlertKind {
             AlertKind::MailboxDepth => "MAILBOX_DEPTH",
             AlertKind::DeliveryLag => "DELIVERY_LAG",
             AlertKind::DeliveryBacklogFull => "DELIVERY_BACKLOG_FULL",
+            AlertKind::RateLimitSpike => "RATE_LIMIT_SPIKE",
         }
     }
 
@@ -385,6 +391,22 @@ pub fn check_mailbox(activity: ActivityId, depth: usize, limits: &Limits) -> Opt
         limit: capacity * limits.mailbox_depth_percent_max / 100,
         message: format!(
             "activity {activity}: {depth} messages waiting of a capacity of {capacity}"
+        ),
+    })
+}
+
+/// Refusals per minute over `elapsed_ms` above `per_minute_max`.
+pub fn check_refusals(refusals: u64, elapsed_ms: i64, per_minute_max: u64) -> Option<Finding> {
+    let elapsed_ms = u64::try_from(elapsed_ms).unwrap_or(0).max(1);
+    let per_minute =
+        u64::try_from(u128::from(refusals) * 60_000 / u128::from(elapsed_ms)).unwrap_or(u64::MAX);
+    (per_minute > per_minute_max).then(|| Finding {
+        kind: AlertKind::RateLimitSpike,
+        activity: None,
+        observed: per_minute,
+        limit: per_minute_max,
+        message: format!(
+            "flow control refused {refusals} requests in {elapsed_ms} ms ({per_minute} per minute)"
         ),
     })
 }
@@ -550,6 +572,9 @@ pub struct Scheduler {
     metrics: Arc<Metrics>,
     stop: watch::Sender<bool>,
     deliveries: OnceLock<Arc<Deliveries>>,
+    flow: OnceLock<Arc<Flow>>,
+    /// Flow control's refusal total and when it was read, at the previous health run.
+    flow_seen: Mutex<Option<(u64, i64)>>,
 }
 
 impl Scheduler {
@@ -560,6 +585,8 @@ impl Scheduler {
             metrics,
             stop: watch::channel(false).0,
             deliveries: OnceLock::new(),
+            flow: OnceLock::new(),
+            flow_seen: Mutex::new(None),
         }
     }
 
@@ -567,6 +594,11 @@ impl Scheduler {
     /// are ignored).
     pub fn watch_deliveries(&self, deliveries: Arc<Deliveries>) {
         let _ = self.deliveries.set(deliveries);
+    }
+
+    /// Adds flow control's refusals to the health checks (once; later calls are ignored).
+    pub(crate) fn watch_flow(&self, flow: Arc<Flow>) {
+        let _ = self.flow.set(flow);
     }
 
     /// Starts the timeouts, health and archive tasks on the current actix system.
@@ -653,6 +685,7 @@ impl Scheduler {
         tally.findings.extend(check_journal(probe, limits));
         check_activities(core, limits, progress, &mut tally).await;
         self.check_deliveries(limits, progress, &mut tally);
+        tally.findings.extend(self.check_flow(now_ms()));
         let ended_at_ms = now_ms();
         self.metrics
             .gauge(
@@ -737,6 +770,23 @@ impl Scheduler {
                 .findings
                 .extend(check_delivery(&status, before, limits));
         }
+    }
+
+    /// RATE_LIMIT_SPIKE when refusals per minute since the previous run passed the
+    /// threshold (the first run only takes the count).
+    fn check_flow(&self, now_ms: i64) -> Option<Finding> {
+        let flow = self.flow.get()?;
+        let total = flow.refusals_total();
+        let mut seen = self
+            .flow_seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let (total_before, at_ms) = seen.replace((total, now_ms))?;
+        check_refusals(
+            total - total_before,
+            now_ms - at_ms,
+            flow.refusals_per_minute_max(),
+        )
     }
 
     fn raise(&self, finding: Finding, now_ms: i64) {
@@ -873,6 +923,17 @@ impl Stopping {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusals_past_the_rate_per_minute_are_a_spike() {
+        assert_eq!(check_refusals(100, 60_000, 100), None);
+        let spike = check_refusals(101, 60_000, 100).expect("a spike");
+        assert_eq!(spike.kind, AlertKind::RateLimitSpike);
+        assert_eq!((spike.observed, spike.limit), (101, 100));
+        let per_second = check_refusals(10, 1_000, 500).expect("600 per minute");
+        assert_eq!(per_second.observed, 600);
+        assert_eq!(check_refusals(0, 0, 0), None);
+    }
 
     fn limits() -> Limits {
         Limits {

@@ -57,6 +57,9 @@ pub async fn spawn_app_in(data_dir: TempDir, configure: impl FnOnce(&mut Setting
     settings.server.workers = 2;
     settings.server.shutdown_timeout_seconds = 5;
     settings.storage.data_dir = data_dir.path().to_owned();
+    // Flow control off unless a test turns it on: the tests send many requests from one
+    // address, user and device.
+    settings.flow.enabled = false;
     configure(&mut settings);
     settings.validate().expect("test settings are valid");
     let application = Application::build(settings.clone())

@@ -111,6 +111,16 @@ impl Server {
         Server::launch(data_dir, log_path, &[], args)
     }
 
+    /// [`Server::start`] with extra flags and environment variables.
+    pub fn start_with_args_and_env(
+        data_dir: &Path,
+        log_path: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
+        Server::launch(data_dir, log_path, env, args)
+    }
+
     fn launch(data_dir: &Path, log_path: &Path, env: &[(&str, &str)], args: &[&str]) -> Server {
         let mut server = Server::spawn(data_dir, log_path, env, args);
         if let Err(status) = server.wait_ready() {
@@ -137,6 +147,8 @@ impl Server {
         let port = free_port();
         let log = File::create(log_path).expect("create the log file");
         let child = Command::new(binary())
+            // Flow control off unless the test's variables turn it on (set after this).
+            .env("PLAYCORE__FLOW__ENABLED", "false")
             .envs(env.iter().copied())
             .arg("serve")
             .arg("--bind")

@@ -11,6 +11,7 @@ mod envelope;
 mod event_types;
 mod events;
 mod fixtures;
+mod flow;
 mod gray;
 mod groups;
 mod headers;

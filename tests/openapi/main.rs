@@ -782,6 +782,27 @@ async fn walk_gray(walk: &mut Walk<'_>, id: &str) {
     walk.admin("put", &gray, ADMIN_TOKEN, Some(&off), 200).await;
 }
 
+/// An activity's own flow limit set, shown, removed; the top-keys window reset.
+async fn walk_flow(walk: &mut Walk<'_>, id: &str) {
+    let limit = format!("/admin/v1/activities/{id}/flow-limit");
+    let rate = json!({"perSecond": 1000, "burst": 2000});
+    walk.admin("put", &limit, OPERATOR_TOKEN, Some(&rate), 200)
+        .await;
+    let flow = walk
+        .admin("get", "/admin/v1/flow", APPROVER_TOKEN, None, 200)
+        .await;
+    assert_eq!(flow["activityLimits"][0]["activityId"], id);
+    walk.admin(
+        "delete",
+        "/admin/v1/flow/top-keys",
+        OPERATOR_TOKEN,
+        None,
+        200,
+    )
+    .await;
+    walk.admin("delete", &limit, ADMIN_TOKEN, None, 200).await;
+}
+
 /// The eligibility rules refuse with 403 NOT_ELIGIBLE naming the rule: the city rule on
 /// a grab, new users only on starting a group (`paid_user` paid before), mutual exclusion
 /// on joining one.
@@ -1154,6 +1175,7 @@ async fn walk_a_sale(walk: &mut Walk<'_>) {
     let sale = walk_flash_sale(walk).await;
     walk_records(walk, &sale).await;
     walk_gray(walk, &sale).await;
+    walk_flow(walk, &sale).await;
     walk_eligibility(walk, "u1").await;
     let (group_buy, group) = walk_group_buy(walk).await;
     walk_approval(walk).await;

@@ -5,6 +5,7 @@
 
 mod architecture;
 mod audit;
+mod flow;
 mod h5;
 mod harness;
 mod process;

@@ -4,6 +4,7 @@
 //! and are mounted here.
 
 pub(crate) mod activities;
+pub(crate) mod flow;
 pub(crate) mod templates;
 pub(crate) mod versions;
 
@@ -19,6 +20,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
     crate::blacklist::routes::configure(config);
     crate::events::routes::configure(config);
     crate::events::types_route::configure(config);
+    flow::configure(config);
     templates::configure(config);
     versions::configure(config);
 }
