@@ -109,7 +109,20 @@ pub async fn record_activity(
     before: Value,
     after: Value,
 ) -> Result<(), ApiError> {
-    let entry = entry(caller, action, id.to_string(), before, after);
+    record_target(core, caller, action, &id.to_string(), before, after).await
+}
+
+/// The same hook for a write on anything else (a webhook endpoint, a blacklist entry):
+/// `target` is its id.
+pub async fn record_target(
+    core: &Core,
+    caller: &Caller,
+    action: &str,
+    target: &str,
+    before: Value,
+    after: Value,
+) -> Result<(), ApiError> {
+    let entry = entry(caller, action, target.to_owned(), before, after);
     record(&core.audit, entry).await
 }
 

@@ -188,26 +188,32 @@ pub enum BlacklistError {
     Record { id: String, reason: String },
 }
 
-/// The in-memory index of the active entries.
+/// The in-memory index of the active entries, keyed so that a check allocates nothing.
 #[derive(Default)]
 struct Index {
     by_id: BTreeMap<String, Arc<Entry>>,
-    exact: HashMap<(Kind, String), Arc<Entry>>,
+    users: HashMap<String, Arc<Entry>>,
+    devices: HashMap<String, Arc<Entry>>,
+    ips: HashMap<IpAddr, Arc<Entry>>,
     ranges: Vec<(Range, Arc<Entry>)>,
 }
 
 impl Index {
     fn insert(&mut self, entry: Arc<Entry>) {
         self.remove(&entry.id);
+        let listed = Arc::clone(&entry);
         match entry.kind {
-            Kind::Cidr => {
-                if let Some(range) = Range::parse(&entry.value) {
-                    self.ranges.push((range, Arc::clone(&entry)));
+            Kind::User => drop(self.users.insert(entry.value.clone(), listed)),
+            Kind::Device => drop(self.devices.insert(entry.value.clone(), listed)),
+            Kind::Ip => {
+                if let Ok(ip) = entry.value.parse() {
+                    self.ips.insert(ip, listed);
                 }
             }
-            kind => {
-                self.exact
-                    .insert((kind, entry.value.clone()), Arc::clone(&entry));
+            Kind::Cidr => {
+                if let Some(range) = Range::parse(&entry.value) {
+                    self.ranges.push((range, listed));
+                }
             }
         }
         self.by_id.insert(entry.id.clone(), entry);
@@ -215,32 +221,41 @@ impl Index {
 
     fn remove(&mut self, id: &str) -> Option<Arc<Entry>> {
         let entry = self.by_id.remove(id)?;
-        self.exact.remove(&(entry.kind, entry.value.clone()));
-        self.ranges.retain(|(_, listed)| listed.id != id);
+        match entry.kind {
+            Kind::User => drop(self.users.remove(&entry.value)),
+            Kind::Device => drop(self.devices.remove(&entry.value)),
+            Kind::Ip => {
+                if let Ok(ip) = entry.value.parse::<IpAddr>() {
+                    self.ips.remove(&ip);
+                }
+            }
+            Kind::Cidr => self.ranges.retain(|(_, listed)| listed.id != id),
+        }
         Some(entry)
     }
 
     fn find(&self, kind: Kind, value: &str) -> Option<&Arc<Entry>> {
         match kind {
+            Kind::User => self.users.get(value),
+            Kind::Device => self.devices.get(value),
+            Kind::Ip => self.ips.get(&value.parse().ok()?),
             Kind::Cidr => self
                 .ranges
                 .iter()
                 .find(|(_, entry)| entry.value == value)
                 .map(|(_, entry)| entry),
-            kind => self.exact.get(&(kind, value.to_owned())),
         }
     }
 
     fn matching(&self, asker: Asker<'_>, now_ms: i64) -> Option<Arc<Entry>> {
         let exact = [
-            asker.user.map(|user| (Kind::User, user.to_owned())),
-            asker.device.map(|device| (Kind::Device, device.to_owned())),
-            asker.ip.map(|ip| (Kind::Ip, ip.to_string())),
+            asker.user.and_then(|user| self.users.get(user)),
+            asker.device.and_then(|device| self.devices.get(device)),
+            asker.ip.and_then(|ip| self.ips.get(&ip)),
         ];
         let listed = exact
             .into_iter()
             .flatten()
-            .filter_map(|key| self.exact.get(&key))
             .find(|entry| entry.active(now_ms));
         if listed.is_some() {
             return listed.cloned();

@@ -18,6 +18,7 @@ use super::{Blacklist, Entry, Kind, ENTRIES_MAX};
 use crate::audit;
 use crate::core::Core;
 use crate::http::auth::{Caller, Role};
+use crate::http::blocking;
 use crate::http::dto::{parse_time, rfc3339};
 use crate::http::envelope;
 use crate::http::error::ApiError;
@@ -106,27 +107,6 @@ fn checked(body: &AddBody, now_ms: i64) -> Result<(String, Option<i64>), ApiErro
     }
 }
 
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, super::BlacklistError> + Send + 'static,
-) -> Result<T, ApiError> {
-    web::block(work)
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)
-}
-
-async fn record(
-    core: &Core,
-    caller: &Caller,
-    action: &str,
-    id: &str,
-    before: Value,
-    after: Value,
-) -> Result<(), ApiError> {
-    let entry = audit::entry(caller, action, id.to_owned(), before, after);
-    audit::record(&core.audit, entry).await
-}
-
 async fn add(
     blacklist: web::Data<Arc<Blacklist>>,
     core: web::Data<Arc<Core>>,
@@ -160,7 +140,7 @@ async fn add(
     let shared = Arc::clone(&blacklist);
     let entry = blocking(move || shared.put(entry)).await?;
     let before_json = before.as_deref().map_or(Value::Null, view);
-    record(
+    audit::record_target(
         &core,
         &caller,
         "blacklist.add",
@@ -248,7 +228,7 @@ async fn delete(
     let shared = Arc::clone(&blacklist);
     let id = before.id.clone();
     blocking(move || shared.remove(&id)).await?;
-    record(
+    audit::record_target(
         &core,
         &caller,
         "blacklist.remove",

@@ -12,3 +12,13 @@ pub mod headers;
 pub(crate) mod order_reply;
 pub(crate) mod request_id;
 pub mod signature;
+
+/// Runs storage work on the blocking pool from a handler; its error is INTERNAL.
+pub(crate) async fn blocking<T: Send + 'static, E: std::fmt::Display + Send + 'static>(
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, error::ApiError> {
+    actix_web::web::block(work)
+        .await
+        .map_err(error::ApiError::internal)?
+        .map_err(error::ApiError::internal)
+}

@@ -27,6 +27,7 @@ use crate::audit;
 use crate::core::Core;
 use crate::delivery::{DeliveryError, Message};
 use crate::http::auth::{Caller, Role};
+use crate::http::blocking;
 use crate::http::dto::parse_time;
 use crate::http::envelope;
 use crate::http::error::ApiError;
@@ -70,16 +71,6 @@ pub fn configure(config: &mut web::ServiceConfig) {
             "/admin/v1/webhooks/endpoints/{id}/dead-letters/{eventId}/redeliver",
             web::post().to(redeliver),
         );
-}
-
-/// Runs storage work on the blocking pool; its error is INTERNAL.
-async fn blocking<T: Send + 'static, E: std::fmt::Display + Send + 'static>(
-    work: impl FnOnce() -> Result<T, E> + Send + 'static,
-) -> Result<T, ApiError> {
-    web::block(work)
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)
 }
 
 fn delivery_error(id: &str, error: DeliveryError) -> ApiError {
@@ -133,18 +124,6 @@ async fn save(webhooks: &Arc<Webhooks>, endpoint: &Endpoint) -> Result<(), ApiEr
     blocking(move || shared.run(&record)).await
 }
 
-async fn record(
-    core: &Core,
-    caller: &Caller,
-    action: &str,
-    id: &str,
-    before: Value,
-    after: Value,
-) -> Result<(), ApiError> {
-    let entry = audit::entry(caller, action, id.to_owned(), before, after);
-    audit::record(&core.audit, entry).await
-}
-
 async fn create(
     webhooks: web::Data<Arc<Webhooks>>,
     core: web::Data<Arc<Core>>,
@@ -172,7 +151,7 @@ async fn create(
     let secret = signature::new_secret().map_err(ApiError::internal)?;
     let endpoint = endpoint::new_endpoint(id, url, fields, body.enabled, secret.clone(), now_ms());
     save(&webhooks, &endpoint).await?;
-    record(
+    audit::record_target(
         &core,
         &caller,
         "webhook.create",
@@ -242,7 +221,7 @@ async fn update(
     let before = load(&webhooks, &path).await?;
     let after = patched(&before, patch, url)?;
     save(&webhooks, &after).await?;
-    record(
+    audit::record_target(
         &core,
         &caller,
         "webhook.update",
@@ -307,7 +286,7 @@ async fn delete(
     let store = webhooks.endpoints.clone();
     let id = before.id.clone();
     blocking(move || store.remove(&id)).await?;
-    record(
+    audit::record_target(
         &core,
         &caller,
         "webhook.delete",
@@ -340,7 +319,7 @@ async fn rotate_secret(
     after.rotate(secret.clone(), now_ms(), overlap_ms);
     save(&webhooks, &after).await?;
     let action = "webhook.rotate_secret";
-    record(
+    audit::record_target(
         &core,
         &caller,
         action,
@@ -475,7 +454,7 @@ async fn redeliver(
         return Err(ApiError::not_found("dead letter", &event));
     }
     let after = json!({"eventId": event});
-    record(
+    audit::record_target(
         &core,
         &caller,
         "webhook.redeliver",
@@ -512,7 +491,7 @@ async fn redeliver_since(
         .map_err(ApiError::internal)?
         .map_err(|error| delivery_error(&path, error))?;
     let after = json!({"since": since, "redelivered": count});
-    record(
+    audit::record_target(
         &core,
         &caller,
         "webhook.redeliver",
